@@ -1,0 +1,42 @@
+# mini-livechat — build, run and test. `make run` starts a dev server, `make test` runs every test.
+GO        ?= go
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X main.version=$(VERSION)
+PLATFORMS := linux/amd64 linux/arm64 linux/arm/7
+
+.PHONY: build run test e2e bench lint dist clean
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/lcserver ./cmd/lcserver
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/lcadmin ./cmd/lcadmin
+
+run:
+	$(GO) run ./cmd/lcserver --dev --advertise-ip 127.0.0.1
+
+# The whole suite with the race detector. Browser tests skip (with a line saying so) when
+# Chromium is not installed; `make e2e` insists on it.
+test:
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+e2e:
+	LIVECHAT_E2E=require $(GO) test -race -count=1 -timeout 10m -run Browser ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+lint:
+	gofmt -l . | tee /dev/stderr | (! read)
+	$(GO) vet ./...
+
+dist:
+	@set -e; for p in $(PLATFORMS); do \
+		os=$${p%%/*}; rest=$${p#*/}; arch=$${rest%%/*}; arm=$${rest#*/}; \
+		suffix=$$os-$$arch; [ "$$arch" = arm ] && suffix=$$suffix-v$$arm; \
+		for b in lcserver lcadmin; do \
+			CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch GOARM=$$( [ "$$arch" = arm ] && echo $$arm ) \
+			$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o dist/$$b-$$suffix ./cmd/$$b; \
+		done; echo "built dist/*-$$suffix"; \
+	done
+
+clean:
+	rm -rf bin dist

@@ -1,0 +1,52 @@
+// Package msg holds the messages that mini-livechat's actors, the WebSocket gateway, the media
+// plane and the admin API exchange. It imports no actor package, so every other package can
+// depend on it without cycles.
+//
+// Naming: commands are imperative (JoinChannel, RequestFloor), events are past tense or named
+// after the wire event they become (FloorGranted, ChannelEvent), replies end in Result.
+// Events that reach clients carry the JSON tags of SPEC §4 so the gateway can send them as the
+// `d` of a frame without another copy.
+package msg
+
+import "fmt"
+
+// Code is an ERROR code of the WebSocket protocol (SPEC §4).
+type Code int
+
+// Error codes, grouped as the protocol groups them: 1xxx connection and authentication, 2xxx
+// channels, 3xxx chat, 9xxx server.
+const (
+	CodeNotIdentified     Code = 1000
+	CodeInvalidToken      Code = 1001
+	CodeAlreadyIdentified Code = 1002
+	CodeUnknownOp         Code = 1003
+	CodeMalformed         Code = 1004
+	CodeRateLimited       Code = 1005
+	CodeFrameTooLarge     Code = 1006
+	CodePriorityDenied    Code = 1007
+	CodeNoSuchChannel     Code = 2000
+	CodeChannelFull       Code = 2001
+	CodeNotPermitted      Code = 2002
+	CodeAlreadyJoined     Code = 2003
+	CodeNotJoined         Code = 2004
+	CodeChannelExists     Code = 2005
+	CodeBadOffer          Code = 2006
+	CodeEmptyMessage      Code = 3000
+	CodeMessageTooLong    Code = 3001
+	CodeNotMember         Code = 3002
+	CodeInternal          Code = 9000
+)
+
+// Error is a protocol error: a code from the table above and a reason a person can read.
+// It is both a Go error and the payload of an ERROR frame (the gateway adds req_op and nonce).
+type Error struct {
+	Code   Code   `json:"code"`
+	Reason string `json:"reason"`
+}
+
+// Errorf builds an *Error with a formatted reason.
+func Errorf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Reason: fmt.Sprintf(format, args...)}
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%d: %s", e.Code, e.Reason) }

@@ -1,0 +1,65 @@
+package msg
+
+// Floor events sent by a channel actor to member sessions (SPEC §5). Each is the `d` of the
+// frame with the opcode in its comment.
+
+// FloorGranted (op 110) goes to the new holder only.
+type FloorGranted struct {
+	ChannelID     string `json:"channel_id"`
+	Priority      int    `json:"priority"`
+	MaxDurationMs int64  `json:"max_duration_ms"`
+}
+
+// FloorDeny (op 111) answers a FLOOR_REQUEST or FLOOR_RELEASE that cannot be honoured.
+type FloorDeny struct {
+	ChannelID string `json:"channel_id"`
+	Reason    string `json:"reason"`
+}
+
+// FloorDeny reasons.
+const (
+	DenyQueueFull      = "queue_full"
+	DenyNotMember      = "not_member"
+	DenyAlreadyGranted = "already_granted"
+	DenyNotHolder      = "not_holder"
+)
+
+// FloorTaken (op 112) goes to every member but the new holder.
+type FloorTaken struct {
+	ChannelID string `json:"channel_id"`
+	UserID    string `json:"user_id"`
+	Priority  int    `json:"priority"`
+}
+
+// FloorIdle (op 113) goes to every member, the releasing holder included.
+type FloorIdle struct {
+	ChannelID string `json:"channel_id"`
+}
+
+// FloorRevoke (op 114) goes only to the holder the floor is taken from.
+type FloorRevoke struct {
+	ChannelID string `json:"channel_id"`
+	Reason    string `json:"reason"`
+}
+
+// FloorRevoke reasons. RevokeDisconnect is never sent (the holder is gone); it labels metrics
+// and logs.
+const (
+	RevokePreempted   = "preempted"
+	RevokePingTimeout = "ping_timeout"
+	RevokeMaxDuration = "max_duration"
+	RevokeDisconnect  = "disconnect"
+	RevokeAdmin       = "admin"
+)
+
+// FloorQueuePos (op 115) tells a queued requester its place; position 1 is next.
+type FloorQueuePos struct {
+	ChannelID string `json:"channel_id"`
+	Position  int    `json:"position"`
+	Size      int    `json:"size"`
+}
+
+// FloorPong (op 116) answers FLOOR_PING.
+type FloorPong struct {
+	ChannelID string `json:"channel_id"`
+}

@@ -1,0 +1,40 @@
+// Package admin is mini-livechat's HTTP API (SPEC §7): the public channel routes, the operator
+// routes under /admin, /healthz and /metrics, and the typed client that lcadmin uses.
+// Handlers are thin: request → Backend call with a timeout → JSON.
+package admin
+
+import (
+	"context"
+
+	"github.com/minilivechat/minilivechat/actors/msg"
+)
+
+// Backend is what the HTTP API asks. The server implements it by asking its actors with a
+// timeout (never blocking one); tests may fake it. Errors are *msg.Error where the code says
+// what went wrong (2000 / msg.CodeNoSuchUser → 404); a context deadline → 503.
+type Backend interface {
+	Status(ctx context.Context) (*Status, error)
+	Users(ctx context.Context) (*msg.UserList, error)
+	User(ctx context.Context, userID string) (*msg.UserDetail, error)
+	Channels(ctx context.Context) (*msg.ChannelList, error)
+	Channel(ctx context.Context, channelID string) (*msg.ChannelDetail, error)
+	AdminChannel(ctx context.Context, channelID string) (*msg.AdminChannelDetail, error)
+	Peers(ctx context.Context) (*PeerList, error)
+	Peer(ctx context.Context, ufrag string) (*msg.PeerDetail, error)
+	RevokeFloor(ctx context.Context, channelID string) (*msg.RevokeResult, error)
+}
+
+// Status is GET /admin/status.
+type Status struct {
+	UptimeS     float64 `json:"uptime_s"`
+	Users       int     `json:"users"`
+	Channels    int     `json:"channels"`
+	Peers       int     `json:"peers"`
+	FloorActive int     `json:"floor_active"`
+	Version     string  `json:"version"`
+}
+
+// PeerList is GET /admin/peers.
+type PeerList struct {
+	Peers []msg.PeerInfo `json:"peers"`
+}

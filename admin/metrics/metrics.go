@@ -1,0 +1,93 @@
+// Package metrics defines mini-livechat's Prometheus metrics in one place. A *Metrics is built
+// once per server and handed to the actors, the gateway and the media plane; there is no
+// package-level registry, so tests can run several servers side by side.
+//
+// Hot-path counters (packets, bytes, drops) are plain prometheus counters obtained once with
+// WithLabelValues and kept by the caller: incrementing one is an atomic add, no allocation.
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics holds every collector the server exports.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	Sessions prometheus.Gauge // open WebSocket connections
+	Users    prometheus.Gauge // identified sessions
+	Channels prometheus.Gauge
+	Peers    prometheus.Gauge
+	Members  prometheus.Gauge // channel memberships, all channels
+
+	FloorGrants       prometheus.Counter
+	FloorDenials      *prometheus.CounterVec // by reason
+	FloorRevokes      *prometheus.CounterVec // by reason
+	FloorHoldSeconds  prometheus.Histogram
+	FloorGrantLatency prometheus.Histogram // FLOOR_REQUEST received → FLOOR_GRANTED queued, seconds
+
+	PacketsIn      prometheus.Counter
+	PacketsOut     prometheus.Counter
+	BytesIn        prometheus.Counter
+	BytesOut       prometheus.Counter
+	PacketsDropped *prometheus.CounterVec // by reason
+	DTLSHandshakes *prometheus.CounterVec // by result
+	WSErrors       *prometheus.CounterVec // by code
+	ActorPanics    *prometheus.CounterVec // by actor kind
+}
+
+// New builds the collectors and registers them, with the Go runtime and process collectors,
+// on a fresh registry.
+func New() *Metrics {
+	const ns = "livechat"
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		Sessions: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "sessions",
+			Help: "Open WebSocket connections."}),
+		Users: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "users",
+			Help: "Identified sessions."}),
+		Channels: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "channels",
+			Help: "Channels that exist."}),
+		Peers: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "peers",
+			Help: "Media peers (one per member that joined with an SDP offer)."}),
+		Members: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "members",
+			Help: "Channel memberships summed over all channels."}),
+		FloorGrants: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "floor_grants_total",
+			Help: "Floors granted."}),
+		FloorDenials: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "floor_denials_total",
+			Help: "FLOOR_DENY sent, by reason."}, []string{"reason"}),
+		FloorRevokes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "floor_revokes_total",
+			Help: "Floors taken from their holder, by reason."}, []string{"reason"}),
+		FloorHoldSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "floor_hold_seconds",
+			Help: "How long a holder kept the floor.", Buckets: []float64{0.5, 1, 2, 5, 10, 20, 30, 60}}),
+		FloorGrantLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "floor_grant_latency_seconds",
+			Help: "From a FLOOR_REQUEST reaching its channel actor to its FLOOR_GRANTED being queued.",
+			Buckets: prometheus.ExponentialBuckets(5e-6, 4, 10)}),
+		PacketsIn: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "media_packets_in_total",
+			Help: "UDP datagrams received on the media port."}),
+		PacketsOut: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "media_packets_out_total",
+			Help: "UDP datagrams sent from the media port."}),
+		BytesIn: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "media_bytes_in_total",
+			Help: "UDP payload bytes received."}),
+		BytesOut: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "media_bytes_out_total",
+			Help: "UDP payload bytes sent."}),
+		PacketsDropped: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "media_packets_dropped_total",
+			Help: "Media packets dropped, by reason."}, []string{"reason"}),
+		DTLSHandshakes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "dtls_handshakes_total",
+			Help: "DTLS handshakes, by result."}, []string{"result"}),
+		WSErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "ws_errors_total",
+			Help: "ERROR frames and error closes sent, by code."}, []string{"code"}),
+		ActorPanics: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "actor_panics_total",
+			Help: "Panics recovered inside actors, by actor kind."}, []string{"actor"}),
+	}
+	m.Registry.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.Sessions, m.Users, m.Channels, m.Peers, m.Members,
+		m.FloorGrants, m.FloorDenials, m.FloorRevokes, m.FloorHoldSeconds, m.FloorGrantLatency,
+		m.PacketsIn, m.PacketsOut, m.BytesIn, m.BytesOut, m.PacketsDropped, m.DTLSHandshakes,
+		m.WSErrors, m.ActorPanics,
+	)
+	return m
+}

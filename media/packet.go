@@ -1,0 +1,61 @@
+// Package media holds the building blocks of mini-livechat's media plane: the RFC 7983 UDP
+// demultiplexer, the ICE-lite STUN responder, the DTLS connection adapter, SRTP contexts, the
+// SDP answerer, the per-listener RTP rewriter and the batched UDP writer. It never imports the
+// actor packages; the peer actor (actors/peer) assembles these pieces.
+package media
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// MaxPacket is the largest datagram the media plane handles.
+const MaxPacket = 1500
+
+// Packet is a pooled, reference-counted buffer holding one decrypted RTP packet on its way from
+// a talker's peer through its channel to the listeners' peers. It is passed by pointer as an
+// actor message, so relaying a packet allocates nothing.
+type Packet struct {
+	From string // user id of the member whose peer decrypted it
+	Buf  [MaxPacket]byte
+	N    int // length of the packet in Buf
+
+	refs atomic.Int32
+	pool *PacketPool
+}
+
+// Bytes is the packet's content.
+func (p *Packet) Bytes() []byte { return p.Buf[:p.N] }
+
+// Retain adds n references, one for each further holder the packet is sent to.
+func (p *Packet) Retain(n int) { p.refs.Add(int32(n)) }
+
+// Release drops one reference; the last one returns the packet to its pool.
+func (p *Packet) Release() {
+	switch n := p.refs.Add(-1); {
+	case n == 0:
+		if p.pool != nil {
+			p.From, p.N = "", 0
+			p.pool.pool.Put(p)
+		}
+	case n < 0:
+		panic("media: Packet released more often than retained")
+	}
+}
+
+// PacketPool recycles Packets.
+type PacketPool struct{ pool sync.Pool }
+
+// NewPacketPool makes an empty pool.
+func NewPacketPool() *PacketPool {
+	pp := &PacketPool{}
+	pp.pool.New = func() any { return &Packet{pool: pp} }
+	return pp
+}
+
+// Get returns a packet holding one reference.
+func (pp *PacketPool) Get() *Packet {
+	p := pp.pool.Get().(*Packet)
+	p.refs.Store(1)
+	return p
+}
