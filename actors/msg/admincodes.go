@@ -1,0 +1,11 @@
+package msg
+
+// Codes used only between the server and the admin API (HTTP), like CodeNoSuchUser; WebSocket
+// clients never see them.
+const (
+	// CodeNoSuchPeer answers a look-up of a media peer by an unknown server ufrag (HTTP 404).
+	CodeNoSuchPeer Code = 2101
+	// CodeUnavailable reports that the server could not answer in time (HTTP 503), e.g. an
+	// actor did not reply before the admin request's deadline.
+	CodeUnavailable Code = 9001
+)
