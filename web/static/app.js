@@ -1,0 +1,815 @@
+// mini-livechat web push-to-talk client. One Client holds the WebSocket session (SPEC §4), the
+// channel list, and a Room per joined channel; render() draws the state into the page. All
+// server text goes into the DOM with textContent only.
+
+import { Op, errorMessage, FloorReasonText, CloseText, FinalCloseCodes, maxPriority, backoff } from "./protocol.js";
+import { Microphone, ChannelPeer } from "./media.js";
+
+const $ = (sel) => document.querySelector(sel);
+const REQUEST_TIMEOUT_MS = 10000;
+const FLOOR_PING_MS = 2000; // SPEC §5: the holder pings every 2 s
+const LIST_REFRESH_MS = 15000; // member counts and floors of channels this page has not joined
+
+/** Room is what the page knows about one joined channel. */
+class Room {
+  constructor(channelId) {
+    this.channelId = channelId;
+    this.members = new Map(); // user_id -> priority (null when only a join event named it)
+    this.floor = { state: "idle", holder: null, priority: 0 };
+    this.me = "idle"; // idle | requesting | talking | queued
+    this.queue = null; // {position, size} while queued
+    this.notice = null; // {kind: "denied"|"revoked", reason} until the next press or idle floor
+    this.messages = [];
+    this.peer = null;
+    this.media = "connecting"; // connecting | audio | signaling-only | reconnecting
+    this.mediaNote = "";
+  }
+}
+
+class Client {
+  constructor() {
+    this.userId = "";
+    this.token = "";
+    this.maxPriority = 100;
+    this.ws = null;
+    this.conn = "signed-out"; // signed-out | connecting | ready | reconnecting | closed
+    this.connNote = "";
+    this.sessionId = null;
+    this.priority = null;
+    this.hbTimer = null;
+    this.nonce = 0;
+    this.pending = new Map();
+    this.attempt = 0;
+    this.reconnectTimer = null;
+    this.wanted = false;
+    this.channels = new Map();
+    this.rooms = new Map();
+    this.selected = null;
+    this.mic = new Microphone();
+    this.holding = null; // {channelId, emergency} while a talk button is held
+    this.lastError = null; // {code, text}
+    this.framesIn = 0;
+    this.lastPong = 0;
+    this.mic.onlevel = (level) => renderLevel(level);
+    setInterval(() => this.pingFloors(), FLOOR_PING_MS);
+    setInterval(() => {
+      if (this.conn === "ready") this.refreshList();
+    }, LIST_REFRESH_MS);
+  }
+
+  // ---- connection ----
+
+  signIn(userId, token) {
+    this.userId = userId;
+    this.token = token;
+    this.maxPriority = maxPriority(token);
+    this.wanted = true;
+    this.attempt = 0;
+    this.connect();
+  }
+
+  signOut() {
+    this.wanted = false;
+    clearTimeout(this.reconnectTimer);
+    for (const id of [...this.rooms.keys()]) this.dropRoom(id);
+    if (this.ws) this.ws.close(1000, "signed out");
+    this.ws = null;
+    this.conn = "signed-out";
+    this.connNote = "";
+    this.channels.clear();
+    this.mic.close();
+    this.mic = new Microphone();
+    this.mic.onlevel = (level) => renderLevel(level);
+    render();
+  }
+
+  connect() {
+    clearTimeout(this.reconnectTimer);
+    const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
+    const ws = new WebSocket(url);
+    this.ws = ws;
+    this.conn = this.attempt > 0 ? "reconnecting" : "connecting";
+    render();
+    ws.onmessage = (ev) => {
+      if (ws !== this.ws) return;
+      let frame;
+      try {
+        frame = JSON.parse(ev.data);
+      } catch {
+        console.warn("unparsable frame", ev.data);
+        return;
+      }
+      this.framesIn++;
+      this.handle(frame.op, frame.d || {});
+      render();
+    };
+    ws.onclose = (ev) => {
+      if (ws !== this.ws) return;
+      this.onClosed(ev.code, ev.reason);
+    };
+  }
+
+  onClosed(code, reason) {
+    clearInterval(this.hbTimer);
+    this.ws = null;
+    this.sessionId = null;
+    for (const [, p] of this.pending) p.reject({ code: 0, reason: "connection lost" });
+    this.pending.clear();
+    this.stopTalking();
+    for (const room of this.rooms.values()) {
+      if (room.peer) room.peer.close();
+      room.peer = null;
+      room.media = "reconnecting";
+      room.me = "idle";
+      room.queue = null;
+    }
+    const why = CloseText[code] || (reason ? `Connection closed: ${reason}` : "Connection lost.");
+    if (!this.wanted) return;
+    if (FinalCloseCodes.has(code)) {
+      this.wanted = false;
+      this.conn = "closed";
+      this.connNote = why;
+      this.showError(code, why + (reason ? ` (${reason})` : ""));
+      render();
+      return;
+    }
+    const delay = backoff(this.attempt++);
+    this.conn = "reconnecting";
+    this.connNote = `${why} Reconnecting in ${(delay / 1000).toFixed(1)} s…`;
+    this.reconnectTimer = setTimeout(() => this.connect(), delay);
+    render();
+  }
+
+  send(op, d) {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(JSON.stringify({ op, d }));
+    return true;
+  }
+
+  /** request sends op with a nonce and resolves with the ACK's d, or rejects with {code, reason}. */
+  request(op, d) {
+    const nonce = `n${++this.nonce}`;
+    return new Promise((resolve, reject) => {
+      if (!this.send(op, { ...d, nonce })) {
+        reject({ code: 0, reason: "not connected" });
+        return;
+      }
+      const timer = setTimeout(() => {
+        this.pending.delete(nonce);
+        reject({ code: 0, reason: "no answer from the server" });
+      }, REQUEST_TIMEOUT_MS);
+      this.pending.set(nonce, {
+        resolve: (v) => (clearTimeout(timer), resolve(v)),
+        reject: (e) => (clearTimeout(timer), reject(e)),
+      });
+    });
+  }
+
+  // ---- frames from the server ----
+
+  handle(op, d) {
+    switch (op) {
+      case Op.HELLO: {
+        const every = Number(d.heartbeat_interval) || 10000;
+        clearInterval(this.hbTimer);
+        this.hbTimer = setInterval(() => this.send(Op.HEARTBEAT, {}), every);
+        this.send(Op.IDENTIFY, { user_id: this.userId, token: this.token });
+        return;
+      }
+      case Op.READY:
+        this.onReady(d);
+        return;
+      case Op.HEARTBEAT_ACK:
+        return;
+      case Op.ACK:
+      case Op.ERROR: {
+        const p = d.nonce && this.pending.get(d.nonce);
+        if (p) {
+          this.pending.delete(d.nonce);
+          op === Op.ACK ? p.resolve(d) : p.reject(d);
+        } else if (op === Op.ERROR) {
+          this.showError(d.code, errorMessage(d));
+        }
+        return;
+      }
+      case Op.CHANNEL_EVENT:
+        this.onChannelEvent(d);
+        return;
+      case Op.MESSAGE_EVENT: {
+        const room = this.rooms.get(d.channel_id);
+        if (room) {
+          room.messages.push(d);
+          if (room.messages.length > 500) room.messages.shift();
+          if (this.selected === d.channel_id) appendChat(d);
+        }
+        return;
+      }
+      case Op.FLOOR_GRANTED:
+      case Op.FLOOR_DENY:
+      case Op.FLOOR_TAKEN:
+      case Op.FLOOR_IDLE:
+      case Op.FLOOR_REVOKE:
+      case Op.FLOOR_QUEUE_POS_INFO:
+      case Op.FLOOR_PONG:
+        this.onFloor(op, d);
+        return;
+      default:
+        console.warn("unknown op", op, d);
+    }
+  }
+
+  async onReady(d) {
+    this.conn = "ready";
+    this.connNote = "";
+    this.attempt = 0;
+    this.sessionId = d.session_id;
+    this.priority = d.priority;
+    this.clearError();
+    render();
+    await this.refreshList();
+    // After a reconnect, join again every channel this page was in.
+    for (const room of this.rooms.values()) {
+      if (room.media === "reconnecting") this.join(room.channelId, true);
+    }
+  }
+
+  async refreshList() {
+    try {
+      const ack = await this.request(Op.CHANNEL_LIST, {});
+      this.channels.clear();
+      for (const ch of ack.channels || []) this.channels.set(ch.channel_id, ch);
+      // The rooms' floors are fresher (floor events) than a list that crossed them in flight.
+      for (const room of this.rooms.values()) this.syncChannelFloor(room);
+    } catch (err) {
+      if (err.code) this.showError(err.code, errorMessage(err));
+    }
+    render();
+  }
+
+  onChannelEvent(d) {
+    const id = d.channel_id;
+    const ch = d.channel;
+    switch (d.event) {
+      case "create":
+      case "update":
+        if (ch) this.channels.set(id, ch);
+        break;
+      case "delete":
+        this.channels.delete(id);
+        if (this.rooms.has(id)) {
+          this.dropRoom(id);
+          this.showError(0, `Channel ${id} was deleted.`);
+        }
+        break;
+      case "join":
+      case "leave": {
+        const known = this.channels.get(id);
+        if (ch) this.channels.set(id, ch);
+        else if (known) known.member_count = Math.max(0, (known.member_count || 0) + (d.event === "join" ? 1 : -1));
+        const room = this.rooms.get(id);
+        if (room && d.user_id) {
+          if (d.event === "join") {
+            if (!room.members.has(d.user_id)) room.members.set(d.user_id, null);
+          } else {
+            room.members.delete(d.user_id);
+            if (d.user_id === this.userId) this.dropRoom(id);
+          }
+        }
+        break;
+      }
+    }
+  }
+
+  onFloor(op, d) {
+    const room = this.rooms.get(d.channel_id);
+    if (!room) return;
+    switch (op) {
+      case Op.FLOOR_GRANTED:
+        room.floor = { state: "taken", holder: this.userId, priority: d.priority };
+        room.queue = null;
+        if (this.holding && this.holding.channelId === room.channelId) {
+          room.me = "talking";
+          room.notice = null;
+          if (room.peer) room.peer.audio.play().catch(() => {});
+        } else {
+          // Released before the grant arrived: the FLOOR_RELEASE already sent ends it.
+          room.me = "idle";
+        }
+        break;
+      case Op.FLOOR_TAKEN:
+        room.floor = { state: "taken", holder: d.user_id, priority: d.priority };
+        if (room.me === "talking") room.me = "idle";
+        break;
+      case Op.FLOOR_IDLE:
+        room.floor = { state: "idle", holder: null, priority: 0 };
+        if (room.me === "talking") room.me = "idle";
+        room.notice = null;
+        break;
+      case Op.FLOOR_REVOKE:
+        room.me = "idle";
+        room.queue = null;
+        room.notice = { kind: "revoked", reason: d.reason };
+        break;
+      case Op.FLOOR_DENY:
+        // not_holder answers a release that crossed a revoke or a timeout: nothing to show.
+        if (d.reason === "not_holder") break;
+        if (d.reason === "already_granted") {
+          room.me = "talking";
+          break;
+        }
+        room.me = "idle";
+        room.queue = null;
+        room.notice = { kind: "denied", reason: d.reason };
+        break;
+      case Op.FLOOR_QUEUE_POS_INFO:
+        if (room.me === "requesting" || room.me === "queued") {
+          room.me = "queued";
+          room.queue = { position: d.position, size: d.size };
+        }
+        break;
+      case Op.FLOOR_PONG:
+        this.lastPong = Date.now();
+        return;
+    }
+    this.syncChannelFloor(room);
+    this.updateMic();
+  }
+
+  syncChannelFloor(room) {
+    const ch = this.channels.get(room.channelId);
+    if (ch) ch.floor = { ...(ch.floor || {}), state: room.floor.state, holder: room.floor.holder, priority: room.floor.priority };
+  }
+
+  // ---- channels ----
+
+  async join(channelId, rejoin = false) {
+    let room = this.rooms.get(channelId);
+    if (room && !rejoin) {
+      this.select(channelId);
+      return;
+    }
+    if (!room) {
+      room = new Room(channelId);
+      this.rooms.set(channelId, room);
+    }
+    room.media = "connecting";
+    room.mediaNote = "";
+    if (!this.selected || !rejoin) this.selected = channelId;
+    render();
+    const haveMic = await this.mic.open();
+    if (!haveMic) room.mediaNote = `Microphone unavailable (${this.mic.error && this.mic.error.name}); listening only.`;
+    if (this.rooms.get(channelId) !== room) return;
+    let peer = null;
+    let offer;
+    try {
+      peer = new ChannelPeer(channelId, this.mic, $("#audio-host"));
+      offer = await peer.offer();
+    } catch (err) {
+      if (peer) peer.close();
+      peer = null;
+      room.mediaNote = `Audio unavailable in this browser (${err.name || err}); joined without audio.`;
+    }
+    let ack;
+    try {
+      ack = await this.request(Op.CHANNEL_JOIN, offer ? { channel_id: channelId, sdp_offer: offer } : { channel_id: channelId });
+    } catch (err) {
+      if (err.code === 2006 && peer) {
+        // The server refused the audio offer: join for chat and floor events only.
+        peer.close();
+        peer = null;
+        room.mediaNote = errorMessage(err);
+        try {
+          ack = await this.request(Op.CHANNEL_JOIN, { channel_id: channelId });
+        } catch (err2) {
+          err = err2;
+        }
+      }
+      if (!ack) {
+        if (peer) peer.close();
+        if (err.code !== 0 || this.conn === "ready") {
+          this.rooms.delete(channelId);
+          if (this.selected === channelId) this.selected = null;
+          this.showError(err.code, `Could not join ${channelId}: ${err.code ? errorMessage(err) : err.reason}`);
+        }
+        render();
+        return;
+      }
+    }
+    if (this.rooms.get(channelId) !== room) {
+      if (peer) peer.close();
+      return;
+    }
+    room.members = new Map((ack.active_members || []).map((m) => [m.user_id, m.priority]));
+    room.members.set(this.userId, this.priority);
+    const f = ack.floor || {};
+    room.floor = { state: f.state || "idle", holder: f.holder || null, priority: f.priority || 0 };
+    room.peer = peer;
+    if (peer && ack.sdp_answer) {
+      try {
+        await peer.answer(ack.sdp_answer);
+        room.media = "audio";
+      } catch (err) {
+        peer.close();
+        room.peer = null;
+        room.media = "signaling-only";
+        room.mediaNote = `The server's audio answer was not usable (${err.message || err}).`;
+      }
+    } else {
+      if (peer) peer.close();
+      room.peer = null;
+      room.media = "signaling-only";
+    }
+    this.syncChannelFloor(room);
+    render();
+    this.refreshList();
+  }
+
+  async leave(channelId) {
+    const room = this.rooms.get(channelId);
+    if (!room) return;
+    if (this.holding && this.holding.channelId === channelId) this.holding = null;
+    this.dropRoom(channelId);
+    render();
+    try {
+      await this.request(Op.CHANNEL_LEAVE, { channel_id: channelId });
+    } catch (err) {
+      if (err.code && err.code !== 2004) this.showError(err.code, errorMessage(err));
+    }
+    this.refreshList();
+  }
+
+  dropRoom(channelId) {
+    const room = this.rooms.get(channelId);
+    if (!room) return;
+    if (room.peer) room.peer.close();
+    this.rooms.delete(channelId);
+    if (this.selected === channelId) this.selected = this.rooms.keys().next().value || null;
+    this.updateMic();
+  }
+
+  select(channelId) {
+    this.selected = channelId;
+    render();
+  }
+
+  // ---- floor ----
+
+  press(emergency) {
+    const room = this.rooms.get(this.selected);
+    if (!room || this.holding || this.conn !== "ready") return;
+    this.holding = { channelId: room.channelId, emergency };
+    room.notice = null;
+    room.me = "requesting";
+    const d = { channel_id: room.channelId };
+    if (emergency) d.priority = 255;
+    this.send(Op.FLOOR_REQUEST, d);
+    if (room.peer) room.peer.audio.play().catch(() => {}); // a press is a user gesture
+    render();
+  }
+
+  release() {
+    if (!this.holding) return;
+    const room = this.rooms.get(this.holding.channelId);
+    this.holding = null;
+    if (room && room.me !== "idle") {
+      this.send(Op.FLOOR_RELEASE, { channel_id: room.channelId });
+      room.me = "idle";
+      room.queue = null;
+    }
+    this.updateMic();
+    render();
+  }
+
+  pingFloors() {
+    for (const room of this.rooms.values()) {
+      if (room.me === "talking") this.send(Op.FLOOR_PING, { channel_id: room.channelId });
+    }
+  }
+
+  stopTalking() {
+    this.holding = null;
+    this.mic.setTalking(false);
+  }
+
+  updateMic() {
+    let talking = false;
+    for (const room of this.rooms.values()) talking ||= room.me === "talking";
+    this.mic.setTalking(talking);
+  }
+
+  // ---- chat ----
+
+  async say(content) {
+    const room = this.rooms.get(this.selected);
+    if (!room) return false;
+    try {
+      await this.request(Op.MESSAGE_CREATE, { channel_id: room.channelId, content });
+      return true;
+    } catch (err) {
+      this.showError(err.code, err.code ? errorMessage(err) : `Message not sent: ${err.reason}`);
+      return false;
+    }
+  }
+
+  // ---- errors ----
+
+  showError(code, text) {
+    this.lastError = { code, text };
+    render();
+  }
+
+  clearError() {
+    this.lastError = null;
+  }
+
+  /** snapshot is the page state as plain data, for the debug object and the tests. */
+  snapshot() {
+    const rooms = {};
+    for (const [id, r] of this.rooms) {
+      rooms[id] = {
+        me: r.me,
+        floor: { ...r.floor },
+        queue: r.queue,
+        notice: r.notice,
+        members: [...r.members.keys()],
+        media: r.media,
+        mediaNote: r.mediaNote,
+        messages: r.messages.map((m) => ({ user_id: m.user_id, content: m.content })),
+        connectionState: r.peer ? r.peer.pc.connectionState : null,
+      };
+    }
+    return {
+      conn: this.conn,
+      userId: this.userId,
+      sessionId: this.sessionId,
+      priority: this.priority,
+      maxPriority: this.maxPriority,
+      selected: this.selected,
+      channels: [...this.channels.values()],
+      rooms,
+      micLevel: this.mic.level,
+      holding: this.holding,
+      lastError: this.lastError,
+    };
+  }
+}
+
+// ---- rendering ----
+
+const client = new Client();
+
+function floorView(room, userId) {
+  const reason = (r) => FloorReasonText[r] || r;
+  const talker = room.floor.state === "taken" && room.floor.holder && room.floor.holder !== userId ? room.floor.holder : null;
+  if (room.me === "talking") return ["talking", "You are talking"];
+  if (room.notice && room.notice.kind === "revoked")
+    return ["revoked", `Revoked (${reason(room.notice.reason)})` + (talker ? ` — ${talker} is talking` : "")];
+  if (room.notice && room.notice.kind === "denied") return ["denied", `Denied (${reason(room.notice.reason)})`];
+  if (room.me === "queued" && room.queue)
+    return ["queued", `Queued at position ${room.queue.position} of ${room.queue.size}` + (talker ? ` — ${talker} is talking` : "")];
+  if (room.me === "requesting") return ["requesting", "Requesting the floor…"];
+  if (talker) return ["taken", `${talker} is talking`];
+  if (room.floor.state === "taken") return ["releasing", "Releasing…"];
+  return ["idle", "Idle — hold the button to talk"];
+}
+
+function render() {
+  const signedIn = client.conn !== "signed-out";
+  $("#signin").hidden = signedIn && client.conn !== "closed";
+  $("#app").hidden = !signedIn;
+  $("#signout").hidden = !signedIn;
+
+  const conn = $("#conn-state");
+  conn.dataset.state = client.conn;
+  conn.textContent =
+    {
+      "signed-out": "signed out",
+      connecting: "connecting…",
+      ready: "connected",
+      reconnecting: client.connNote || "reconnecting…",
+      closed: client.connNote || "disconnected",
+    }[client.conn] || client.conn;
+
+  const me = $("#me");
+  me.hidden = !signedIn;
+  me.textContent = `${client.userId}` + (client.priority != null ? ` · priority ${client.priority}` : "");
+
+  const err = $("#error");
+  err.hidden = !client.lastError;
+  if (client.lastError) {
+    err.dataset.code = String(client.lastError.code);
+    $("#error-text").textContent = client.lastError.text;
+  }
+
+  renderChannels();
+  renderRoom();
+}
+
+function renderChannels() {
+  const list = $("#channel-list");
+  const ids = [...client.channels.keys()].sort();
+  const seen = new Set(ids);
+  for (const li of [...list.children]) if (!seen.has(li.dataset.channel)) li.remove();
+  ids.forEach((id, i) => {
+    const ch = client.channels.get(id);
+    let li = list.querySelector(`li[data-channel="${CSS.escape(id)}"]`);
+    if (!li) {
+      li = document.createElement("li");
+      li.dataset.channel = id;
+      li.dataset.testid = `channel-${id}`;
+      li.innerHTML =
+        '<button type="button" class="open"><span class="name"></span><span class="meta"><span class="freq"></span> · <span class="count"></span> · <span class="floor"></span></span></button>' +
+        '<button type="button" class="join"></button>';
+      li.querySelector(".join").dataset.testid = `join-${id}`;
+    }
+    if (list.children[i] !== li) list.insertBefore(li, list.children[i] || null);
+    const joined = client.rooms.has(id);
+    li.classList.toggle("joined", joined);
+    li.classList.toggle("selected", client.selected === id);
+    li.querySelector(".name").textContent = ch.channel_name || id;
+    li.querySelector(".freq").textContent = `freq ${ch.freq || "?"}`;
+    li.querySelector(".count").textContent = `${ch.member_count ?? 0}/${ch.capacity ?? "?"}`;
+    const floor = ch.floor || {};
+    const fl = li.querySelector(".floor");
+    fl.textContent = floor.state === "taken" ? `● ${floor.holder || "someone"} talking` : "○ idle";
+    fl.dataset.state = floor.state || "idle";
+    const btn = li.querySelector(".join");
+    btn.textContent = joined ? "Leave" : "Join";
+    btn.dataset.action = joined ? "leave" : "join";
+  });
+}
+
+let renderedChat = null;
+
+function renderRoom() {
+  const room = client.rooms.get(client.selected);
+  $("#room").hidden = !room;
+  if (!room) {
+    renderedChat = null;
+    return;
+  }
+  const ch = client.channels.get(room.channelId);
+  $("#room-title").textContent = ch ? `${ch.channel_name} (${room.channelId})` : room.channelId;
+  const media = $("#media-state");
+  media.dataset.state = room.media;
+  media.textContent =
+    { connecting: "joining…", audio: "🔊 audio", "signaling-only": "no audio", reconnecting: "reconnecting…" }[room.media] +
+    (room.mediaNote ? ` — ${room.mediaNote}` : "");
+
+  const [state, text] = floorView(room, client.userId);
+  const fs = $("#floor-state");
+  fs.dataset.state = state;
+  fs.textContent = text;
+  const ptt = $("#ptt");
+  ptt.dataset.state = state;
+  ptt.disabled = client.conn !== "ready" || room.media === "connecting" || room.media === "reconnecting";
+  ptt.querySelector(".ptt-label").textContent =
+    { talking: "Talking…", requesting: "Wait…", queued: "Queued…" }[state] || "Hold to talk";
+  const emergency = $("#emergency");
+  emergency.hidden = client.maxPriority < 255;
+  emergency.disabled = ptt.disabled;
+
+  const members = $("#members");
+  members.replaceChildren(
+    ...[...room.members.entries()]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([uid, prio]) => {
+        const li = document.createElement("li");
+        li.dataset.user = uid;
+        li.textContent = uid + (uid === client.userId ? " (you)" : "") + (prio != null ? ` · ${prio}` : "");
+        const talking = room.floor.state === "taken" && room.floor.holder === uid;
+        li.classList.toggle("talking", talking);
+        if (talking) li.dataset.talking = "true";
+        return li;
+      }),
+  );
+
+  if (renderedChat !== room.channelId) {
+    renderedChat = room.channelId;
+    $("#chat-log").replaceChildren();
+    room.messages.forEach(appendChat);
+  }
+}
+
+function appendChat(m) {
+  const li = document.createElement("li");
+  li.dataset.user = m.user_id;
+  const who = document.createElement("b");
+  who.textContent = m.user_id;
+  const when = document.createElement("time");
+  when.dateTime = m.timestamp || "";
+  const t = m.timestamp ? new Date(m.timestamp) : null;
+  when.textContent = t && !isNaN(t) ? t.toLocaleTimeString() : "";
+  const text = document.createElement("span");
+  text.className = "content";
+  text.textContent = m.content;
+  li.append(who, " ", text, " ", when);
+  const log = $("#chat-log");
+  log.append(li);
+  log.scrollTop = log.scrollHeight;
+}
+
+function renderLevel(level) {
+  const el = $("#level");
+  el.dataset.level = level.toFixed(3);
+  $("#level-bar").style.width = `${Math.round(level * 100)}%`;
+}
+
+// ---- input ----
+
+function bindHold(button, emergency) {
+  button.addEventListener("pointerdown", (ev) => {
+    if (ev.button !== 0 || button.disabled) return;
+    ev.preventDefault();
+    button.setPointerCapture(ev.pointerId);
+    client.press(emergency);
+  });
+  for (const type of ["pointerup", "pointercancel", "lostpointercapture"]) {
+    button.addEventListener(type, () => client.release());
+  }
+  button.addEventListener("contextmenu", (ev) => ev.preventDefault());
+}
+
+function isTyping(target) {
+  return target instanceof HTMLInputElement || target instanceof HTMLTextAreaElement || (target && target.isContentEditable);
+}
+
+function start() {
+  bindHold($("#ptt"), false);
+  bindHold($("#emergency"), true);
+  document.addEventListener("keydown", (ev) => {
+    if (ev.code !== "Space" || isTyping(ev.target)) return;
+    ev.preventDefault();
+    if (!ev.repeat) client.press(false);
+  });
+  document.addEventListener("keyup", (ev) => {
+    if (ev.code !== "Space" || isTyping(ev.target)) return;
+    ev.preventDefault();
+    client.release();
+  });
+  // Never keep the floor when the page loses focus while the button or key is held.
+  window.addEventListener("blur", () => client.release());
+  document.addEventListener("visibilitychange", () => {
+    if (document.hidden) client.release();
+  });
+
+  $("#channel-list").addEventListener("click", (ev) => {
+    const li = ev.target.closest("li[data-channel]");
+    if (!li) return;
+    const id = li.dataset.channel;
+    const join = ev.target.closest("button.join");
+    if (join) {
+      join.dataset.action === "leave" ? client.leave(id) : client.join(id);
+    } else if (client.rooms.has(id)) {
+      client.select(id);
+    }
+  });
+
+  $("#chat-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const input = $("#chat-input");
+    const content = input.value;
+    if (!content.trim()) return;
+    if (await client.say(content)) input.value = "";
+  });
+
+  $("#signin-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    client.signIn($("#user-id").value.trim(), $("#token").value.trim());
+  });
+  $("#signout").addEventListener("click", () => client.signOut());
+  $("#error-close").addEventListener("click", () => {
+    client.clearError();
+    render();
+  });
+
+  const q = new URLSearchParams(location.search);
+  const user = q.get("user");
+  const token = q.get("token");
+  if (user) $("#user-id").value = user;
+  if (token) $("#token").value = token;
+  render();
+  if (user && token) client.signIn(user, token);
+}
+
+/** window.lc is a small debug handle for people in the console and for the browser tests. */
+window.lc = {
+  client,
+  get state() {
+    return client.snapshot();
+  },
+  pc(channelId) {
+    const room = client.rooms.get(channelId);
+    return room && room.peer ? room.peer.pc : null;
+  },
+  async inboundAudio(channelId) {
+    const room = client.rooms.get(channelId);
+    return room && room.peer ? room.peer.inboundAudio() : null;
+  },
+  async outboundAudio(channelId) {
+    const room = client.rooms.get(channelId);
+    return room && room.peer ? room.peer.outboundAudio() : null;
+  },
+};
+
+start();

@@ -1,0 +1,155 @@
+// Audio side of the page: one microphone stream shared by every channel, a live input level
+// from a WebAudio AnalyserNode, and one RTCPeerConnection per joined channel. The server is
+// ICE-lite (SPEC §6), so the page configures no STUN/TURN servers: the answer names the
+// server's only candidate and the browser sends its connectivity checks straight to it.
+
+/** How long to wait for ICE gathering before sending the offer as it is. */
+const GATHER_TIMEOUT_MS = 1500;
+
+/** Microphone owns the getUserMedia stream and its level meter. */
+export class Microphone {
+  constructor() {
+    this.stream = null;
+    this.error = null;
+    this.level = 0; // 0..1, RMS of the latest analyser frame
+    this._ctx = null;
+    this._timer = null;
+  }
+
+  /** open asks for the microphone once; it resolves false (with this.error) when refused. */
+  async open() {
+    if (this.stream) return true;
+    try {
+      this.stream = await navigator.mediaDevices.getUserMedia({
+        audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true },
+        video: false,
+      });
+    } catch (err) {
+      this.error = err;
+      return false;
+    }
+    this.track.enabled = false; // sent only while this user holds a floor
+    this._startMeter();
+    return true;
+  }
+
+  get track() {
+    return this.stream ? this.stream.getAudioTracks()[0] : null;
+  }
+
+  /** setTalking turns the outgoing audio on or off. */
+  setTalking(on) {
+    if (this.track) this.track.enabled = on;
+  }
+
+  // The meter reads the raw microphone (not the enabled/disabled track state) so a person
+  // can check the microphone before talking.
+  _startMeter() {
+    try {
+      this._ctx = new AudioContext();
+      const source = this._ctx.createMediaStreamSource(this.stream);
+      const analyser = this._ctx.createAnalyser();
+      analyser.fftSize = 1024;
+      source.connect(analyser);
+      const buf = new Float32Array(analyser.fftSize);
+      // A timer rather than requestAnimationFrame: it keeps running in a background tab.
+      this._timer = setInterval(() => {
+        if (this._ctx.state === "suspended") this._ctx.resume().catch(() => {});
+        analyser.getFloatTimeDomainData(buf);
+        let sum = 0;
+        for (const v of buf) sum += v * v;
+        this.level = Math.min(1, Math.sqrt(sum / buf.length) * 4);
+        if (this.onlevel) this.onlevel(this.level);
+      }, 100);
+    } catch (err) {
+      console.warn("level meter unavailable", err);
+    }
+  }
+
+  close() {
+    clearInterval(this._timer);
+    if (this._ctx) this._ctx.close().catch(() => {});
+    if (this.stream) this.stream.getTracks().forEach((t) => t.stop());
+    this.stream = null;
+  }
+}
+
+/**
+ * ChannelPeer is the RTCPeerConnection of one joined channel and the <audio> element that
+ * plays what the server relays.
+ */
+export class ChannelPeer {
+  constructor(channelId, mic, audioHost) {
+    this.channelId = channelId;
+    this.pc = new RTCPeerConnection({ iceServers: [], bundlePolicy: "max-bundle", rtcpMuxPolicy: "require" });
+    this.audio = document.createElement("audio");
+    this.audio.autoplay = true;
+    this.audio.dataset.channel = channelId;
+    this.audio.id = `audio-${channelId}`;
+    audioHost.appendChild(this.audio);
+    if (mic.track) {
+      this.pc.addTrack(mic.track, mic.stream);
+    } else {
+      this.pc.addTransceiver("audio", { direction: "recvonly" });
+    }
+    this.pc.ontrack = (ev) => {
+      this.audio.srcObject = ev.streams[0] || new MediaStream([ev.track]);
+      this.audio.play().catch(() => {}); // autoplay may need a gesture; the talk button is one
+    };
+  }
+
+  /** offer creates the SDP offer, after ICE gathering completes or a short timeout. */
+  async offer() {
+    await this.pc.setLocalDescription(await this.pc.createOffer());
+    if (this.pc.iceGatheringState !== "complete") {
+      await new Promise((resolve) => {
+        const done = () => {
+          if (this.pc.iceGatheringState === "complete") resolve();
+        };
+        this.pc.addEventListener("icegatheringstatechange", done);
+        setTimeout(resolve, GATHER_TIMEOUT_MS);
+      });
+    }
+    return this.pc.localDescription.sdp;
+  }
+
+  /** answer applies the server's SDP answer from the CHANNEL_JOIN ACK. */
+  async answer(sdp) {
+    await this.pc.setRemoteDescription({ type: "answer", sdp });
+  }
+
+  /** inboundAudio sums the inbound-rtp audio figures of getStats (for people and tests). */
+  async inboundAudio() {
+    const out = { packetsReceived: 0, bytesReceived: 0, audioLevel: 0, totalAudioEnergy: 0, packetsLost: 0 };
+    const stats = await this.pc.getStats();
+    stats.forEach((s) => {
+      if (s.type === "inbound-rtp" && s.kind === "audio") {
+        out.packetsReceived += s.packetsReceived || 0;
+        out.bytesReceived += s.bytesReceived || 0;
+        out.packetsLost += s.packetsLost || 0;
+        out.totalAudioEnergy += s.totalAudioEnergy || 0;
+        out.audioLevel = Math.max(out.audioLevel, s.audioLevel || 0);
+      }
+    });
+    return out;
+  }
+
+  /** outboundAudio sums the outbound-rtp audio figures of getStats. */
+  async outboundAudio() {
+    const out = { packetsSent: 0, bytesSent: 0 };
+    const stats = await this.pc.getStats();
+    stats.forEach((s) => {
+      if (s.type === "outbound-rtp" && s.kind === "audio") {
+        out.packetsSent += s.packetsSent || 0;
+        out.bytesSent += s.bytesSent || 0;
+      }
+    });
+    return out;
+  }
+
+  close() {
+    this.pc.close();
+    this.audio.srcObject = null;
+    this.audio.remove();
+  }
+}
