@@ -1,0 +1,224 @@
+package admin
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/minilivechat/minilivechat/actors/msg"
+	"github.com/minilivechat/minilivechat/admin/metrics"
+)
+
+// DefaultRequestTimeout bounds each Backend call when Options.RequestTimeout is zero.
+const DefaultRequestTimeout = 2 * time.Second
+
+// Options configure Mount.
+type Options struct {
+	// Backend answers every route but /metrics. Required.
+	Backend Backend
+	// Metrics is served at /metrics; nil leaves /metrics unregistered.
+	Metrics *metrics.Metrics
+	// AdminToken, when non-empty, is the bearer token every /admin request must carry. Empty
+	// means /admin answers loopback clients only (403 to others).
+	AdminToken string
+	// RequestTimeout bounds each Backend call; past it the route answers 503. Zero means
+	// DefaultRequestTimeout.
+	RequestTimeout time.Duration
+	// Logger receives refused admin requests, admin actions and internal errors; nil
+	// discards them.
+	Logger *slog.Logger
+}
+
+// Route paths, shared by Mount and Client.
+const (
+	pathChannels    = "/channels"
+	pathStatus      = "/admin/status"
+	pathUsers       = "/admin/users"
+	pathAdminChans  = "/admin/channels"
+	pathPeers       = "/admin/peers"
+	pathFloorRevoke = "/admin/floor-revoke"
+	pathHealthz     = "/healthz"
+	pathMetrics     = "/metrics"
+)
+
+// idPattern is the id syntax of SPEC §4.1 for channel and user ids.
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// ufragPattern accepts ICE ufrags (RFC 8839 ice-char, bounded length); the server's own are
+// 16 alphanumerics.
+var ufragPattern = regexp.MustCompile(`^[A-Za-z0-9+/]{1,256}$`)
+
+type api struct {
+	b       Backend
+	timeout time.Duration
+	log     *slog.Logger
+}
+
+// Mount registers every route of SPEC §7 except `/` (the web client) on e:
+//
+//	GET  /channels, /channels/:id                 public channel list and detail
+//	GET  /admin/status                            uptime and counts
+//	GET  /admin/users, /admin/users/:user_id      users; detail with channels
+//	GET  /admin/channels, /admin/channels/:id     channels; detail with members, queue, peers
+//	GET  /admin/peers, /admin/peers/:ufrag        media peers; detail with tracks
+//	POST /admin/floor-revoke/:channel_id          revoke the floor and clear the queue
+//	GET  /healthz                                 liveness (the backend answers in time)
+//	GET  /metrics                                 Prometheus exposition of opts.Metrics
+//
+// Unknown paths under /admin answer a JSON 404 after the auth check, so probing reveals
+// nothing to an unauthenticated client.
+func Mount(e *echo.Echo, opts Options) {
+	a := &api{b: opts.Backend, timeout: opts.RequestTimeout, log: opts.Logger}
+	if a.timeout <= 0 {
+		a.timeout = DefaultRequestTimeout
+	}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+
+	e.GET(pathChannels, a.channels)
+	e.GET(pathChannels+"/:id", a.channel)
+	e.GET(pathHealthz, a.healthz)
+	if opts.Metrics != nil {
+		e.GET(pathMetrics, echo.WrapHandler(promhttp.HandlerFor(opts.Metrics.Registry,
+			promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelError)})))
+	}
+
+	auth := adminAuth(opts.AdminToken, a)
+	g := e.Group("/admin")
+	g.GET("/status", a.status, auth)
+	g.GET("/users", a.users, auth)
+	g.GET("/users/:id", a.user, auth)
+	g.GET("/channels", a.channels, auth)
+	g.GET("/channels/:id", a.adminChannel, auth)
+	g.GET("/peers", a.peers, auth)
+	g.GET("/peers/:ufrag", a.peer, auth)
+	g.POST("/floor-revoke/:id", a.revokeFloor, auth)
+	g.RouteNotFound("", a.notFound, auth)
+	g.RouteNotFound("/*", a.notFound, auth)
+}
+
+// call runs one Backend call under the request's context and the configured deadline, and
+// writes its answer or its error.
+func call[T any](a *api, c echo.Context, f func(ctx context.Context) (T, error)) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), a.timeout)
+	defer cancel()
+	v, err := f(ctx)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	return c.JSON(http.StatusOK, v)
+}
+
+// fail writes err as an ErrorBody with the status of statusOf.
+func (a *api) fail(c echo.Context, err error) error {
+	status, body := statusOf(err)
+	switch {
+	case status >= 500 && status != http.StatusServiceUnavailable:
+		a.log.Error("admin api internal error", "path", c.Path(), "err", err)
+	case status == http.StatusServiceUnavailable:
+		a.log.Warn("admin api backend timeout", "path", c.Path(), "timeout", a.timeout, "err", err)
+	}
+	return writeError(c, status, body)
+}
+
+func writeError(c echo.Context, status int, body ErrorBody) error {
+	return c.JSON(status, body)
+}
+
+// param returns the path parameter name when it matches pattern, else writes a 400.
+func (a *api) param(c echo.Context, name, what string, pattern *regexp.Regexp) (string, bool) {
+	v := c.Param(name)
+	if !pattern.MatchString(v) {
+		_ = writeError(c, http.StatusBadRequest, ErrorBody{Code: msg.CodeMalformed,
+			Error: "malformed " + what + " (expected " + pattern.String() + ")"})
+		return "", false
+	}
+	return v, true
+}
+
+func (a *api) healthz(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), a.timeout)
+	defer cancel()
+	if _, err := a.b.Status(ctx); err != nil {
+		return a.fail(c, err)
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (a *api) channels(c echo.Context) error {
+	return call(a, c, a.b.Channels)
+}
+
+func (a *api) channel(c echo.Context) error {
+	id, ok := a.param(c, "id", "channel id", idPattern)
+	if !ok {
+		return nil
+	}
+	return call(a, c, func(ctx context.Context) (*msg.ChannelDetail, error) { return a.b.Channel(ctx, id) })
+}
+
+func (a *api) status(c echo.Context) error {
+	return call(a, c, a.b.Status)
+}
+
+func (a *api) users(c echo.Context) error {
+	return call(a, c, a.b.Users)
+}
+
+func (a *api) user(c echo.Context) error {
+	id, ok := a.param(c, "id", "user id", idPattern)
+	if !ok {
+		return nil
+	}
+	return call(a, c, func(ctx context.Context) (*msg.UserDetail, error) { return a.b.User(ctx, id) })
+}
+
+func (a *api) adminChannel(c echo.Context) error {
+	id, ok := a.param(c, "id", "channel id", idPattern)
+	if !ok {
+		return nil
+	}
+	return call(a, c, func(ctx context.Context) (*msg.AdminChannelDetail, error) { return a.b.AdminChannel(ctx, id) })
+}
+
+func (a *api) peers(c echo.Context) error {
+	return call(a, c, a.b.Peers)
+}
+
+func (a *api) peer(c echo.Context) error {
+	u, ok := a.param(c, "ufrag", "ufrag", ufragPattern)
+	if !ok {
+		return nil
+	}
+	return call(a, c, func(ctx context.Context) (*msg.PeerDetail, error) { return a.b.Peer(ctx, u) })
+}
+
+func (a *api) revokeFloor(c echo.Context) error {
+	id, ok := a.param(c, "id", "channel id", idPattern)
+	if !ok {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), a.timeout)
+	defer cancel()
+	res, err := a.b.RevokeFloor(ctx, id)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	from := "-"
+	if res.RevokedFrom != nil {
+		from = *res.RevokedFrom
+	}
+	a.log.Info("floor revoked by admin", "channel_id", id, "revoked_from", from, "remote", c.Request().RemoteAddr)
+	return c.JSON(http.StatusOK, res)
+}
+
+func (a *api) notFound(c echo.Context) error {
+	return writeError(c, http.StatusNotFound, ErrorBody{Code: CodeNotFound,
+		Error: "no such admin route: " + c.Request().Method + " " + c.Request().URL.Path})
+}
