@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -55,6 +56,7 @@ var ufragPattern = regexp.MustCompile(`^[A-Za-z0-9+/]{1,256}$`)
 
 type api struct {
 	b       Backend
+	m       *metrics.Metrics
 	timeout time.Duration
 	log     *slog.Logger
 }
@@ -73,7 +75,7 @@ type api struct {
 // Unknown paths under /admin answer a JSON 404 after the auth check, so probing reveals
 // nothing to an unauthenticated client.
 func Mount(e *echo.Echo, opts Options) {
-	a := &api{b: opts.Backend, timeout: opts.RequestTimeout, log: opts.Logger}
+	a := &api{b: opts.Backend, m: opts.Metrics, timeout: opts.RequestTimeout, log: opts.Logger}
 	if a.timeout <= 0 {
 		a.timeout = DefaultRequestTimeout
 	}
@@ -81,26 +83,39 @@ func Mount(e *echo.Echo, opts Options) {
 		a.log = slog.New(slog.DiscardHandler)
 	}
 
-	e.GET(pathChannels, a.channels)
-	e.GET(pathChannels+"/:id", a.channel)
-	e.GET(pathHealthz, a.healthz)
+	e.GET(pathChannels, a.channels, a.count)
+	e.GET(pathChannels+"/:id", a.channel, a.count)
+	e.GET(pathHealthz, a.healthz, a.count)
 	if opts.Metrics != nil {
 		e.GET(pathMetrics, echo.WrapHandler(promhttp.HandlerFor(opts.Metrics.Registry,
-			promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelError)})))
+			promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelError)})), a.count)
 	}
 
 	auth := adminAuth(opts.AdminToken, a)
 	g := e.Group("/admin")
-	g.GET("/status", a.status, auth)
-	g.GET("/users", a.users, auth)
-	g.GET("/users/:id", a.user, auth)
-	g.GET("/channels", a.channels, auth)
-	g.GET("/channels/:id", a.adminChannel, auth)
-	g.GET("/peers", a.peers, auth)
-	g.GET("/peers/:ufrag", a.peer, auth)
-	g.POST("/floor-revoke/:id", a.revokeFloor, auth)
-	g.RouteNotFound("", a.notFound, auth)
-	g.RouteNotFound("/*", a.notFound, auth)
+	g.GET("/status", a.status, a.count, auth)
+	g.GET("/users", a.users, a.count, auth)
+	g.GET("/users/:id", a.user, a.count, auth)
+	g.GET("/channels", a.channels, a.count, auth)
+	g.GET("/channels/:id", a.adminChannel, a.count, auth)
+	g.GET("/peers", a.peers, a.count, auth)
+	g.GET("/peers/:ufrag", a.peer, a.count, auth)
+	g.POST("/floor-revoke/:id", a.revokeFloor, a.count, auth)
+	g.RouteNotFound("", a.notFound, a.count, auth)
+	g.RouteNotFound("/*", a.notFound, a.count, auth)
+}
+
+// count records each answer in livechat_http_requests_total under its route template (never
+// the raw path, so probing cannot grow the label set).
+func (a *api) count(next echo.HandlerFunc) echo.HandlerFunc {
+	if a.m == nil {
+		return next
+	}
+	return func(c echo.Context) error {
+		err := next(c)
+		a.m.HTTPRequests.WithLabelValues(c.Path(), strconv.Itoa(c.Response().Status)).Inc()
+		return err
+	}
 }
 
 // call runs one Backend call under the request's context and the configured deadline, and

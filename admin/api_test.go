@@ -319,6 +319,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	e, _, m := newAPI(t, "")
 	m.FloorGrants.Add(3)
 	m.FloorRevokes.WithLabelValues(msg.RevokeAdmin).Inc()
+	do(e, "GET", "/channels/CH_0404", "192.0.2.7:1", "")
 	rec := do(e, "GET", "/metrics", "192.0.2.7:1", "")
 	if rec.Code != 200 {
 		t.Fatalf("/metrics: %d", rec.Code)
@@ -328,6 +329,8 @@ func TestMetricsEndpoint(t *testing.T) {
 		"livechat_floor_grants_total 3",
 		`livechat_floor_revokes_total{reason="admin"} 1`,
 		"go_goroutines",
+		// The /metrics request itself is counted after it is answered; the earlier 404 is.
+		`livechat_http_requests_total{code="404",route="/channels/:id"} 1`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)

@@ -35,6 +35,8 @@ type Metrics struct {
 	DTLSHandshakes *prometheus.CounterVec // by result
 	WSErrors       *prometheus.CounterVec // by code
 	ActorPanics    *prometheus.CounterVec // by actor kind
+
+	HTTPRequests *prometheus.CounterVec // HTTP API requests, by route template and status code
 }
 
 // New builds the collectors and registers them, with the Go runtime and process collectors,
@@ -62,7 +64,7 @@ func New() *Metrics {
 		FloorHoldSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "floor_hold_seconds",
 			Help: "How long a holder kept the floor.", Buckets: []float64{0.5, 1, 2, 5, 10, 20, 30, 60}}),
 		FloorGrantLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "floor_grant_latency_seconds",
-			Help: "From a FLOOR_REQUEST reaching its channel actor to its FLOOR_GRANTED being queued.",
+			Help:    "From a FLOOR_REQUEST reaching its channel actor to its FLOOR_GRANTED being queued.",
 			Buckets: prometheus.ExponentialBuckets(5e-6, 4, 10)}),
 		PacketsIn: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "media_packets_in_total",
 			Help: "UDP datagrams received on the media port."}),
@@ -80,6 +82,9 @@ func New() *Metrics {
 			Help: "ERROR frames and error closes sent, by code."}, []string{"code"}),
 		ActorPanics: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "actor_panics_total",
 			Help: "Panics recovered inside actors, by actor kind."}, []string{"actor"}),
+		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "http_requests_total",
+			Help: "Requests answered by the HTTP API (not /ws, not the web client), by route template and status code."},
+			[]string{"route", "code"}),
 	}
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
@@ -87,7 +92,7 @@ func New() *Metrics {
 		m.Sessions, m.Users, m.Channels, m.Peers, m.Members,
 		m.FloorGrants, m.FloorDenials, m.FloorRevokes, m.FloorHoldSeconds, m.FloorGrantLatency,
 		m.PacketsIn, m.PacketsOut, m.BytesIn, m.BytesOut, m.PacketsDropped, m.DTLSHandshakes,
-		m.WSErrors, m.ActorPanics,
+		m.WSErrors, m.ActorPanics, m.HTTPRequests,
 	)
 	return m
 }
