@@ -9,7 +9,8 @@ const GATHER_TIMEOUT_MS = 1500;
 /** Microphone owns the getUserMedia stream and its level meter. */
 export class Microphone {
   constructor() {
-    this.stream = null;
+    this.stream = null; // the raw microphone: feeds the level meter, always enabled
+    this.sendStream = null; // a clone of it that the peer connections send, enabled only while talking
     this.error = null;
     this.level = 0; // 0..1, RMS of the latest analyser frame
     this._ctx = null;
@@ -28,13 +29,19 @@ export class Microphone {
       this.error = err;
       return false;
     }
-    this.track.enabled = false; // sent only while this user holds a floor
+    // Disabling a track makes it silent everywhere, WebAudio included, so the peers get a
+    // clone that is switched on only while this user holds a floor and the meter keeps the
+    // original.
+    const sendTrack = this.stream.getAudioTracks()[0].clone();
+    sendTrack.enabled = false;
+    this.sendStream = new MediaStream([sendTrack]);
     this._startMeter();
     return true;
   }
 
+  /** track is what the peer connections send. */
   get track() {
-    return this.stream ? this.stream.getAudioTracks()[0] : null;
+    return this.sendStream ? this.sendStream.getAudioTracks()[0] : null;
   }
 
   /** setTalking turns the outgoing audio on or off. */
@@ -69,8 +76,9 @@ export class Microphone {
   close() {
     clearInterval(this._timer);
     if (this._ctx) this._ctx.close().catch(() => {});
-    if (this.stream) this.stream.getTracks().forEach((t) => t.stop());
+    for (const s of [this.stream, this.sendStream]) if (s) s.getTracks().forEach((t) => t.stop());
     this.stream = null;
+    this.sendStream = null;
   }
 }
 
@@ -88,7 +96,7 @@ export class ChannelPeer {
     this.audio.id = `audio-${channelId}`;
     audioHost.appendChild(this.audio);
     if (mic.track) {
-      this.pc.addTrack(mic.track, mic.stream);
+      this.pc.addTrack(mic.track, mic.sendStream);
     } else {
       this.pc.addTransceiver("audio", { direction: "recvonly" });
     }

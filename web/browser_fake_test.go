@@ -1,0 +1,50 @@
+package web
+
+import (
+	"testing"
+	"time"
+
+	"nhooyr.io/websocket"
+)
+
+// TestBrowserSignalingAgainstFakeServer drives two pages through sign-in, a join that falls
+// back to signaling-only when the offer is refused, floor states, chat, and reconnecting
+// after the server drops the connection.
+func TestBrowserSignalingAgainstFakeServer(t *testing.T) {
+	browser := newBrowser(t, 90*time.Second)
+	f := newFakeServer(t)
+
+	a := openPage(t, browser, "alice", f.url("alice", 100))
+	b := openPage(t, browser, "bob", f.url("bob", 100))
+	for _, p := range []*page{a, b} {
+		p.waitJS("connected", `lc.state.conn === "ready"`, `lc.state`, 10*time.Second)
+		p.waitText("#channel-list", "Fake CH_0001", 5*time.Second)
+		p.click(`[data-testid="join-CH_0001"]`)
+		p.waitJS("joined signaling-only", `lc.state.rooms.CH_0001?.media === "signaling-only"`, `lc.state.rooms`, 10*time.Second)
+		p.waitText("#media-state", "refused the audio offer", 2*time.Second)
+	}
+	a.waitText("#members", "bob", 5*time.Second)
+	// Chromium's fake microphone beeps: the meter must move.
+	a.waitJS("input level meter moves", `Number(document.querySelector("#level").dataset.level) > 0.01`,
+		`document.querySelector("#level").dataset.level`, 5*time.Second)
+
+	release := a.holdTalk("#ptt")
+	a.waitFloor("talking", "You are talking", 5*time.Second)
+	b.waitFloor("taken", "alice is talking", 5*time.Second)
+	b.waitJS("talker highlighted", `document.querySelector('#members li.talking')?.dataset.user === "alice"`, `document.querySelector('#members').innerHTML`, 2*time.Second)
+	release()
+	a.waitFloor("idle", "Idle", 5*time.Second)
+	b.waitFloor("idle", "Idle", 5*time.Second)
+
+	b.chat("hello from bob")
+	a.waitText("#chat-log", "hello from bob", 5*time.Second)
+
+	before := f.identifies()
+	f.dropAll(websocket.StatusInternalError, "restart")
+	a.waitJS("reconnected", `lc.state.conn === "ready" && lc.state.rooms.CH_0001?.media === "signaling-only"`, `lc.state`, 15*time.Second)
+	if f.identifies() <= before {
+		t.Errorf("page did not IDENTIFY again after the drop")
+	}
+	a.noExceptions()
+	b.noExceptions()
+}
