@@ -1,0 +1,260 @@
+package media
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/pion/sdp/v3"
+
+	"github.com/minilivechat/minilivechat/actors/msg"
+)
+
+// Offer is what the server takes from a client's SDP offer (SPEC §6).
+type Offer struct {
+	MLine           int    // index of the audio m-line the server answers
+	Mid             string // its a=mid ("" when the offer has none)
+	ICEUfrag        string // the client's ICE credentials
+	ICEPwd          string
+	FingerprintHash string // e.g. "sha-256"
+	Fingerprint     []byte // the client's DTLS certificate digest
+	OpusPT          uint8  // Opus payload type the client uses (Chrome 111, Firefox 109, ...)
+	OpusFmtp        string // its a=fmtp parameters, echoed in the answer
+	OpusChannels    string // "2" in every WebRTC offer
+	Bundle          bool   // the offer has a=group:BUNDLE naming the audio mid
+	ClientSSRC      uint32 // the client's a=ssrc on the audio m-line, 0 when absent
+
+	sd *sdp.SessionDescription
+}
+
+func badOffer(format string, args ...any) *msg.Error {
+	return msg.Errorf(msg.CodeBadOffer, "bad SDP offer: "+format, args...)
+}
+
+// ParseOffer reads a WebRTC SDP offer. Anything the server cannot answer is a *msg.Error with
+// code 2006 and a reason naming what is missing.
+func ParseOffer(offer string) (*Offer, *msg.Error) {
+	if strings.TrimSpace(offer) == "" {
+		return nil, badOffer("empty")
+	}
+	sd := &sdp.SessionDescription{}
+	if err := sd.UnmarshalString(offer); err != nil {
+		return nil, badOffer("unparseable: %v", err)
+	}
+	o := &Offer{MLine: -1, sd: sd}
+	var md *sdp.MediaDescription
+	for i, m := range sd.MediaDescriptions {
+		if m.MediaName.Media == "audio" && m.MediaName.Port.Value != 0 {
+			o.MLine, md = i, m
+			break
+		}
+	}
+	if md == nil {
+		return nil, badOffer("no audio m-line")
+	}
+	attr := func(key string) (string, bool) {
+		if v, ok := md.Attribute(key); ok {
+			return v, true
+		}
+		return sd.Attribute(key)
+	}
+	o.Mid, _ = md.Attribute("mid")
+	var ok bool
+	if o.ICEUfrag, ok = attr("ice-ufrag"); !ok || o.ICEUfrag == "" {
+		return nil, badOffer("no a=ice-ufrag")
+	}
+	if o.ICEPwd, ok = attr("ice-pwd"); !ok || o.ICEPwd == "" {
+		return nil, badOffer("no a=ice-pwd")
+	}
+	fp, ok := attr("fingerprint")
+	if !ok {
+		return nil, badOffer("no a=fingerprint")
+	}
+	hash, digest, err := parseFingerprint(fp)
+	if err != nil {
+		return nil, badOffer("a=fingerprint: %v", err)
+	}
+	o.FingerprintHash, o.Fingerprint = hash, digest
+	if setup, ok := attr("setup"); ok && setup == "passive" {
+		return nil, badOffer("a=setup:passive (the server is always the DTLS server)")
+	}
+	if _, ok := md.Attribute("rtcp-mux"); !ok {
+		return nil, badOffer("no a=rtcp-mux (RTP and RTCP must share the port)")
+	}
+	if err := o.findOpus(md); err != nil {
+		return nil, err
+	}
+	if group, ok := sd.Attribute("group"); ok && o.Mid != "" {
+		fields := strings.Fields(group)
+		if len(fields) > 0 && fields[0] == "BUNDLE" {
+			for _, f := range fields[1:] {
+				if f == o.Mid {
+					o.Bundle = true
+				}
+			}
+		}
+	}
+	for _, a := range md.Attributes {
+		if a.Key == "ssrc" {
+			if n, err := strconv.ParseUint(strings.Fields(a.Value + " ")[0], 10, 32); err == nil {
+				o.ClientSSRC = uint32(n)
+				break
+			}
+		}
+	}
+	return o, nil
+}
+
+// findOpus picks the first Opus payload type that the m-line lists.
+func (o *Offer) findOpus(md *sdp.MediaDescription) *msg.Error {
+	listed := map[string]bool{}
+	for _, f := range md.MediaName.Formats {
+		listed[f] = true
+	}
+	for _, a := range md.Attributes {
+		if a.Key != "rtpmap" {
+			continue
+		}
+		pt, codec, _ := strings.Cut(a.Value, " ")
+		name, rest, _ := strings.Cut(codec, "/")
+		if !strings.EqualFold(name, "opus") || !listed[pt] {
+			continue
+		}
+		n, err := strconv.ParseUint(pt, 10, 7)
+		if err != nil {
+			continue
+		}
+		rate, channels, _ := strings.Cut(rest, "/")
+		if rate != "48000" {
+			continue
+		}
+		o.OpusPT, o.OpusChannels = uint8(n), channels
+		for _, f := range md.Attributes {
+			if f.Key == "fmtp" && strings.HasPrefix(f.Value, pt+" ") {
+				o.OpusFmtp = strings.TrimPrefix(f.Value, pt+" ")
+			}
+		}
+		return nil
+	}
+	return badOffer("no Opus/48000 payload type on the audio m-line")
+}
+
+// parseFingerprint reads "sha-256 AB:CD:..." (RFC 8122 §5).
+func parseFingerprint(v string) (hash string, digest []byte, err error) {
+	hash, hexs, ok := strings.Cut(strings.TrimSpace(v), " ")
+	if !ok {
+		return "", nil, fmt.Errorf("want \"<hash> <hex>\", got %q", v)
+	}
+	hash = strings.ToLower(hash)
+	want := map[string]int{"sha-1": 20, "sha-224": 28, "sha-256": 32, "sha-384": 48, "sha-512": 64}[hash]
+	if want == 0 {
+		return "", nil, fmt.Errorf("unsupported hash %q", hash)
+	}
+	digest, err = hex.DecodeString(strings.ReplaceAll(strings.TrimSpace(hexs), ":", ""))
+	if err != nil || len(digest) != want {
+		return "", nil, fmt.Errorf("malformed %s digest", hash)
+	}
+	return hash, digest, nil
+}
+
+// AnswerParams is the server's side of an answer.
+type AnswerParams struct {
+	Ufrag, Pwd  string         // the server's ICE credentials for this peer
+	Fingerprint string         // sha-256 of the server certificate, "AB:CD:..." (Certificate.Fingerprint)
+	Host        netip.AddrPort // advertise IP and UDP port: the one host candidate
+	SSRC        uint32         // the listener's outbound SSRC
+	CName       string         // RTCP CNAME of the outbound stream
+	StreamID    string         // msid stream id
+	TrackID     string         // msid track id
+}
+
+// BuildAnswer writes the SDP answer of SPEC §6 for offer o: session-level a=ice-lite, the
+// server's ICE credentials and certificate fingerprint, a=setup:passive, one host candidate,
+// a=rtcp-mux, the offer's mid, Opus on the offer's payload type, a=sendrecv, and the outbound
+// SSRC with a=msid / a=ssrc (pion clients drop RTP from an SSRC the answer does not announce;
+// browsers need msid to fire ontrack). Every other m-line of the offer is rejected (port 0),
+// as JSEP requires the answer to keep the offer's m-lines.
+func BuildAnswer(o *Offer, p AnswerParams) (string, error) {
+	sd, err := sdp.NewJSEPSessionDescription(false)
+	if err != nil {
+		return "", fmt.Errorf("answer: %w", err)
+	}
+	ip := p.Host.Addr().Unmap()
+	addrType := "IP4"
+	if ip.Is6() {
+		addrType = "IP6"
+	}
+	sd.Origin.AddressType, sd.Origin.UnicastAddress = addrType, ip.String()
+	sd.WithPropertyAttribute("ice-lite")
+	if o.Bundle {
+		sd.WithValueAttribute("group", "BUNDLE "+o.Mid)
+	}
+	sd.WithValueAttribute("msid-semantic", " WMS "+p.StreamID)
+	for i, om := range o.sd.MediaDescriptions {
+		if i != o.MLine {
+			rej := &sdp.MediaDescription{MediaName: sdp.MediaName{
+				Media: om.MediaName.Media, Port: sdp.RangedPort{Value: 0},
+				Protos: om.MediaName.Protos, Formats: om.MediaName.Formats,
+			}}
+			if mid, ok := om.Attribute("mid"); ok {
+				rej.WithValueAttribute("mid", mid)
+			}
+			sd.WithMedia(rej)
+			continue
+		}
+		md := &sdp.MediaDescription{
+			MediaName: sdp.MediaName{
+				Media: "audio", Port: sdp.RangedPort{Value: int(p.Host.Port())},
+				Protos: om.MediaName.Protos, // WithCodec adds the format
+			},
+			ConnectionInformation: &sdp.ConnectionInformation{
+				NetworkType: "IN", AddressType: addrType, Address: &sdp.Address{Address: ip.String()},
+			},
+		}
+		if o.Mid != "" {
+			md.WithValueAttribute("mid", o.Mid)
+		}
+		md.WithICECredentials(p.Ufrag, p.Pwd).
+			WithFingerprint("sha-256", p.Fingerprint).
+			WithValueAttribute("setup", "passive").
+			WithPropertyAttribute("rtcp-mux").
+			WithPropertyAttribute("sendrecv")
+		channels := uint16(2)
+		if o.OpusChannels == "1" {
+			channels = 1
+		}
+		md.WithCodec(o.OpusPT, "opus", 48000, channels, o.OpusFmtp)
+		md.WithValueAttribute("msid", p.StreamID+" "+p.TrackID).
+			WithValueAttribute("ssrc", fmt.Sprintf("%d cname:%s", p.SSRC, p.CName)).
+			WithValueAttribute("ssrc", fmt.Sprintf("%d msid:%s %s", p.SSRC, p.StreamID, p.TrackID)).
+			WithValueAttribute("candidate", fmt.Sprintf("1 1 udp 2130706431 %s %d typ host", ip, p.Host.Port())).
+			WithPropertyAttribute("end-of-candidates")
+		sd.WithMedia(md)
+	}
+	b, err := sd.Marshal()
+	if err != nil {
+		return "", fmt.Errorf("answer: %w", err)
+	}
+	return string(b), nil
+}
+
+const alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+// RandomAlnum returns n random characters of [A-Za-z0-9] from crypto/rand.
+func RandomAlnum(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(fmt.Sprintf("crypto/rand: %v", err)) // never fails on Linux
+	}
+	for i := range b {
+		b[i] = alnum[int(b[i])%len(alnum)] // 256 % 62 bias is irrelevant for ICE credentials
+	}
+	return string(b)
+}
+
+// NewICECredentials returns a server ufrag of 16 and a pwd of 32 characters of [A-Za-z0-9]
+// (SPEC §6; RFC 8839 §5.4 asks for at least 4 and 22).
+func NewICECredentials() (ufrag, pwd string) { return RandomAlnum(16), RandomAlnum(32) }

@@ -1,0 +1,202 @@
+package media
+
+import (
+	"errors"
+	"flag"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/pion/sdp/v3"
+
+	"github.com/minilivechat/minilivechat/actors/msg"
+)
+
+var updateOffers = flag.Bool("update-offers", false, "regenerate testdata/sdp/pion.sdp with pion/webrtc")
+
+const sdpDir = "../testdata/sdp"
+
+func readOffer(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(sdpDir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestParseOfferRealClients(t *testing.T) {
+	if *updateOffers {
+		writePionOffer(t, filepath.Join(sdpDir, "pion.sdp"))
+	}
+	tests := []struct {
+		file   string
+		pt     uint8
+		mid    string
+		ufrag  string
+		bundle bool
+	}{
+		{"chrome.sdp", 111, "0", "Fz2k", true},
+		{"chrome-audio-data.sdp", 111, "0", "Fz2k", true},
+		{"firefox.sdp", 109, "0", "8f3a2b1c", true},
+		{"pion.sdp", 111, "0", "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			o, err := ParseOffer(readOffer(t, tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.OpusPT != tt.pt || o.Mid != tt.mid || o.Bundle != tt.bundle {
+				t.Fatalf("pt %d mid %q bundle %v", o.OpusPT, o.Mid, o.Bundle)
+			}
+			if tt.ufrag != "" && o.ICEUfrag != tt.ufrag {
+				t.Fatalf("ufrag %q", o.ICEUfrag)
+			}
+			if o.FingerprintHash != "sha-256" || len(o.Fingerprint) != 32 || o.ICEPwd == "" {
+				t.Fatalf("fingerprint %s %x pwd %q", o.FingerprintHash, o.Fingerprint, o.ICEPwd)
+			}
+		})
+	}
+}
+
+// TestAnswerGolden parses every answer back and checks each attribute SPEC §6 requires.
+func TestAnswerGolden(t *testing.T) {
+	cert, err := NewCertificate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, file := range []string{"chrome.sdp", "chrome-audio-data.sdp", "firefox.sdp", "pion.sdp"} {
+		t.Run(file, func(t *testing.T) {
+			o, perr := ParseOffer(readOffer(t, file))
+			if perr != nil {
+				t.Fatal(perr)
+			}
+			ufrag, pwd := NewICECredentials()
+			p := AnswerParams{Ufrag: ufrag, Pwd: pwd, Fingerprint: cert.Fingerprint,
+				Host: netip.MustParseAddrPort("127.0.0.1:10000"), SSRC: 424242,
+				CName: "livechat", StreamID: "livechat", TrackID: "ptt"}
+			answer, err := BuildAnswer(o, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkAnswer(t, o, p, answer)
+		})
+	}
+}
+
+func checkAnswer(t *testing.T, o *Offer, p AnswerParams, answer string) {
+	t.Helper()
+	sd := &sdp.SessionDescription{}
+	if err := sd.UnmarshalString(answer); err != nil {
+		t.Fatalf("answer does not parse: %v\n%s", err, answer)
+	}
+	if _, ok := sd.Attribute("ice-lite"); !ok {
+		t.Error("no session-level a=ice-lite")
+	}
+	group, hasGroup := sd.Attribute("group")
+	if o.Bundle && group != "BUNDLE "+o.Mid {
+		t.Errorf("group %q, want BUNDLE %s", group, o.Mid)
+	}
+	if !o.Bundle && hasGroup {
+		t.Error("BUNDLE in the answer of an offer without it")
+	}
+	if len(sd.MediaDescriptions) != len(o.sd.MediaDescriptions) {
+		t.Fatalf("answer has %d m-lines, offer %d", len(sd.MediaDescriptions), len(o.sd.MediaDescriptions))
+	}
+	for i, md := range sd.MediaDescriptions {
+		if i != o.MLine {
+			if md.MediaName.Port.Value != 0 {
+				t.Errorf("m-line %d (%s) not rejected", i, md.MediaName.Media)
+			}
+			continue
+		}
+		want := map[string]string{
+			"mid": o.Mid, "ice-ufrag": p.Ufrag, "ice-pwd": p.Pwd, "setup": "passive",
+			"fingerprint": "sha-256 " + p.Fingerprint, "rtcp-mux": "", "sendrecv": "",
+			"msid": p.StreamID + " " + p.TrackID, "end-of-candidates": "",
+		}
+		for k, v := range want {
+			if got, ok := md.Attribute(k); !ok || got != v {
+				t.Errorf("a=%s: got %q (present %v), want %q", k, got, ok, v)
+			}
+		}
+		if md.MediaName.Media != "audio" || strings.Join(md.MediaName.Formats, " ") != itoa(o.OpusPT) {
+			t.Errorf("m-line %v", md.MediaName)
+		}
+		rtpmap, _ := md.Attribute("rtpmap")
+		if !strings.HasPrefix(rtpmap, itoa(o.OpusPT)+" opus/48000") {
+			t.Errorf("rtpmap %q", rtpmap)
+		}
+		cand, _ := md.Attribute("candidate")
+		if !regexp.MustCompile(`^\S+ 1 udp \d+ 127\.0\.0\.1 10000 typ host$`).MatchString(cand) {
+			t.Errorf("candidate %q", cand)
+		}
+		var ssrcCname, ssrcMsid bool
+		for _, a := range md.Attributes {
+			ssrcCname = ssrcCname || a.Key == "ssrc" && a.Value == "424242 cname:"+p.CName
+			ssrcMsid = ssrcMsid || a.Key == "ssrc" && a.Value == "424242 msid:"+p.StreamID+" "+p.TrackID
+		}
+		if !ssrcCname || !ssrcMsid {
+			t.Errorf("a=ssrc lines missing (cname %v, msid %v)", ssrcCname, ssrcMsid)
+		}
+	}
+	if !regexp.MustCompile(`^[A-Za-z0-9]{16}$`).MatchString(p.Ufrag) || len(p.Pwd) < 24 {
+		t.Errorf("credentials %q %q", p.Ufrag, p.Pwd)
+	}
+}
+
+func itoa(pt uint8) string { return strconv.Itoa(int(pt)) }
+
+func TestParseOfferRejectsBadOffers(t *testing.T) {
+	tests := map[string]string{
+		"no-audio.sdp":       "no audio m-line",
+		"no-opus.sdp":        "no Opus",
+		"no-fingerprint.sdp": "no a=fingerprint",
+		"no-ufrag.sdp":       "no a=ice-ufrag",
+		"garbage.sdp":        "unparseable",
+	}
+	for file, reason := range tests {
+		t.Run(file, func(t *testing.T) {
+			_, err := ParseOffer(readOffer(t, filepath.Join("bad", file)))
+			var me *msg.Error
+			if !errors.As(error(err), &me) || me.Code != msg.CodeBadOffer || !strings.Contains(me.Reason, reason) {
+				t.Fatalf("err = %v, want 2006 containing %q", err, reason)
+			}
+		})
+	}
+	chrome := readOffer(t, "chrome.sdp")
+	inline := map[string]string{
+		"empty":        "",
+		"passive":      strings.Replace(chrome, "a=setup:actpass", "a=setup:passive", 1),
+		"no rtcp-mux":  strings.Replace(chrome, "a=rtcp-mux\r\n", "", 1),
+		"bad digest":   strings.Replace(chrome, "a=fingerprint:sha-256 ", "a=fingerprint:sha-256 ZZ:", 1),
+		"unknown hash": strings.Replace(chrome, "a=fingerprint:sha-256 ", "a=fingerprint:md5 ", 1),
+	}
+	for name, offer := range inline {
+		t.Run(name, func(t *testing.T) {
+			if _, err := ParseOffer(offer); err == nil || err.Code != msg.CodeBadOffer {
+				t.Fatalf("err = %v, want 2006", err)
+			}
+		})
+	}
+}
+
+func TestBuildAnswerWithoutBundle(t *testing.T) {
+	offer := strings.Replace(readOffer(t, "chrome.sdp"), "a=group:BUNDLE 0\r\n", "", 1)
+	o, err := ParseOffer(offer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := AnswerParams{Ufrag: RandomAlnum(16), Pwd: RandomAlnum(32), Fingerprint: "AA:BB",
+		Host: netip.MustParseAddrPort("127.0.0.1:10000"), SSRC: 424242, CName: "c", StreamID: "s", TrackID: "t"}
+	answer, aerr := BuildAnswer(o, p)
+	if aerr != nil {
+		t.Fatal(aerr)
+	}
+	checkAnswer(t, o, p, answer)
+}
