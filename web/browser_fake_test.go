@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -47,4 +48,47 @@ func TestBrowserSignalingAgainstFakeServer(t *testing.T) {
 	}
 	a.noExceptions()
 	b.noExceptions()
+}
+
+// TestBrowserAudioAgainstFakeRelay checks the page's WebRTC side against a pion-based relay:
+// the offer is answered, the talker's microphone reaches the listener's page, and getStats
+// shows it there with a non-zero audio level.
+func TestBrowserAudioAgainstFakeRelay(t *testing.T) {
+	browser := newBrowser(t, 90*time.Second)
+	f := newFakeServer(t)
+	f.media = newFakeMedia(t)
+
+	a := openPage(t, browser, "alice", f.url("alice", 100))
+	b := openPage(t, browser, "bob", f.url("bob", 100))
+	for _, p := range []*page{a, b} {
+		p.waitJS("connected", `lc.state.conn === "ready"`, `lc.state`, 10*time.Second)
+		p.waitText("#channel-list", "Fake CH_0001", 5*time.Second)
+		p.click(`[data-testid="join-CH_0001"]`)
+		p.waitJS("joined with audio", `lc.state.rooms.CH_0001?.media === "audio"`, `lc.state.rooms`, 10*time.Second)
+		p.waitJS("peer connected", `lc.pc("CH_0001")?.connectionState === "connected"`, `lc.pc("CH_0001")?.connectionState`, 10*time.Second)
+	}
+	base := mustEval[inbound](b, `lc.inboundAudio("CH_0001")`)
+	release := a.holdTalk("#ptt")
+	a.waitFloor("talking", "You are talking", 5*time.Second)
+	b.waitFloor("taken", "alice is talking", 5*time.Second)
+	b.waitJS("100 packets received with sound",
+		fmt.Sprintf(`lc.inboundAudio("CH_0001").then(s => s.packetsReceived >= %d && s.audioLevel > 0)`, base.PacketsReceived+100),
+		`lc.inboundAudio("CH_0001")`, 10*time.Second)
+	release()
+	a.waitFloor("idle", "Idle", 5*time.Second)
+	b.waitFloor("idle", "Idle", 5*time.Second)
+	if n := f.media.packetsIn("CH_0001", "alice"); n < 100 {
+		t.Errorf("relay got %d packets from alice's page, want ≥ 100", n)
+	}
+	a.noExceptions()
+	b.noExceptions()
+}
+
+// inbound is what lc.inboundAudio reports.
+type inbound struct {
+	PacketsReceived  uint64  `json:"packetsReceived"`
+	BytesReceived    uint64  `json:"bytesReceived"`
+	PacketsLost      int64   `json:"packetsLost"`
+	AudioLevel       float64 `json:"audioLevel"`
+	TotalAudioEnergy float64 `json:"totalAudioEnergy"`
 }

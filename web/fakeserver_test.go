@@ -28,7 +28,9 @@ type fakeServer struct {
 	members  map[string]map[string]*fakeConn // channel → user → conn
 	holder   map[string]string
 	identify int // IDENTIFY frames seen, for reconnect tests
-	joins    []map[string]any
+
+	// media answers offers when set; without it offers are refused with 2006.
+	media *fakeMedia
 }
 
 type fakeConn struct {
@@ -133,6 +135,23 @@ func (f *fakeServer) fanout(ch string, skip *fakeConn, op int, d any) {
 	}
 }
 
+// listeners are the members of ch that hear from: everyone else while from holds the floor,
+// nobody otherwise.
+func (f *fakeServer) listeners(ch, from string) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.holder[ch] != from {
+		return nil
+	}
+	var out []string
+	for u := range f.members[ch] {
+		if u != from {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
 func (f *fakeServer) serveWS(w http.ResponseWriter, r *http.Request) {
 	ws, err := websocket.Accept(w, r, nil)
 	if err != nil {
@@ -148,6 +167,9 @@ func (f *fakeServer) serveWS(w http.ResponseWriter, r *http.Request) {
 		for ch, m := range f.members {
 			if m[c.user] == c {
 				delete(m, c.user)
+				if f.media != nil {
+					f.media.close(ch, c.user)
+				}
 				if f.holder[ch] == c.user {
 					delete(f.holder, ch)
 					f.fanout(ch, nil, 113, map[string]any{"channel_id": ch})
@@ -205,10 +227,18 @@ func (f *fakeServer) handle(c *fakeConn, op int, d map[string]any) {
 			f.fail(c, op, d, 2000, "no such channel")
 			return
 		}
-		f.joins = append(f.joins, d)
-		if d["sdp_offer"] != nil {
-			f.fail(c, op, d, 2006, "media plane not available on this server")
-			return
+		answer := ""
+		if offer := str("sdp_offer"); offer != "" {
+			if f.media == nil {
+				f.fail(c, op, d, 2006, "media plane not available on this server")
+				return
+			}
+			var err error
+			answer, err = f.media.open(ch, c.user, offer, func(from string) []string { return f.listeners(ch, from) })
+			if err != nil {
+				f.fail(c, op, d, 2006, err.Error())
+				return
+			}
 		}
 		f.members[ch][c.user] = c
 		var active []map[string]any
@@ -221,10 +251,13 @@ func (f *fakeServer) handle(c *fakeConn, op int, d map[string]any) {
 			active = append(active, map[string]any{"user_id": u, "priority": 100})
 		}
 		obj := f.channelObject(ch)
-		f.ack(c, op, d, map[string]any{"channel_id": ch, "active_members": active, "floor": obj["floor"]})
+		f.ack(c, op, d, map[string]any{"channel_id": ch, "active_members": active, "floor": obj["floor"], "sdp_answer": answer})
 		f.fanout(ch, c, 100, map[string]any{"channel_id": ch, "event": "join", "user_id": c.user, "channel": obj})
 	case 12:
 		delete(f.members[ch], c.user)
+		if f.media != nil {
+			f.media.close(ch, c.user)
+		}
 		f.ack(c, op, d, map[string]any{"channel_id": ch})
 	case 20:
 		content := str("content")
