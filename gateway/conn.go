@@ -1,0 +1,372 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"nhooyr.io/websocket"
+
+	"github.com/minilivechat/minilivechat/actors/msg"
+	"github.com/minilivechat/minilivechat/actors/session"
+)
+
+// closeRequest asks the writer to close the connection.
+type closeRequest struct {
+	code   int
+	reason string
+	flush  bool // write what is queued first (an ERROR explaining the close)
+}
+
+// conn is one WebSocket connection.
+type conn struct {
+	// Static after construction.
+	gw          *Gateway
+	ws          *websocket.Conn
+	log         *slog.Logger
+	connectedAt time.Time
+
+	// Shared between goroutines.
+	out        chan any          // frames for the writer: rawFrame, events, *msg.Result
+	closeReq   chan closeRequest // capacity 1: the first close request wins
+	closing    atomic.Bool       // a close was requested: stop forwarding and delivering
+	lastSeen   atomic.Int64      // unix nanos of the last application frame
+	identified atomic.Bool
+
+	// Owned by the reader (run).
+	session     *actor.PID
+	sessionDone chan struct{}
+	who         identity
+	limiter     tokenBucket
+	bad         badFrames
+}
+
+func newConn(g *Gateway, ws *websocket.Conn, remote string) *conn {
+	now := g.opts.Now()
+	c := &conn{
+		gw: g, ws: ws, connectedAt: now,
+		log:      g.log.With("remote", remote),
+		out:      make(chan any, g.opts.OutboundQueue),
+		closeReq: make(chan closeRequest, 1),
+		limiter:  newTokenBucket(g.opts.RateLimit, g.opts.RateBurst, now),
+		bad:      newBadFrames(g.opts.BadFrameLimit, g.opts.BadFrameWindow),
+	}
+	c.lastSeen.Store(now.UnixNano())
+	// Room for the frame limit plus one byte, so that run can tell "too large" itself and
+	// answer ERROR 1006 before nhooyr's own limit would cut the connection.
+	ws.SetReadLimit(int64(g.opts.MaxFrameBytes) + 1)
+	return c
+}
+
+// Deliver implements session.Outbound: queue v for the client, never blocking. A full queue
+// means the client does not read; it is disconnected.
+func (c *conn) Deliver(v any) {
+	if c.closing.Load() {
+		return
+	}
+	select {
+	case c.out <- v:
+	default:
+		c.log.Warn("outbound queue full; disconnecting slow client", "user_id", c.who.userID, "queue", cap(c.out))
+		c.requestClose(CloseSlowConsumer, "outbound queue full: client reads too slowly", false)
+	}
+}
+
+// Close implements session.Outbound.
+func (c *conn) Close(code int, reason string) { c.requestClose(code, reason, true) }
+
+func (c *conn) requestClose(code int, reason string, flush bool) {
+	c.closing.Store(true)
+	select {
+	case c.closeReq <- closeRequest{code: code, reason: reason, flush: flush}:
+	default: // a close is already on its way
+	}
+}
+
+// send queues a frame the gateway made itself; such frames answer the client's own frames,
+// so a full queue is the client's problem like any other.
+func (c *conn) send(f rawFrame) { c.Deliver(f) }
+
+// fail answers a frame with ERROR and counts it as a bad frame when it is a protocol error
+// (1xxx). It reports whether the connection must close for too many bad frames.
+func (c *conn) fail(e *msg.Error, reqOp *int, nonce string) bool {
+	b, err := errorFrame(e, reqOp, nonce)
+	if err == nil {
+		c.send(rawFrame{data: b, op: OpError, errCode: int(e.Code)})
+	}
+	if e.Code >= 1000 && e.Code < 2000 && c.bad.add(c.gw.opts.Now()) {
+		c.requestClose(CloseTooManyBad, "too many bad frames", true)
+		return true
+	}
+	return false
+}
+
+// run is the reader: it owns the connection's lifetime.
+func (c *conn) run() {
+	g := c.gw
+	g.m.Sessions.Inc()
+	defer g.m.Sessions.Dec()
+
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		c.writeLoop()
+	}()
+	c.send(mustFrame(OpHello, HelloPayload{HeartbeatInterval: g.opts.HeartbeatInterval.Milliseconds()}))
+
+	c.readLoop()
+
+	// However the reader ended, make sure the writer closes the socket and ends.
+	c.requestClose(int(websocket.StatusNormalClosure), "connection closed", false)
+	<-writerDone
+	_ = c.ws.CloseNow()
+
+	if c.session != nil {
+		g.opts.System.Root.Send(c.session, &session.Disconnected{})
+		select {
+		case <-c.sessionDone:
+		case <-time.After(2 * session.DefaultLeaveTimeout):
+			c.log.Warn("session did not stop after disconnect", "user_id", c.who.userID)
+		}
+		g.m.Users.Dec()
+	}
+}
+
+func (c *conn) readLoop() {
+	max := c.gw.opts.MaxFrameBytes
+	for {
+		typ, r, err := c.ws.Reader(context.Background())
+		if err != nil {
+			return
+		}
+		now := c.gw.opts.Now()
+		c.lastSeen.Store(now.UnixNano()) // any application frame proves liveness
+		data, err := io.ReadAll(io.LimitReader(r, int64(max)+1))
+		if err != nil {
+			return
+		}
+		if len(data) > max {
+			c.fail(msg.Errorf(msg.CodeFrameTooLarge, "frame larger than %d bytes", max), nil, "")
+			c.requestClose(CloseFrameTooLarge, "frame too large", true)
+			return
+		}
+		if c.closing.Load() {
+			continue // a close is on its way; read on so the close handshake can finish
+		}
+		if c.handle(typ, data, now) {
+			return
+		}
+	}
+}
+
+// handle processes one frame; it reports whether the connection is being closed.
+func (c *conn) handle(typ websocket.MessageType, data []byte, now time.Time) bool {
+	if !c.limiter.allow(now) {
+		return c.fail(msg.Errorf(msg.CodeRateLimited, "rate limited: at most %g frames per second", c.gw.opts.RateLimit), nil, "")
+	}
+	if typ != websocket.MessageText {
+		return c.fail(msg.Errorf(msg.CodeMalformed, "binary frames are not part of the protocol"), nil, "")
+	}
+	op, d, perr := parseEnvelope(data)
+	if perr != nil {
+		return c.fail(perr, nil, "")
+	}
+	reqOp := intPtr(int(op))
+	nonce := nonceOf(d)
+	if !clientOp(op) {
+		return c.fail(msg.Errorf(msg.CodeUnknownOp, "unknown op %d", int(op)), reqOp, nonce)
+	}
+	switch {
+	case op == OpHeartbeat:
+		var p HeartbeatPayload
+		if e := decodePayload(op, d, &p); e != nil {
+			return c.fail(e, reqOp, nonce)
+		}
+		c.send(rawFrame{data: frame(OpHeartbeatAck, []byte("{}")), op: OpHeartbeatAck})
+		return false
+	case op == OpIdentify:
+		return c.identify(d, nonce)
+	case !c.identified.Load():
+		return c.fail(msg.Errorf(msg.CodeNotIdentified, "not identified: send IDENTIFY first"), reqOp, nonce)
+	}
+	call := msg.Call{Op: int(op), Nonce: nonce, UserID: c.who.userID, Session: c.session}
+	req, e := decodeRequest(op, d, c.who, call)
+	if e != nil {
+		return c.fail(e, reqOp, nonce)
+	}
+	c.gw.opts.System.Root.Send(c.session, req)
+	return false
+}
+
+// identify handles IDENTIFY: verify the token, spawn the session actor, answer READY.
+func (c *conn) identify(d json.RawMessage, nonce string) bool {
+	reqOp := intPtr(int(OpIdentify))
+	if c.identified.Load() {
+		return c.fail(msg.Errorf(msg.CodeAlreadyIdentified, "already identified"), reqOp, nonce)
+	}
+	var p IdentifyPayload
+	if e := decodePayload(OpIdentify, d, &p); e != nil {
+		return c.fail(e, reqOp, nonce)
+	}
+	userID, e := requireID(OpIdentify, "user_id", p.UserID)
+	if e != nil {
+		return c.fail(e, reqOp, nonce)
+	}
+	if p.Token == nil {
+		return c.fail(msg.Errorf(msg.CodeMalformed, "IDENTIFY: missing token"), reqOp, nonce)
+	}
+	if p.Priority != nil && (*p.Priority < 0 || *p.Priority > maxPriority) {
+		return c.fail(msg.Errorf(msg.CodeMalformed, "IDENTIFY: priority must be 0..255"), reqOp, nonce)
+	}
+	claims, err := c.gw.verify(*p.Token)
+	if err == nil && claims.UserID != userID {
+		err = errors.New("token subject does not match user_id")
+	}
+	if err != nil {
+		c.log.Info("IDENTIFY refused: invalid token", "user_id", userID, "err", err)
+		c.fail(msg.Errorf(msg.CodeInvalidToken, "invalid token"), reqOp, nonce)
+		c.requestClose(CloseInvalidToken, "invalid token", true)
+		return true
+	}
+	prio := min(msg.PriorityNormal, claims.MaxPriority)
+	if p.Priority != nil {
+		if *p.Priority > claims.MaxPriority {
+			return c.fail(msg.Errorf(msg.CodePriorityDenied,
+				"priority %d not granted: token allows at most %d", *p.Priority, claims.MaxPriority), reqOp, nonce)
+		}
+		prio = *p.Priority
+	}
+
+	c.who = identity{userID: userID, priority: prio, maxPriority: claims.MaxPriority}
+	sessionID := newSessionID()
+	c.log = c.log.With("user_id", userID, "session_id", sessionID)
+	// READY is queued before the session exists, so it precedes every event of the session.
+	c.send(mustFrame(OpReady, ReadyPayload{SessionID: sessionID, UserID: userID, Priority: prio,
+		HeartbeatInterval: c.gw.opts.HeartbeatInterval.Milliseconds()}))
+	c.sessionDone = make(chan struct{})
+	done := c.sessionDone
+	c.session = c.gw.opts.System.Root.Spawn(session.Props(session.Config{
+		UserID: userID, Priority: prio, Directory: c.gw.opts.Directory, Out: c,
+		ConnectedAt: c.connectedAt,
+		LastSeen:    func() time.Time { return time.Unix(0, c.lastSeen.Load()) },
+		Now:         c.gw.opts.Now,
+		OnStopped:   func() { close(done) },
+		Logger:      c.log,
+	}))
+	c.identified.Store(true)
+	c.gw.m.Users.Inc()
+	c.log.Info("session identified", "priority", prio, "max_priority", claims.MaxPriority)
+	return false
+}
+
+func newSessionID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return hex.EncodeToString(b[:])
+}
+
+// writeLoop is the only writer of the socket. It also closes connections that miss the
+// IDENTIFY or heartbeat deadline, and all of them at shutdown.
+func (c *conn) writeLoop() {
+	g := c.gw
+	timer := time.NewTimer(c.untilDeadline())
+	defer timer.Stop()
+	for {
+		select {
+		case v := <-c.out:
+			if !c.write(v) {
+				return
+			}
+		case cr := <-c.closeReq:
+			if cr.flush {
+				c.flush()
+			}
+			c.close(cr.code, cr.reason)
+			return
+		case <-timer.C:
+			if code, reason := c.deadlineMissed(); code != 0 {
+				c.closing.Store(true)
+				c.close(code, reason)
+				return
+			}
+			timer.Reset(c.untilDeadline())
+		case <-g.ctx.Done():
+			c.closing.Store(true)
+			c.flush()
+			c.close(CloseShutdown, "server shutting down")
+			return
+		}
+	}
+}
+
+// zombieAfter is how long a connection may stay silent: 2 × heartbeat interval + grace.
+func (c *conn) zombieAfter() time.Duration {
+	return 2*c.gw.opts.HeartbeatInterval + c.gw.opts.HeartbeatGrace
+}
+
+func (c *conn) untilDeadline() time.Duration {
+	now := c.gw.opts.Now()
+	d := time.Unix(0, c.lastSeen.Load()).Add(c.zombieAfter()).Sub(now)
+	if !c.identified.Load() {
+		d = min(d, c.connectedAt.Add(c.gw.opts.IdentifyTimeout).Sub(now))
+	}
+	return max(d, time.Millisecond)
+}
+
+func (c *conn) deadlineMissed() (int, string) {
+	now := c.gw.opts.Now()
+	if !c.identified.Load() && now.Sub(c.connectedAt) >= c.gw.opts.IdentifyTimeout {
+		return CloseIdentifyTimeout, "no IDENTIFY within " + c.gw.opts.IdentifyTimeout.String()
+	}
+	if now.Sub(time.Unix(0, c.lastSeen.Load())) >= c.zombieAfter() {
+		return CloseHeartbeat, "heartbeat timeout: no frame for " + c.zombieAfter().String()
+	}
+	return 0, ""
+}
+
+// flush writes what is queued now, so that an ERROR explaining a close reaches the client.
+func (c *conn) flush() {
+	for n := len(c.out); n > 0; n-- {
+		if !c.write(<-c.out) {
+			return
+		}
+	}
+}
+
+// write encodes and writes one frame; false means the socket is gone.
+func (c *conn) write(v any) bool {
+	b, op, errCode, ok, err := encodeFrame(v)
+	if err != nil || !ok {
+		c.log.Error("dropping a value that is no client frame", "type", fmtType(v), "err", err)
+		return true
+	}
+	if op == OpError {
+		c.gw.m.WSErrors.WithLabelValues(strconv.Itoa(errCode)).Inc()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.gw.opts.WriteTimeout)
+	defer cancel()
+	if err := c.ws.Write(ctx, websocket.MessageText, b); err != nil {
+		c.closing.Store(true)
+		c.log.Debug("write failed", "op", op, "err", err)
+		return false
+	}
+	return true
+}
+
+func (c *conn) close(code int, reason string) {
+	switch code {
+	case CloseFrameTooLarge, CloseInvalidToken, CloseReplaced, CloseHeartbeat, CloseTooManyBad,
+		CloseIdentifyTimeout, CloseSlowConsumer:
+		c.gw.m.WSErrors.WithLabelValues(strconv.Itoa(code)).Inc()
+		c.log.Info("closing connection", "code", code, "reason", reason)
+	}
+	_ = c.ws.Close(websocket.StatusCode(code), reason)
+}

@@ -1,0 +1,325 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/minilivechat/minilivechat/actors/msg"
+)
+
+// Limits of SPEC §4.1 and §9 that the gateway checks at the edge, so that no malformed value
+// reaches an actor.
+const (
+	maxIDLen       = 64
+	maxContentLen  = 2000 // Unicode code points
+	maxPriority    = 255
+	maxCapacity    = 10000
+	maxStringField = 256 // freq, channel_name, ufrag
+)
+
+// validID reports whether s matches [A-Za-z0-9_-]{1,64}.
+func validID(s string) bool {
+	if len(s) == 0 || len(s) > maxIDLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// parseEnvelope splits a frame into its opcode and raw payload. A missing or null `d` is an
+// empty object.
+func parseEnvelope(data []byte) (Op, json.RawMessage, *msg.Error) {
+	var env envelope
+	if err := json.Unmarshal(data, &env); err != nil {
+		return 0, nil, msg.Errorf(msg.CodeMalformed, "malformed frame: %s", jsonProblem(err))
+	}
+	if env.Op == nil {
+		return 0, nil, msg.Errorf(msg.CodeMalformed, "malformed frame: missing op")
+	}
+	d := bytes.TrimSpace(env.D)
+	if len(d) == 0 || bytes.Equal(d, []byte("null")) {
+		d = []byte("{}")
+	}
+	return Op(*env.Op), d, nil
+}
+
+// leniently extracts the nonce of a payload that may be malformed, for the ERROR's echo.
+func nonceOf(d json.RawMessage) string {
+	var p struct {
+		Nonce any `json:"nonce"`
+	}
+	if json.Unmarshal(d, &p) != nil {
+		return ""
+	}
+	if s, ok := p.Nonce.(string); ok {
+		return s
+	}
+	return ""
+}
+
+// decodePayload unmarshals d into v; the error is a 1004 naming the problem.
+func decodePayload(op Op, d json.RawMessage, v any) *msg.Error {
+	if d[0] != '{' {
+		return msg.Errorf(msg.CodeMalformed, "%s: d must be an object", op)
+	}
+	if err := json.Unmarshal(d, v); err != nil {
+		return msg.Errorf(msg.CodeMalformed, "%s: %s", op, jsonProblem(err))
+	}
+	return nil
+}
+
+// jsonProblem turns an encoding/json error into a short reason for a client.
+func jsonProblem(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		if te.Field != "" {
+			return fmt.Sprintf("field %s must be %s", te.Field, typeName(te.Type.Kind().String()))
+		}
+		return "wrong JSON type at top level"
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("invalid JSON at offset %d", se.Offset)
+	}
+	return "invalid JSON"
+}
+
+func typeName(kind string) string {
+	switch kind {
+	case "int", "int64", "uint32", "uint64", "float64":
+		return "a number in range"
+	case "ptr":
+		return "a value of the documented type"
+	}
+	return "a " + kind
+}
+
+// identity is what an identified connection knows about its user.
+type identity struct {
+	userID      string
+	priority    int
+	maxPriority int
+}
+
+func requireID(op Op, field string, v *string) (string, *msg.Error) {
+	if v == nil {
+		return "", msg.Errorf(msg.CodeMalformed, "%s: missing %s", op, field)
+	}
+	if !validID(*v) {
+		return "", msg.Errorf(msg.CodeMalformed, "%s: %s must match [A-Za-z0-9_-]{1,64}", op, field)
+	}
+	return *v, nil
+}
+
+func requireString(op Op, field string, v *string) (string, *msg.Error) {
+	if v == nil {
+		return "", msg.Errorf(msg.CodeMalformed, "%s: missing %s", op, field)
+	}
+	if len(*v) > maxStringField {
+		return "", msg.Errorf(msg.CodeMalformed, "%s: %s longer than %d bytes", op, field, maxStringField)
+	}
+	return *v, nil
+}
+
+func checkCapacity(op Op, c *int) *msg.Error {
+	if c != nil && (*c < 1 || *c > maxCapacity) {
+		return msg.Errorf(msg.CodeMalformed, "%s: capacity must be 1..%d", op, maxCapacity)
+	}
+	return nil
+}
+
+// decodeRequest turns the payload of an identified client's request into the typed request of
+// actors/msg that the session forwards to the directory. call carries op, nonce and the user;
+// the caller fills call.Session.
+func decodeRequest(op Op, d json.RawMessage, who identity, call msg.Call) (any, *msg.Error) {
+	switch op {
+	case OpChannelCreate:
+		var p ChannelCreatePayload
+		if e := decodePayload(op, d, &p); e != nil {
+			return nil, e
+		}
+		id, e := requireID(op, "channel_id", p.ChannelID)
+		if e != nil {
+			return nil, e
+		}
+		freq, e := requireString(op, "freq", p.Freq)
+		if e != nil {
+			return nil, e
+		}
+		name, e := requireString(op, "channel_name", p.ChannelName)
+		if e != nil {
+			return nil, e
+		}
+		if e := checkCapacity(op, p.Capacity); e != nil {
+			return nil, e
+		}
+		spec := msg.ChannelSpec{ChannelID: id, Freq: freq, ChannelName: name}
+		if p.Capacity != nil {
+			spec.Capacity = *p.Capacity
+		}
+		return &msg.CreateChannel{Call: call, Spec: spec}, nil
+
+	case OpChannelJoin:
+		var p ChannelJoinPayload
+		if e := decodePayload(op, d, &p); e != nil {
+			return nil, e
+		}
+		id, e := requireID(op, "channel_id", p.ChannelID)
+		if e != nil {
+			return nil, e
+		}
+		req := &msg.JoinChannel{Call: call, ChannelID: id, Priority: who.priority}
+		if p.SSRC != nil {
+			req.SSRC = *p.SSRC
+		}
+		if p.Ufrag != nil {
+			if len(*p.Ufrag) > maxStringField {
+				return nil, msg.Errorf(msg.CodeMalformed, "%s: ufrag too long", op)
+			}
+			req.Ufrag = *p.Ufrag
+		}
+		if p.SDPOffer != nil {
+			req.SDPOffer = *p.SDPOffer
+		}
+		return req, nil
+
+	case OpChannelLeave:
+		var p ChannelLeavePayload
+		if e := decodePayload(op, d, &p); e != nil {
+			return nil, e
+		}
+		id, e := requireID(op, "channel_id", p.ChannelID)
+		if e != nil {
+			return nil, e
+		}
+		return &msg.LeaveChannel{Call: call, ChannelID: id}, nil
+
+	case OpChannelUpdate:
+		var p ChannelUpdatePayload
+		if e := decodePayload(op, d, &p); e != nil {
+			return nil, e
+		}
+		id, e := requireID(op, "channel_id", p.ChannelID)
+		if e != nil {
+			return nil, e
+		}
+		if p.ChannelName != nil && len(*p.ChannelName) > maxStringField {
+			return nil, msg.Errorf(msg.CodeMalformed, "%s: channel_name longer than %d bytes", op, maxStringField)
+		}
+		if e := checkCapacity(op, p.Capacity); e != nil {
+			return nil, e
+		}
+		return &msg.UpdateChannel{Call: call, ChannelID: id, ChannelName: p.ChannelName, Capacity: p.Capacity}, nil
+
+	case OpChannelDelete:
+		var p ChannelDeletePayload
+		if e := decodePayload(op, d, &p); e != nil {
+			return nil, e
+		}
+		id, e := requireID(op, "channel_id", p.ChannelID)
+		if e != nil {
+			return nil, e
+		}
+		return &msg.DeleteChannel{Call: call, ChannelID: id}, nil
+
+	case OpChannelList:
+		var p ChannelListPayload
+		if e := decodePayload(op, d, &p); e != nil {
+			return nil, e
+		}
+		return &msg.ListChannels{Call: call}, nil
+
+	case OpChannelInfo:
+		var p ChannelInfoPayload
+		if e := decodePayload(op, d, &p); e != nil {
+			return nil, e
+		}
+		id, e := requireID(op, "channel_id", p.ChannelID)
+		if e != nil {
+			return nil, e
+		}
+		return &msg.GetChannel{Call: call, ChannelID: id}, nil
+
+	case OpMessageCreate:
+		var p MessageCreatePayload
+		if e := decodePayload(op, d, &p); e != nil {
+			return nil, e
+		}
+		id, e := requireID(op, "channel_id", p.ChannelID)
+		if e != nil {
+			return nil, e
+		}
+		if p.Content == nil {
+			return nil, msg.Errorf(msg.CodeMalformed, "%s: missing content", op)
+		}
+		if strings.TrimSpace(*p.Content) == "" {
+			return nil, msg.Errorf(msg.CodeEmptyMessage, "message is empty")
+		}
+		if n := utf8.RuneCountInString(*p.Content); n > maxContentLen {
+			return nil, msg.Errorf(msg.CodeMessageTooLong, "message has %d characters, at most %d allowed", n, maxContentLen)
+		}
+		return &msg.PostMessage{Call: call, ChannelID: id, Content: *p.Content}, nil
+
+	case OpFloorRequest:
+		var p FloorRequestPayload
+		if e := decodePayload(op, d, &p); e != nil {
+			return nil, e
+		}
+		id, e := requireID(op, "channel_id", p.ChannelID)
+		if e != nil {
+			return nil, e
+		}
+		prio := who.priority
+		if p.Priority != nil {
+			if *p.Priority < 0 || *p.Priority > maxPriority {
+				return nil, msg.Errorf(msg.CodeMalformed, "%s: priority must be 0..255", op)
+			}
+			// SPEC §5: above the token's max_priority is capped silently, not refused.
+			prio = min(*p.Priority, who.maxPriority)
+		}
+		return &msg.RequestFloor{Call: call, ChannelID: id, Priority: prio}, nil
+
+	case OpFloorRelease:
+		var p FloorReleasePayload
+		if e := decodePayload(op, d, &p); e != nil {
+			return nil, e
+		}
+		id, e := requireID(op, "channel_id", p.ChannelID)
+		if e != nil {
+			return nil, e
+		}
+		return &msg.ReleaseFloor{Call: call, ChannelID: id}, nil
+
+	case OpFloorPing:
+		var p FloorPingPayload
+		if e := decodePayload(op, d, &p); e != nil {
+			return nil, e
+		}
+		id, e := requireID(op, "channel_id", p.ChannelID)
+		if e != nil {
+			return nil, e
+		}
+		return &msg.PingFloor{Call: call, ChannelID: id}, nil
+	}
+	return nil, msg.Errorf(msg.CodeUnknownOp, "unknown op %d", int(op))
+}
+
+// clientOp reports whether op is one a client may send.
+func clientOp(op Op) bool {
+	switch op {
+	case OpHeartbeat, OpIdentify, OpChannelCreate, OpChannelJoin, OpChannelLeave, OpChannelUpdate,
+		OpChannelDelete, OpChannelList, OpChannelInfo, OpMessageCreate, OpFloorRequest, OpFloorRelease,
+		OpFloorPing:
+		return true
+	}
+	return false
+}

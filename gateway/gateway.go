@@ -1,0 +1,214 @@
+// Package gateway is mini-livechat's WebSocket edge (`GET /ws`, SPEC §4): it accepts
+// connections, speaks HELLO / HEARTBEAT / IDENTIFY itself, turns every other client frame into
+// a typed request of actors/msg for the connection's session actor, and encodes the events and
+// results the session hands back. JSON never goes past this package.
+//
+// Per connection there is one reader goroutine (the HTTP handler: decode, validate, rate-limit,
+// forward) and one writer goroutine (the only one that writes to the socket; it also enforces
+// the IDENTIFY and heartbeat deadlines). Between the session actor and the writer sits a
+// bounded queue: a client that reads too slowly is disconnected (close 4006), it never blocks
+// an actor.
+//
+// Protocol flow:
+//
+//	server: HELLO {heartbeat_interval}
+//	client: HEARTBEAT*           → HEARTBEAT_ACK       (allowed before IDENTIFY)
+//	client: IDENTIFY {user_id, token, priority?}
+//	server: READY {session_id, user_id, priority, heartbeat_interval}
+//	client: requests (10–16, 20, 30–32) → ACK / ERROR / floor events, plus pushed events
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"nhooyr.io/websocket"
+
+	"github.com/minilivechat/minilivechat/admin/metrics"
+	"github.com/minilivechat/minilivechat/gateway/token"
+)
+
+// Defaults of Options.
+const (
+	DefaultHeartbeatInterval = 10 * time.Second
+	DefaultHeartbeatGrace    = 5 * time.Second
+	DefaultIdentifyTimeout   = 10 * time.Second
+	DefaultMaxFrameBytes     = 64 << 10
+	DefaultRateLimit         = 50 // frames per second, sustained
+	DefaultRateBurst         = 100
+	DefaultBadFrameLimit     = 20
+	DefaultBadFrameWindow    = 10 * time.Second
+	DefaultOutboundQueue     = 512
+	DefaultWriteTimeout      = 5 * time.Second
+)
+
+// Options configure a Gateway. Zero values take the defaults above.
+type Options struct {
+	System    *actor.ActorSystem // required
+	Directory *actor.PID         // required
+	Secret    []byte             // LIVECHAT_SECRET; required
+	Metrics   *metrics.Metrics   // nil: a private set
+	Logger    *slog.Logger       // nil: discard
+
+	HeartbeatInterval time.Duration // announced in HELLO and READY
+	HeartbeatGrace    time.Duration // a session is a zombie after 2 × interval + grace
+	IdentifyTimeout   time.Duration
+	MaxFrameBytes     int
+	RateLimit         float64 // frames per second per connection; negative disables
+	RateBurst         int
+	BadFrameLimit     int // more than this many bad frames within BadFrameWindow → 4004
+	BadFrameWindow    time.Duration
+	OutboundQueue     int
+	WriteTimeout      time.Duration
+
+	// AllowedOrigins, when non-empty, restricts the Origin header to these host patterns
+	// (path.Match syntax, as nhooyr.io/websocket's OriginPatterns). Empty accepts any origin:
+	// authentication is the IDENTIFY token, never a cookie.
+	AllowedOrigins []string
+
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+// Gateway serves `GET /ws`.
+type Gateway struct {
+	opts   Options
+	accept websocket.AcceptOptions
+	log    *slog.Logger
+	m      *metrics.Metrics
+
+	// ctx ends when Shutdown starts; every connection watches it and closes with 1001.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	// Open connections, for Shutdown to wait on. A plain WaitGroup would race an Add with
+	// Shutdown's Wait; the flag under the mutex refuses connections once shutdown began.
+	mu       sync.Mutex
+	open     int
+	shutdown bool
+	idle     chan struct{} // closed when open drops to 0 after shutdown began
+}
+
+// New checks opts and builds a Gateway.
+func New(opts Options) (*Gateway, error) {
+	if opts.System == nil || opts.Directory == nil {
+		return nil, errors.New("gateway: actor system and directory are required")
+	}
+	if len(opts.Secret) == 0 {
+		return nil, errors.New("gateway: empty token secret")
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&opts.HeartbeatInterval, DefaultHeartbeatInterval)
+	def(&opts.HeartbeatGrace, DefaultHeartbeatGrace)
+	def(&opts.IdentifyTimeout, DefaultIdentifyTimeout)
+	def(&opts.BadFrameWindow, DefaultBadFrameWindow)
+	def(&opts.WriteTimeout, DefaultWriteTimeout)
+	if opts.MaxFrameBytes <= 0 {
+		opts.MaxFrameBytes = DefaultMaxFrameBytes
+	}
+	if opts.RateLimit == 0 {
+		opts.RateLimit = DefaultRateLimit
+	}
+	if opts.RateBurst <= 0 {
+		opts.RateBurst = DefaultRateBurst
+	}
+	if opts.BadFrameLimit == 0 {
+		opts.BadFrameLimit = DefaultBadFrameLimit
+	}
+	if opts.OutboundQueue <= 0 {
+		opts.OutboundQueue = DefaultOutboundQueue
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	g := &Gateway{opts: opts, log: opts.Logger, m: opts.Metrics}
+	if g.log == nil {
+		g.log = slog.New(slog.DiscardHandler)
+	}
+	if g.m == nil {
+		g.m = metrics.New()
+	}
+	if len(opts.AllowedOrigins) == 0 {
+		g.accept.InsecureSkipVerify = true
+	} else {
+		g.accept.OriginPatterns = opts.AllowedOrigins
+	}
+	g.ctx, g.cancel = context.WithCancel(context.Background())
+	return g, nil
+}
+
+// ServeHTTP upgrades `GET /ws` and runs the connection until it ends.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if g.ctx.Err() != nil {
+		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	if !g.enter() {
+		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	defer g.exit()
+	ws, err := websocket.Accept(w, r, &g.accept)
+	if err != nil {
+		g.log.Info("websocket upgrade refused", "remote", r.RemoteAddr, "origin", r.Header.Get("Origin"), "err", err)
+		return
+	}
+	c := newConn(g, ws, r.RemoteAddr)
+	c.run()
+}
+
+func (g *Gateway) enter() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.shutdown {
+		return false
+	}
+	g.open++
+	return true
+}
+
+func (g *Gateway) exit() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.open--
+	if g.shutdown && g.open == 0 {
+		close(g.idle)
+	}
+}
+
+// Shutdown closes every connection with 1001 and a reason, and waits until their sessions
+// have left their channels and stopped, or ctx ends. New connections are refused from now on.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	g.mu.Lock()
+	if !g.shutdown {
+		g.shutdown = true
+		g.idle = make(chan struct{})
+		if g.open == 0 {
+			close(g.idle)
+		}
+	}
+	idle := g.idle
+	g.mu.Unlock()
+	g.cancel()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("gateway shutdown: %w", ctx.Err())
+	}
+}
+
+// Secret exposes nothing; token verification goes through verify so tests can swap clocks.
+func (g *Gateway) verify(tok string) (token.Claims, error) {
+	return token.Verify(g.opts.Secret, tok, g.opts.Now())
+}
