@@ -1,0 +1,725 @@
+// Package channel holds the channel actor: one per channel, owning its members, its floor state
+// machine (actors/floor), its floor timers and the relay gate for media packets.
+//
+// Requests arrive forwarded by the directory with the asking session as sender and are answered
+// with ctx.Respond(*msg.Result) (actors/msg/requests.go). Events go straight to member sessions
+// with ctx.Send, always as pointers: *msg.ChannelEvent (join, leave), *msg.MessageEvent and
+// *msg.FloorGranted, *msg.FloorDeny, *msg.FloorTaken, *msg.FloorIdle, *msg.FloorRevoke,
+// *msg.FloorQueuePos, *msg.FloorPong. After every change of its channel object the actor sends
+// *msg.ChannelChanged to the directory.
+//
+// Membership is keyed by user id. A join by a member's user from another session takes the
+// membership over (the old one is removed as if it had disconnected), and a leave from a session
+// that no longer holds the membership changes nothing: after a re-IDENTIFY the replaced
+// session's leave may arrive after the new session's join.
+package channel
+
+import (
+	"cmp"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/minilivechat/minilivechat/actors/clock"
+	"github.com/minilivechat/minilivechat/actors/floor"
+	"github.com/minilivechat/minilivechat/actors/msg"
+	"github.com/minilivechat/minilivechat/admin/metrics"
+	"github.com/minilivechat/minilivechat/media"
+)
+
+// Limits of channel objects and chat messages (SPEC §9).
+const (
+	MaxMessageLength = 2000 // Unicode code points
+	MaxNameLength    = 100  // channel_name, code points
+	MaxFreqLength    = 64   // freq, code points
+	DefaultCapacity  = 20
+)
+
+// Config is what one channel actor needs. Zero fields get defaults in New.
+type Config struct {
+	Spec      msg.ChannelSpec
+	Creator   string    // user id of the creator; empty for preset channels (admin only)
+	CreatedAt time.Time // default: Clock.Now()
+
+	PingTimeout time.Duration // default floor.DefaultPingTimeout (6 s)
+	MaxDuration time.Duration // default floor.DefaultMaxDuration (30 s)
+	// QueueLimit caps the floor queue; 0 makes it follow the channel's capacity.
+	QueueLimit int
+
+	Clock     clock.Clock      // default clock.Real()
+	Media     msg.Media        // default msg.NoMedia{}
+	Metrics   *metrics.Metrics // default a private metrics.New()
+	Logger    *slog.Logger     // default slog.Default()
+	Directory *actor.PID       // receives ChannelChanged and ChannelDeleted; nil: nobody
+}
+
+// member is one joined user.
+type member struct {
+	userID   string
+	priority int
+	session  *actor.PID
+	peer     msg.Peer // PID nil when the member joined signaling-only
+	order    uint64   // join order, for stable member lists
+}
+
+// listener is a member with a media peer: where relayed packets go.
+type listener struct {
+	user string
+	pid  *actor.PID
+}
+
+// floorTimer is what a floor timer posts to its channel when it fires.
+type floorTimer struct {
+	kind floor.TimerKind
+	gen  uint64
+}
+
+// Actor is the channel actor. Its fields are owned by Receive; nothing else touches them.
+type Actor struct {
+	// static after New
+	cfg           Config
+	log           *slog.Logger
+	dropNotHolder prometheus.Counter
+	panics        prometheus.Counter
+
+	// owned by Receive
+	spec      msg.ChannelSpec
+	members   map[string]*member
+	joins     uint64
+	listeners []listener // rebuilt on every peer change; read per packet
+	floor     *floor.Machine
+	timers    [2]clock.Timer // indexed by floor.TimerKind
+	msgSeq    uint64
+	deleted   bool
+	postSelf  func(any) // sends a message to this actor through the actor system
+}
+
+// New builds a channel actor from cfg, filling defaults.
+func New(cfg Config) *Actor {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real()
+	}
+	if cfg.Media == nil {
+		cfg.Media = msg.NoMedia{}
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.New()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.CreatedAt.IsZero() {
+		cfg.CreatedAt = cfg.Clock.Now()
+	}
+	if cfg.Spec.Capacity <= 0 {
+		cfg.Spec.Capacity = DefaultCapacity
+	}
+	a := &Actor{
+		cfg:           cfg,
+		log:           cfg.Logger.With("channel_id", cfg.Spec.ChannelID),
+		dropNotHolder: cfg.Metrics.PacketsDropped.WithLabelValues("not_floor_holder"),
+		panics:        cfg.Metrics.ActorPanics.WithLabelValues("channel"),
+		spec:          cfg.Spec,
+		members:       make(map[string]*member),
+	}
+	a.floor = floor.New(floor.Config{
+		QueueLimit:  a.queueLimit(),
+		PingTimeout: cfg.PingTimeout,
+		MaxDuration: cfg.MaxDuration,
+	})
+	return a
+}
+
+// Props is how the directory spawns a channel actor.
+func Props(cfg Config) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor { return New(cfg) })
+}
+
+func (a *Actor) queueLimit() int {
+	if a.cfg.QueueLimit > 0 {
+		return a.cfg.QueueLimit
+	}
+	return a.spec.Capacity
+}
+
+// Receive handles one message. A panic is recovered here (see recoverPanic) so that the actor
+// keeps its members and floor instead of being restarted empty.
+func (a *Actor) Receive(ctx actor.Context) {
+	defer a.recoverPanic(ctx)
+	switch m := ctx.Message().(type) {
+	case *media.Packet:
+		a.relay(ctx, m)
+	case *floorTimer:
+		a.apply(ctx, a.floor.Timer(m.kind, m.gen, a.cfg.Clock.Now()), nil)
+
+	case *msg.JoinChannel:
+		a.join(ctx, m)
+	case *msg.LeaveChannel:
+		a.leave(ctx, m)
+	case *msg.UpdateChannel:
+		a.update(ctx, m)
+	case *msg.DeleteChannel:
+		a.delete(ctx, m)
+	case *msg.GetChannel:
+		a.get(ctx, m)
+	case *msg.PostMessage:
+		a.postMessage(ctx, m)
+	case *msg.RequestFloor:
+		a.floorRequest(ctx, m.Call, func(now time.Time) floor.Result {
+			return a.floor.Request(m.Call.UserID, a.requestPriority(m), now)
+		})
+	case *msg.ReleaseFloor:
+		a.floorRequest(ctx, m.Call, func(now time.Time) floor.Result {
+			return a.floor.Release(m.Call.UserID, now)
+		})
+	case *msg.PingFloor:
+		a.floorRequest(ctx, m.Call, func(time.Time) floor.Result { return a.floor.Ping(m.Call.UserID) })
+	case *msg.RevokeFloor:
+		a.revoke(ctx, m)
+
+	case *actor.Started:
+		sys, self := ctx.ActorSystem(), ctx.Self()
+		a.postSelf = func(m any) { sys.Root.Send(self, m) }
+	case *actor.Terminated:
+		a.peerStopped(m.Who)
+	case *actor.Stopping:
+		a.stopTimers()
+		if !a.deleted {
+			a.cfg.Metrics.Members.Sub(float64(len(a.members)))
+		}
+	}
+}
+
+// recoverPanic logs and counts a panic, answers the request that caused it with 9000 and lets
+// the actor go on with its state as it was when the panic struck.
+func (a *Actor) recoverPanic(ctx actor.Context) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	a.panics.Inc()
+	a.log.Error("channel actor recovered from a panic", "panic", fmt.Sprint(r),
+		"message_type", fmt.Sprintf("%T", ctx.Message()), "stack", string(debug.Stack()))
+	if req, ok := ctx.Message().(msg.ChannelRequest); ok {
+		_, call := req.Target()
+		respond(ctx, call.Fail(msg.Errorf(msg.CodeInternal, "internal error in channel %s", a.spec.ChannelID)))
+	}
+}
+
+// respond answers the current request; a message sent without a sender gets no answer
+// (protoactor would route it to dead letters).
+func respond(ctx actor.Context, r *msg.Result) {
+	if ctx.Sender() != nil {
+		ctx.Respond(r)
+	}
+}
+
+func (a *Actor) gone(ctx actor.Context, call msg.Call) {
+	respond(ctx, call.Fail(msg.Errorf(msg.CodeNoSuchChannel, "channel %s does not exist", a.spec.ChannelID)))
+}
+
+func samePID(x, y *actor.PID) bool {
+	if x == nil || y == nil {
+		return x == y
+	}
+	return x.Equal(y)
+}
+
+func (a *Actor) join(ctx actor.Context, m *msg.JoinChannel) {
+	call := m.Call
+	if a.deleted {
+		a.gone(ctx, call)
+		return
+	}
+	user := call.UserID
+	if user == "" {
+		respond(ctx, call.Fail(msg.Errorf(msg.CodeMalformed, "joining needs an identified user")))
+		return
+	}
+	old := a.members[user]
+	if old != nil && samePID(old.session, call.Session) {
+		respond(ctx, call.Fail(msg.Errorf(msg.CodeAlreadyJoined, "already joined channel %s", a.spec.ChannelID)))
+		return
+	}
+	if old == nil && len(a.members) >= a.spec.Capacity {
+		respond(ctx, call.Fail(msg.Errorf(msg.CodeChannelFull, "channel %s is full (%d members)", a.spec.ChannelID, a.spec.Capacity)))
+		return
+	}
+	var peer msg.Peer
+	if m.SDPOffer != "" {
+		p, err := a.cfg.Media.OpenPeer(ctx, msg.PeerRequest{
+			ChannelID: a.spec.ChannelID, UserID: user, SDPOffer: m.SDPOffer, Channel: ctx.Self(),
+		})
+		if err != nil {
+			respond(ctx, call.Fail(err))
+			return
+		}
+		peer = p
+	}
+	if old != nil {
+		a.log.Info("membership taken over by a new session", "user_id", user)
+		a.remove(ctx, old)
+	}
+	priority := min(m.Priority, msg.PriorityEmergency)
+	if priority <= 0 {
+		priority = msg.PriorityNormal
+	}
+	a.joins++
+	a.members[user] = &member{userID: user, priority: priority, session: call.Session, peer: peer, order: a.joins}
+	a.floor.Join(user)
+	if peer.PID != nil {
+		ctx.Watch(peer.PID)
+		a.rebuildListeners()
+	}
+	a.cfg.Metrics.Members.Inc()
+	// The directory hears of the change before the joiner gets its ACK, so a CHANNEL_LIST sent
+	// after the ACK already counts it.
+	a.changed(ctx, "")
+	respond(ctx, call.OK(&msg.JoinAck{
+		ChannelID:     a.spec.ChannelID,
+		SDPAnswer:     peer.Answer,
+		ActiveMembers: a.memberList(),
+		Floor:         a.floorInfo(),
+	}))
+	a.sendOthers(ctx, user, &msg.ChannelEvent{ChannelID: a.spec.ChannelID, Event: msg.EventJoin, UserID: user})
+}
+
+func (a *Actor) leave(ctx actor.Context, m *msg.LeaveChannel) {
+	call := m.Call
+	if a.deleted {
+		a.gone(ctx, call)
+		return
+	}
+	mem := a.members[call.UserID]
+	if mem == nil {
+		respond(ctx, call.Fail(msg.Errorf(msg.CodeNotJoined, "not joined to channel %s", a.spec.ChannelID)))
+		return
+	}
+	if call.Session != nil && !samePID(mem.session, call.Session) {
+		// A replaced session leaving late: the membership belongs to the newer session now.
+		// From the old session's view it has left, so it gets its ACK; nothing changes.
+		respond(ctx, call.OK(&msg.LeaveAck{ChannelID: a.spec.ChannelID}))
+		return
+	}
+	a.remove(ctx, mem)
+	respond(ctx, call.OK(&msg.LeaveAck{ChannelID: a.spec.ChannelID}))
+}
+
+// remove takes a member out: leave event to the others, the floor moves on (a leaving holder
+// is told nothing), its peer is stopped.
+func (a *Actor) remove(ctx actor.Context, mem *member) {
+	delete(a.members, mem.userID)
+	if mem.peer.PID != nil {
+		ctx.Unwatch(mem.peer.PID)
+		ctx.Stop(mem.peer.PID)
+		a.rebuildListeners()
+	}
+	a.cfg.Metrics.Members.Dec()
+	a.sendOthers(ctx, mem.userID, &msg.ChannelEvent{ChannelID: a.spec.ChannelID, Event: msg.EventLeave, UserID: mem.userID})
+	res := a.floor.Leave(mem.userID, a.cfg.Clock.Now())
+	a.apply(ctx, res, nil)
+	if !res.Changed {
+		a.changed(ctx, "")
+	}
+}
+
+// permitted says whether call may update or delete the channel: its creator or the admin API.
+// Preset channels have no creator, so only the admin API may.
+func (a *Actor) permitted(call msg.Call) bool {
+	return call.Admin || (a.cfg.Creator != "" && call.UserID == a.cfg.Creator)
+}
+
+func (a *Actor) update(ctx actor.Context, m *msg.UpdateChannel) {
+	call := m.Call
+	if a.deleted {
+		a.gone(ctx, call)
+		return
+	}
+	if !a.permitted(call) {
+		respond(ctx, call.Fail(msg.Errorf(msg.CodeNotPermitted, "only the creator of channel %s may change it", a.spec.ChannelID)))
+		return
+	}
+	if m.ChannelName != nil {
+		if err := CheckName(*m.ChannelName); err != nil {
+			respond(ctx, call.Fail(err))
+			return
+		}
+	}
+	if m.Capacity != nil {
+		c := *m.Capacity
+		if c <= 0 {
+			respond(ctx, call.Fail(msg.Errorf(msg.CodeMalformed, "capacity must be positive, got %d", c)))
+			return
+		}
+		if c < len(a.members) {
+			respond(ctx, call.Fail(msg.Errorf(msg.CodeMalformed,
+				"capacity %d is below the %d current members of channel %s", c, len(a.members), a.spec.ChannelID)))
+			return
+		}
+	}
+	if m.ChannelName != nil {
+		a.spec.ChannelName = *m.ChannelName
+	}
+	if m.Capacity != nil {
+		a.spec.Capacity = *m.Capacity
+		a.floor.SetQueueLimit(a.queueLimit())
+	}
+	info := a.info()
+	a.changed(ctx, msg.EventUpdate)
+	respond(ctx, call.OK(&info))
+}
+
+func (a *Actor) delete(ctx actor.Context, m *msg.DeleteChannel) {
+	call := m.Call
+	if a.deleted {
+		a.gone(ctx, call)
+		return
+	}
+	if !a.permitted(call) {
+		respond(ctx, call.Fail(msg.Errorf(msg.CodeNotPermitted, "only the creator of channel %s may delete it", a.spec.ChannelID)))
+		return
+	}
+	info := a.info()
+	for _, mem := range a.members {
+		if mem.peer.PID != nil {
+			ctx.Unwatch(mem.peer.PID)
+			ctx.Stop(mem.peer.PID)
+		}
+	}
+	a.stopTimers()
+	a.cfg.Metrics.Members.Sub(float64(len(a.members)))
+	if _, _, since, ok := a.floor.Holder(); ok {
+		a.cfg.Metrics.FloorHoldSeconds.Observe(a.cfg.Clock.Now().Sub(since).Seconds())
+	}
+	a.members = make(map[string]*member)
+	a.listeners = nil
+	a.floor = floor.New(floor.Config{QueueLimit: a.queueLimit(), PingTimeout: a.cfg.PingTimeout, MaxDuration: a.cfg.MaxDuration})
+	a.deleted = true
+	a.log.Info("channel deleted", "by", call.UserID, "admin", call.Admin)
+	respond(ctx, call.OK(&info))
+	if a.cfg.Directory != nil {
+		ctx.Send(a.cfg.Directory, &msg.ChannelDeleted{ChannelID: a.spec.ChannelID})
+	}
+}
+
+func (a *Actor) get(ctx actor.Context, m *msg.GetChannel) {
+	if a.deleted {
+		a.gone(ctx, m.Call)
+		return
+	}
+	d := msg.ChannelDetail{ChannelInfo: a.info(), Members: a.memberList(), Queue: a.queueList()}
+	if !m.Call.Admin {
+		respond(ctx, m.Call.OK(&d))
+		return
+	}
+	peers := []msg.PeerInfo{}
+	for _, mem := range a.sortedMembers() {
+		if mem.peer.PID != nil && mem.peer.Info != nil {
+			peers = append(peers, mem.peer.Info().PeerInfo)
+		}
+	}
+	respond(ctx, m.Call.OK(&msg.AdminChannelDetail{ChannelDetail: d, Peers: peers}))
+}
+
+// postMessage handles MESSAGE_CREATE.
+func (a *Actor) postMessage(ctx actor.Context, m *msg.PostMessage) {
+	call := m.Call
+	if a.deleted {
+		a.gone(ctx, call)
+		return
+	}
+	if a.members[call.UserID] == nil {
+		respond(ctx, call.Fail(msg.Errorf(msg.CodeNotMember, "not a member of channel %s", a.spec.ChannelID)))
+		return
+	}
+	if m.Content == "" {
+		respond(ctx, call.Fail(msg.Errorf(msg.CodeEmptyMessage, "message content is empty")))
+		return
+	}
+	if n := utf8.RuneCountInString(m.Content); n > MaxMessageLength {
+		respond(ctx, call.Fail(msg.Errorf(msg.CodeMessageTooLong, "message has %d characters, at most %d allowed", n, MaxMessageLength)))
+		return
+	}
+	a.msgSeq++
+	id := strconv.FormatUint(a.msgSeq, 10)
+	ev := &msg.MessageEvent{
+		ChannelID: a.spec.ChannelID,
+		MessageID: id,
+		UserID:    call.UserID,
+		Content:   m.Content,
+		Timestamp: a.cfg.Clock.Now().UTC().Format(msg.TimestampFormat),
+	}
+	respond(ctx, call.OK(&msg.MessageAck{MessageID: id}))
+	for _, mem := range a.members {
+		ctx.Send(mem.session, ev)
+	}
+}
+
+// floorRequest runs a floor transition for a session's request. Floor requests are answered
+// with floor events, not Results; only a deleted channel answers with 2000.
+func (a *Actor) floorRequest(ctx actor.Context, call msg.Call, step func(now time.Time) floor.Result) {
+	if a.deleted {
+		a.gone(ctx, call)
+		return
+	}
+	a.apply(ctx, step(a.cfg.Clock.Now()), call.Session)
+}
+
+// requestPriority is the priority a FLOOR_REQUEST asks for: as given (the session has capped
+// it by the token), the member's join priority when absent, never above emergency.
+func (a *Actor) requestPriority(m *msg.RequestFloor) int {
+	p := m.Priority
+	if p <= 0 {
+		p = msg.PriorityNormal
+		if mem := a.members[m.Call.UserID]; mem != nil {
+			p = mem.priority
+		}
+	}
+	return min(p, msg.PriorityEmergency)
+}
+
+func (a *Actor) revoke(ctx actor.Context, m *msg.RevokeFloor) {
+	call := m.Call
+	if a.deleted {
+		a.gone(ctx, call)
+		return
+	}
+	if !call.Admin {
+		respond(ctx, call.Fail(msg.Errorf(msg.CodeNotPermitted, "only the admin API may revoke the floor")))
+		return
+	}
+	who, res := a.floor.Revoke(a.cfg.Clock.Now())
+	a.apply(ctx, res, nil)
+	out := &msg.RevokeResult{ChannelID: a.spec.ChannelID}
+	if who != "" {
+		out.RevokedFrom = &who
+		a.log.Info("floor revoked by admin", "user_id", who)
+	}
+	respond(ctx, call.OK(out))
+}
+
+// apply carries out a floor transition's effects in order and records its metrics. asker is
+// where an event addressed to a non-member goes (the session whose request was denied).
+func (a *Actor) apply(ctx actor.Context, res floor.Result, asker *actor.PID) {
+	for _, e := range res.Effects {
+		switch e.Kind {
+		case floor.EffectSend:
+			ev := a.event(e.Event)
+			switch e.Target {
+			case floor.ToUser:
+				if mem := a.members[e.User]; mem != nil {
+					ctx.Send(mem.session, ev)
+				} else if asker != nil {
+					ctx.Send(asker, ev)
+				}
+			case floor.ToAll:
+				for _, mem := range a.members {
+					ctx.Send(mem.session, ev)
+				}
+			case floor.ToAllBut:
+				a.sendOthers(ctx, e.User, ev)
+			}
+		case floor.EffectArmTimer:
+			a.arm(e.Timer, e.Generation, e.After)
+		case floor.EffectCancelTimer:
+			if t := a.timers[e.Timer]; t != nil {
+				t.Stop()
+				a.timers[e.Timer] = nil
+			}
+		}
+	}
+	m := a.cfg.Metrics
+	if g := res.Granted; g != nil {
+		m.FloorGrants.Inc()
+		m.FloorGrantLatency.Observe(g.At.Sub(g.RequestedAt).Seconds())
+		a.log.Debug("floor granted", "user_id", g.User, "priority", g.Priority)
+	}
+	if t := res.Ended; t != nil {
+		m.FloorHoldSeconds.Observe(t.Held.Seconds())
+		if t.Reason != floor.EndRelease {
+			m.FloorRevokes.WithLabelValues(t.Reason).Inc()
+			a.log.Info("floor revoked", "user_id", t.User, "reason", t.Reason)
+		}
+	}
+	if res.Denied != "" {
+		m.FloorDenials.WithLabelValues(res.Denied).Inc()
+	}
+	if res.Changed {
+		a.changed(ctx, "")
+	}
+}
+
+// event turns a floor event into the message sessions understand.
+func (a *Actor) event(ev floor.Event) any {
+	id := a.spec.ChannelID
+	switch ev.Kind {
+	case floor.EventGranted:
+		return &msg.FloorGranted{ChannelID: id, Priority: ev.Priority, MaxDurationMs: ev.MaxDuration.Milliseconds()}
+	case floor.EventDeny:
+		return &msg.FloorDeny{ChannelID: id, Reason: ev.Reason}
+	case floor.EventTaken:
+		return &msg.FloorTaken{ChannelID: id, UserID: ev.User, Priority: ev.Priority}
+	case floor.EventIdle:
+		return &msg.FloorIdle{ChannelID: id}
+	case floor.EventRevoke:
+		return &msg.FloorRevoke{ChannelID: id, Reason: ev.Reason}
+	case floor.EventQueuePos:
+		return &msg.FloorQueuePos{ChannelID: id, Position: ev.Position, Size: ev.Size}
+	case floor.EventPong:
+		return &msg.FloorPong{ChannelID: id}
+	}
+	panic(fmt.Sprintf("channel: unknown floor event %d", ev.Kind))
+}
+
+// arm schedules a floor timer. The clock's callback only posts a message to this actor, so the
+// expiry is handled in mailbox order like everything else.
+func (a *Actor) arm(kind floor.TimerKind, gen uint64, after time.Duration) {
+	if t := a.timers[kind]; t != nil {
+		t.Stop()
+	}
+	post := a.postSelf
+	if post == nil {
+		panic("channel: floor timer armed before the actor started")
+	}
+	a.timers[kind] = a.cfg.Clock.AfterFunc(after, func() { post(&floorTimer{kind: kind, gen: gen}) })
+}
+
+func (a *Actor) stopTimers() {
+	for i, t := range a.timers {
+		if t != nil {
+			t.Stop()
+			a.timers[i] = nil
+		}
+	}
+}
+
+// relay passes a packet from a member's peer to every other member's peer while its sender
+// holds the floor, and drops it otherwise. It allocates nothing and never blocks.
+func (a *Actor) relay(ctx actor.Context, pkt *media.Packet) {
+	if a.deleted || !a.floor.IsHolder(pkt.From) {
+		a.dropNotHolder.Inc()
+		pkt.Release()
+		return
+	}
+	n := 0
+	for i := range a.listeners {
+		if a.listeners[i].user != pkt.From {
+			n++
+		}
+	}
+	pkt.Retain(n)
+	for i := range a.listeners {
+		if l := &a.listeners[i]; l.user != pkt.From {
+			ctx.Send(l.pid, pkt)
+		}
+	}
+	pkt.Release()
+}
+
+// peerStopped forgets a media peer that ended on its own (e.g. reaped after silence); the
+// member stays, signaling-only.
+func (a *Actor) peerStopped(pid *actor.PID) {
+	for _, mem := range a.members {
+		if samePID(mem.peer.PID, pid) {
+			a.log.Info("media peer ended; member stays without media", "user_id", mem.userID, "ufrag", mem.peer.Ufrag)
+			mem.peer = msg.Peer{}
+			a.rebuildListeners()
+			return
+		}
+	}
+}
+
+func (a *Actor) rebuildListeners() {
+	ls := make([]listener, 0, len(a.members))
+	for _, mem := range a.sortedMembers() {
+		if mem.peer.PID != nil {
+			ls = append(ls, listener{user: mem.userID, pid: mem.peer.PID})
+		}
+	}
+	a.listeners = ls
+}
+
+// sendOthers sends ev to every member but user.
+func (a *Actor) sendOthers(ctx actor.Context, user string, ev any) {
+	for id, mem := range a.members {
+		if id != user {
+			ctx.Send(mem.session, ev)
+		}
+	}
+}
+
+// changed tells the directory about the channel object; event is msg.EventUpdate when the
+// directory must also broadcast CHANNEL_EVENT update.
+func (a *Actor) changed(ctx actor.Context, event string) {
+	if a.cfg.Directory != nil {
+		ctx.Send(a.cfg.Directory, &msg.ChannelChanged{Info: a.info(), Event: event})
+	}
+}
+
+func (a *Actor) sortedMembers() []*member {
+	ms := make([]*member, 0, len(a.members))
+	for _, mem := range a.members {
+		ms = append(ms, mem)
+	}
+	slices.SortFunc(ms, func(x, y *member) int { return cmp.Compare(x.order, y.order) })
+	return ms
+}
+
+func (a *Actor) memberList() []msg.MemberInfo {
+	out := make([]msg.MemberInfo, 0, len(a.members))
+	for _, mem := range a.sortedMembers() {
+		out = append(out, msg.MemberInfo{UserID: mem.userID, Priority: mem.priority})
+	}
+	return out
+}
+
+func (a *Actor) queueList() []msg.MemberInfo {
+	q := a.floor.Queue()
+	out := make([]msg.MemberInfo, 0, len(q))
+	for _, e := range q {
+		out = append(out, msg.MemberInfo{UserID: e.User, Priority: e.Priority})
+	}
+	return out
+}
+
+func (a *Actor) floorInfo() msg.FloorInfo {
+	user, priority, since, ok := a.floor.Holder()
+	if !ok {
+		return msg.FloorInfo{State: msg.FloorStateIdle}
+	}
+	return msg.FloorInfo{State: msg.FloorStateTaken, Holder: &user, Priority: priority, Since: &since}
+}
+
+func (a *Actor) info() msg.ChannelInfo {
+	return msg.ChannelInfo{
+		ChannelID:   a.spec.ChannelID,
+		Freq:        a.spec.Freq,
+		ChannelName: a.spec.ChannelName,
+		Capacity:    a.spec.Capacity,
+		MemberCount: len(a.members),
+		CreatedAt:   a.cfg.CreatedAt,
+		Floor:       a.floorInfo(),
+		QueueSize:   a.floor.QueueLen(),
+		Creator:     a.cfg.Creator,
+	}
+}
+
+// CheckName validates a channel_name: at most MaxNameLength code points, not empty.
+func CheckName(name string) *msg.Error {
+	switch n := utf8.RuneCountInString(name); {
+	case n == 0:
+		return msg.Errorf(msg.CodeMalformed, "channel_name must not be empty")
+	case n > MaxNameLength:
+		return msg.Errorf(msg.CodeMalformed, "channel_name has %d characters, at most %d allowed", n, MaxNameLength)
+	case !utf8.ValidString(name):
+		return msg.Errorf(msg.CodeMalformed, "channel_name is not valid UTF-8")
+	}
+	return nil
+}

@@ -1,0 +1,186 @@
+package channel
+
+import (
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/minilivechat/minilivechat/actors/actortest"
+	"github.com/minilivechat/minilivechat/actors/clock"
+	"github.com/minilivechat/minilivechat/actors/msg"
+	"github.com/minilivechat/minilivechat/admin/metrics"
+	"github.com/minilivechat/minilivechat/media"
+)
+
+func packet(pool *media.PacketPool, from string) *media.Packet {
+	p := pool.Get()
+	p.From = from
+	p.N = copy(p.Buf[:], "rtp-payload")
+	return p
+}
+
+// returned reports whether a packet went back to its pool (Release of the last reference
+// clears it).
+func returned(p *media.Packet) bool { return p.N == 0 && p.From == "" }
+
+func TestRelayOnlyFromHolderToOtherPeers(t *testing.T) {
+	f := newFixture(t)
+	f.joinMedia("a", "b", "c")
+	f.join("d") // signaling-only: never receives media
+	pool := media.NewPacketPool()
+	drops := f.met.PacketsDropped.WithLabelValues("not_floor_holder")
+
+	// Idle floor: dropped, counted, back in the pool at once.
+	p := packet(pool, "a")
+	recs := f.ctx.Deliver(f.a, p, nil)
+	if len(recs) != 0 || !returned(p) || value(t, drops) != 1 {
+		t.Fatalf("idle relay: records %s returned %v drops %v", render(recs), returned(p), value(t, drops))
+	}
+
+	f.do(&msg.RequestFloor{Call: call(30, "a"), ChannelID: "CH"})
+	p = packet(pool, "a")
+	recs = f.ctx.Deliver(f.a, p, nil)
+	sent := actortest.Filter(recs, actortest.OpSend)
+	if len(sent) != 2 || sent[0].To.Id != "p-b-2" || sent[1].To.Id != "p-c-3" {
+		t.Fatalf("relay went to %s", render(recs))
+	}
+	for i, s := range sent {
+		if s.Message != p {
+			t.Fatal("relay must pass the same packet, not a copy")
+		}
+		if returned(p) {
+			t.Fatalf("packet returned to the pool with %d listeners still holding it", len(sent)-i)
+		}
+		s.Message.(*media.Packet).Release() // what each listener's peer does
+	}
+	if !returned(p) {
+		t.Fatal("packet not back in the pool after every listener released it")
+	}
+
+	// A non-holder's packet while the floor is taken is dropped.
+	p = packet(pool, "b")
+	if recs := f.ctx.Deliver(f.a, p, nil); len(recs) != 0 || !returned(p) || value(t, drops) != 2 {
+		t.Fatalf("non-holder relay: %s", render(recs))
+	}
+}
+
+func TestRelayAfterPeerEnded(t *testing.T) {
+	f := newFixture(t)
+	f.joinMedia("a", "b")
+	f.do(&msg.RequestFloor{Call: call(30, "a"), ChannelID: "CH"})
+	f.ctx.Deliver(f.a, &actor.Terminated{Who: actor.NewPID("nonhost", "p-b-2")}, nil)
+	pool := media.NewPacketPool()
+	p := packet(pool, "a")
+	if recs := f.ctx.Deliver(f.a, p, nil); len(recs) != 0 || !returned(p) {
+		t.Fatalf("relay to an ended peer: %s", render(recs))
+	}
+	if f.a.members["b"] == nil {
+		t.Fatal("a member whose peer ended must stay a member")
+	}
+}
+
+func TestRelayAllocatesNothing(t *testing.T) {
+	f := newFixture(t)
+	f.joinMedia("a", "b", "c")
+	f.do(&msg.RequestFloor{Call: call(30, "a"), ChannelID: "CH"})
+	pool := media.NewPacketPool()
+	p := packet(pool, "a")
+	ctx := &countingContext{Context: f.ctx}
+	allocs := testing.AllocsPerRun(100, func() {
+		p.Retain(1) // keep it out of the pool across runs
+		ctx.msg = p
+		f.a.Receive(ctx)
+		for ; ctx.sent > 0; ctx.sent-- {
+			p.Release()
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("relay allocates %.1f times per packet", allocs)
+	}
+}
+
+// countingContext counts sends without recording them (recording allocates).
+type countingContext struct {
+	*actortest.Context
+	msg  any
+	sent int
+}
+
+func (c *countingContext) Message() any               { return c.msg }
+func (c *countingContext) Send(pid *actor.PID, m any) { c.sent++ }
+
+// TestActorSystemEndToEnd runs a real channel actor: sessions and peers are probes, timers run
+// on the fake clock and reach the actor through its mailbox.
+func TestActorSystemEndToEnd(t *testing.T) {
+	sys := actor.NewActorSystem()
+	t.Cleanup(sys.Shutdown)
+	clk := clock.NewFake(t0)
+	dir := actortest.NewProbe(t, sys)
+	peers := map[string]*actortest.Probe{}
+	fm := &fakeMedia{spawn: func(user string) *actor.PID {
+		p := actortest.NewProbe(t, sys)
+		peers[user] = p
+		return p.PID()
+	}}
+	met := metrics.New()
+	pid := sys.Root.Spawn(Props(Config{
+		Spec:  msg.ChannelSpec{ChannelID: "CH", Freq: "1", ChannelName: "n", Capacity: 5},
+		Clock: clk, Media: fm, Metrics: met, Directory: dir.PID(),
+	}))
+	t.Cleanup(func() { _ = sys.Root.StopFuture(pid).Wait() })
+	sessions := map[string]*actortest.Probe{}
+	ask := func(req any) *msg.Result {
+		t.Helper()
+		res, err := sys.Root.RequestFuture(pid, req, wait).Result()
+		if err != nil {
+			t.Fatalf("%T: %v", req, err)
+		}
+		return res.(*msg.Result)
+	}
+	for _, u := range []string{"a", "b"} {
+		sessions[u] = actortest.NewProbe(t, sys)
+		r := ask(&msg.JoinChannel{Call: msg.Call{Op: 11, UserID: u, Session: sessions[u].PID()}, ChannelID: "CH", SDPOffer: "o"})
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	actortest.Expect[*msg.ChannelEvent](t, sessions["a"], wait) // b joined
+
+	sys.Root.Send(pid, &msg.RequestFloor{Call: msg.Call{Op: 30, UserID: "a", Session: sessions["a"].PID()}, ChannelID: "CH"})
+	actortest.Expect[*msg.FloorGranted](t, sessions["a"], wait)
+	actortest.Expect[*msg.FloorTaken](t, sessions["b"], wait)
+
+	pool := media.NewPacketPool()
+	p := packet(pool, "a")
+	sys.Root.Send(pid, p)
+	got := actortest.Expect[*media.Packet](t, peers["b"], wait)
+	got.Release()
+	if !returned(p) {
+		t.Fatal("relayed packet not returned to the pool")
+	}
+
+	// No ping for 6 s: the timer posts to the mailbox and the floor is revoked.
+	clk.Advance(6 * time.Second)
+	if r := actortest.Expect[*msg.FloorRevoke](t, sessions["a"], wait); r.Reason != msg.RevokePingTimeout {
+		t.Fatalf("revoke %+v", r)
+	}
+	actortest.Expect[*msg.FloorIdle](t, sessions["a"], wait)
+	actortest.Expect[*msg.FloorIdle](t, sessions["b"], wait)
+
+	r := ask(&msg.LeaveChannel{Call: msg.Call{Op: 12, UserID: "b", Session: sessions["b"].PID()}, ChannelID: "CH"})
+	if r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	actortest.Expect[*msg.ChannelEvent](t, sessions["a"], wait)
+	sessions["a"].ExpectNone(t, wait)
+	sessions["b"].ExpectNone(t, wait)
+	if got := value(t, met.Members); got != 1 {
+		t.Fatalf("members gauge %v", got)
+	}
+	changes := dir.Sync(t, wait)
+	last := changes[len(changes)-1].Message.(*msg.ChannelChanged)
+	if last.Info.MemberCount != 1 || last.Info.Floor.State != msg.FloorStateIdle {
+		t.Fatalf("directory's last view %+v", last.Info)
+	}
+}
