@@ -1,0 +1,228 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/minilivechat/minilivechat/admin"
+	"github.com/minilivechat/minilivechat/gateway/token"
+)
+
+// server is what a server command needs: a client, the output mode, the clock and where to
+// write.
+type server struct {
+	client *admin.Client
+	json   bool
+	now    time.Time
+	out    io.Writer
+	args   []string
+}
+
+// withServer builds the client from the global flags and runs f under the --timeout.
+func withServer(c *cli.Context, now func() time.Time, f func(ctx context.Context, s server) error) error {
+	base := "http://" + net.JoinHostPort(c.String(flagHost), strconv.Itoa(c.Int(flagPort)))
+	s := server{
+		client: &admin.Client{BaseURL: base, Token: c.String(flagToken), HTTP: &http.Client{}},
+		json:   c.Bool(flagJSON),
+		now:    now(),
+		out:    c.App.Writer,
+		args:   c.Args().Slice(),
+	}
+	ctx, cancel := context.WithTimeout(c.Context, c.Duration(flagTimeout))
+	defer cancel()
+	return f(ctx, s)
+}
+
+// optionalArg returns the command's single optional argument.
+func (s server) optionalArg(what string) (string, error) {
+	switch len(s.args) {
+	case 0:
+		return "", nil
+	case 1:
+		return s.args[0], nil
+	default:
+		return "", fmt.Errorf("expected at most one %s, got %d arguments", what, len(s.args))
+	}
+}
+
+// show prints the raw JSON of path with --json, else fetches the typed answer and renders it.
+func show[T any](ctx context.Context, s server, path string, fetch func(context.Context) (*T, error), render func(io.Writer, *T) error) error {
+	if s.json {
+		raw, err := s.client.Raw(ctx, http.MethodGet, path)
+		if err != nil {
+			return err
+		}
+		return writeJSON(s.out, raw)
+	}
+	v, err := fetch(ctx)
+	if err != nil {
+		return err
+	}
+	return render(s.out, v)
+}
+
+func writeJSON(w io.Writer, raw []byte) error {
+	if len(raw) == 0 || raw[len(raw)-1] != '\n' {
+		raw = append(raw, '\n')
+	}
+	_, err := w.Write(raw)
+	return err
+}
+
+func runStatus(ctx context.Context, s server) error {
+	if len(s.args) > 0 {
+		return fmt.Errorf("status takes no arguments")
+	}
+	return show(ctx, s, admin.StatusPath(), s.client.Status, renderStatus)
+}
+
+func runUsers(ctx context.Context, s server) error {
+	id, err := s.optionalArg("user id")
+	if err != nil {
+		return err
+	}
+	if id == "" {
+		return show(ctx, s, admin.UsersPath(), s.client.Users, withNow(renderUsers, s.now))
+	}
+	return show(ctx, s, admin.UserPath(id), bind(s.client.User, id), withNow(renderUser, s.now))
+}
+
+func runChannels(ctx context.Context, s server) error {
+	id, err := s.optionalArg("channel id")
+	if err != nil {
+		return err
+	}
+	if id == "" {
+		return show(ctx, s, admin.ChannelsPath(), s.client.Channels, renderChannels)
+	}
+	return show(ctx, s, admin.ChannelPath(id), bind(s.client.Channel, id), withNow(renderChannel, s.now))
+}
+
+func runPeers(ctx context.Context, s server) error {
+	u, err := s.optionalArg("ufrag")
+	if err != nil {
+		return err
+	}
+	if u == "" {
+		return show(ctx, s, admin.PeersPath(), s.client.Peers, renderPeers)
+	}
+	return show(ctx, s, admin.PeerPath(u), bind(s.client.Peer, u), renderPeer)
+}
+
+func runFloorRevoke(ctx context.Context, s server) error {
+	if len(s.args) != 1 {
+		return fmt.Errorf("floor-revoke needs exactly one channel id")
+	}
+	id := s.args[0]
+	if s.json {
+		raw, err := s.client.Raw(ctx, http.MethodPost, admin.FloorRevokePath(id))
+		if err != nil {
+			return err
+		}
+		return writeJSON(s.out, raw)
+	}
+	res, err := s.client.RevokeFloor(ctx, id)
+	if err != nil {
+		return err
+	}
+	return renderRevoke(s.out, res)
+}
+
+func bind[T any](f func(context.Context, string) (*T, error), arg string) func(context.Context) (*T, error) {
+	return func(ctx context.Context) (*T, error) { return f(ctx, arg) }
+}
+
+func withNow[T any](f func(io.Writer, *T, time.Time) error, now time.Time) func(io.Writer, *T) error {
+	return func(w io.Writer, v *T) error { return f(w, v, now) }
+}
+
+// tokenRequest is what `lcadmin token` mints.
+type tokenRequest struct {
+	UserID      string
+	MaxPriority int
+	TTL         time.Duration
+	Secret      string // empty: token.DefaultSecret, with a warning
+	JSON        bool
+}
+
+func runToken(r tokenRequest, now time.Time, stdout, stderr io.Writer) error {
+	if r.UserID == "" {
+		return fmt.Errorf("token needs --user")
+	}
+	if r.TTL <= 0 {
+		return fmt.Errorf("--ttl must be positive, got %v", r.TTL)
+	}
+	if !validID(r.UserID) {
+		return fmt.Errorf("invalid --user %q: user ids match [A-Za-z0-9_-]{1,64}", r.UserID)
+	}
+	secret := r.Secret
+	if secret == "" {
+		secret = token.DefaultSecret
+		fmt.Fprintf(stderr, "lcadmin: warning: LIVECHAT_SECRET is not set; signing with the default secret %q, "+
+			"which only a server running on the default accepts\n", token.DefaultSecret)
+	}
+	tok, err := token.Mint([]byte(secret), r.UserID, r.MaxPriority, r.TTL, now)
+	if err != nil {
+		return err
+	}
+	if !r.JSON {
+		_, err = fmt.Fprintln(stdout, tok)
+		return err
+	}
+	out, err := json.Marshal(struct {
+		Token       string    `json:"token"`
+		UserID      string    `json:"user_id"`
+		MaxPriority int       `json:"max_priority"`
+		ExpiresAt   time.Time `json:"expires_at"`
+	}{tok, r.UserID, r.MaxPriority, now.Add(r.TTL).UTC().Truncate(time.Second)})
+	if err != nil {
+		return err
+	}
+	return writeJSON(stdout, out)
+}
+
+func validID(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// describe turns an error into the one line lcadmin prints, with a hint where the fix is on
+// the operator's side.
+func describe(err error) string {
+	var api *admin.APIError
+	var down *admin.UnreachableError
+	switch {
+	case errors.As(err, &api):
+		line := fmt.Sprintf("%s (HTTP %d, code %d)", api.ErrorBody.Error, api.Status, api.Code)
+		switch api.Status {
+		case http.StatusUnauthorized:
+			line += "; pass --token or set LIVECHAT_ADMIN_TOKEN"
+		case http.StatusServiceUnavailable:
+			line += "; the server is overloaded or stuck, try again"
+		}
+		return line
+	case errors.As(err, &down):
+		if errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Sprintf("no answer from %s within --timeout", down.BaseURL)
+		}
+		return down.Error() + "; is lcserver running there?"
+	default:
+		return err.Error()
+	}
+}
