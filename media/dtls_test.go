@@ -1,0 +1,217 @@
+package media
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"net"
+	"os"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/pion/dtls/v3"
+	"github.com/pion/rtp"
+	"github.com/pion/srtp/v3"
+)
+
+// pipe wires two PacketConns back to back, as the shared socket and a client would be.
+func pipe(queue int) (server, client *PacketConn) {
+	pool := NewDatagramPool()
+	sAddr := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 10000}
+	cAddr := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}
+	forward := func(to **PacketConn) func([]byte) error {
+		return func(b []byte) error {
+			d := pool.Get()
+			d.N = copy(d.Buf[:], b)
+			if !(*to).Push(d) {
+				d.Release()
+			}
+			return nil
+		}
+	}
+	server = NewPacketConn(sAddr, cAddr, queue, forward(&client))
+	client = NewPacketConn(cAddr, sAddr, queue, forward(&server))
+	return server, client
+}
+
+// waitGoroutines waits (bounded) until the goroutine count is back to base.
+func waitGoroutines(t *testing.T, base int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > base {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			t.Fatalf("goroutines: %d, baseline %d\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
+		}
+		runtime.Gosched()
+		time.Sleep(5 * time.Millisecond) // polling for exit, not synchronisation: there is no event to wait on
+	}
+}
+
+func clientOptions(t *testing.T) (*Certificate, []dtls.ClientOption) {
+	cert, err := NewCertificate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert, []dtls.ClientOption{
+		dtls.WithCertificates(cert.TLS),
+		dtls.WithExtendedMasterSecret(dtls.RequireExtendedMasterSecret),
+		dtls.WithSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80),
+		dtls.WithInsecureSkipVerify(true),
+	}
+}
+
+func offerFor(cert *Certificate) *Offer {
+	sum := sha256.Sum256(cert.TLS.Certificate[0])
+	return &Offer{FingerprintHash: "sha-256", Fingerprint: sum[:]}
+}
+
+func TestDTLSHandshakeAndSRTP(t *testing.T) {
+	base := runtime.NumGoroutine()
+	serverCert, err := NewCertificate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientCert, copts := clientOptions(t)
+	sconn, cconn := pipe(16)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	clientDone := make(chan *dtls.Conn, 1)
+	go func() {
+		dc, err := dtls.ClientWithOptions(cconn, sconn.LocalAddr(), copts...)
+		if err == nil {
+			err = dc.HandshakeContext(ctx)
+		}
+		if err != nil {
+			t.Errorf("client: %v", err)
+			clientDone <- nil
+			return
+		}
+		clientDone <- dc
+	}()
+	sdc, err := HandshakeDTLS(ctx, sconn, cconn.LocalAddr(), DTLSServerOptions(serverCert, offerFor(clientCert)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cdc := <-clientDone
+	if cdc == nil {
+		t.FailNow()
+	}
+	sess, err := NewSRTPSession(sdc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sess.Profile != srtp.ProtectionProfileAeadAes128Gcm {
+		t.Fatalf("profile %v, want AEAD_AES_128_GCM first", sess.Profile)
+	}
+	// The client encrypts with its keys; the server's remote context decrypts and refuses a replay.
+	state, _ := cdc.ConnectionState()
+	ccfg := srtp.Config{Profile: sess.Profile}
+	if err := ccfg.ExtractSessionKeysFromDTLS(&state, true); err != nil {
+		t.Fatal(err)
+	}
+	clientLocal, err := srtp.CreateContext(ccfg.Keys.LocalMasterKey, ccfg.Keys.LocalMasterSalt, ccfg.Profile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkt := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 111, SequenceNumber: 7, SSRC: 99}, Payload: []byte("opus")}
+	plain, _ := pkt.Marshal()
+	enc, err := clientLocal.EncryptRTP(nil, plain, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec, err := sess.Remote.DecryptRTP(nil, enc, nil)
+	if err != nil || string(dec) != string(plain) {
+		t.Fatalf("decrypt: %v", err)
+	}
+	if _, err := sess.Remote.DecryptRTP(nil, enc, nil); err == nil {
+		t.Fatal("replayed SRTP accepted")
+	}
+	cdc.Close()
+	sdc.Close()
+	waitGoroutines(t, base)
+}
+
+func TestDTLSFingerprintMismatchFails(t *testing.T) {
+	base := runtime.NumGoroutine()
+	serverCert, _ := NewCertificate()
+	otherCert, _ := NewCertificate()
+	_, copts := clientOptions(t)
+	sconn, cconn := pipe(16)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	clientErr := make(chan error, 1)
+	go func() {
+		dc, err := dtls.ClientWithOptions(cconn, sconn.LocalAddr(), copts...)
+		if err == nil {
+			err = dc.HandshakeContext(ctx)
+			dc.Close()
+		}
+		clientErr <- err
+	}()
+	// The offer names another certificate than the one the client presents.
+	_, err := HandshakeDTLS(ctx, sconn, cconn.LocalAddr(), DTLSServerOptions(serverCert, offerFor(otherCert)))
+	if !errors.Is(err, ErrFingerprintMismatch) {
+		t.Fatalf("server handshake err = %v, want ErrFingerprintMismatch", err)
+	}
+	cconn.Close() // the client may wait for a flight that never comes
+	if err := <-clientErr; err == nil {
+		t.Fatal("client handshake succeeded against a mismatched fingerprint")
+	}
+	waitGoroutines(t, base)
+}
+
+func TestDTLSHandshakeAbandoned(t *testing.T) {
+	base := runtime.NumGoroutine()
+	serverCert, _ := NewCertificate()
+	clientCert, _ := NewCertificate()
+	sconn, _ := pipe(16)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if _, err := HandshakeDTLS(ctx, sconn, &net.UDPAddr{}, DTLSServerOptions(serverCert, offerFor(clientCert))); err == nil {
+		t.Fatal("handshake with nobody succeeded")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("abandoning took %v", d)
+	}
+	waitGoroutines(t, base)
+}
+
+func TestPacketConnReadDeadline(t *testing.T) {
+	c, _ := pipe(1)
+	errc := make(chan error, 1)
+	go func() {
+		_, _, err := c.ReadFrom(make([]byte, 10))
+		errc <- err
+	}()
+	c.SetReadDeadline(time.Unix(1, 0)) // a past deadline cancels the pending read
+	if err := <-errc; !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("err = %v", err)
+	}
+	c.SetReadDeadline(time.Time{})
+	d := NewDatagramPool().Get()
+	d.N = copy(d.Buf[:], "hello")
+	if !c.Push(d) {
+		t.Fatal("push refused")
+	}
+	d2 := NewDatagramPool().Get()
+	if c.Push(d2) {
+		t.Fatal("push beyond the queue accepted")
+	}
+	b := make([]byte, 10)
+	if n, _, err := c.ReadFrom(b); err != nil || string(b[:n]) != "hello" {
+		t.Fatalf("read %q %v", b[:n], err)
+	}
+	c.Close()
+	c.Close()
+	if _, _, err := c.ReadFrom(b); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("read after close: %v", err)
+	}
+	if c.Push(d2) {
+		t.Fatal("push after close accepted")
+	}
+}
+
