@@ -214,4 +214,3 @@ func TestPacketConnReadDeadline(t *testing.T) {
 		t.Fatal("push after close accepted")
 	}
 }
-
