@@ -1,0 +1,363 @@
+// Package directory holds the directory actor: the one place that knows which channels exist
+// (id → channel actor PID, with a cached channel object) and which users are identified
+// (user id → session PID). Sessions and the admin API send every request to it; it answers
+// what it owns (create, list, users, status) and forwards whatever names a channel to that
+// channel's actor with ctx.Forward, so the channel answers the original sender.
+//
+// Channel actors are its children. The channel objects it caches come from the channels'
+// msg.ChannelChanged messages, so CHANNEL_LIST and GET /channels never ask every channel.
+//
+// The server spawns one directory at start:
+//
+//	dir, err := system.Root.SpawnNamed(directory.Props(directory.Config{
+//		Presets: directory.DefaultPresets(), // or the --channels file
+//		Channel: channel.Config{Media: mediaPlane, PingTimeout: …, MaxDuration: …},
+//		Clock:   clock.Real(), Metrics: m, Logger: log,
+//	}), "directory")
+//
+// and hands dir to the gateway (sessions) and the admin backend.
+package directory
+
+import (
+	"fmt"
+	"log/slog"
+	"regexp"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/minilivechat/minilivechat/actors/channel"
+	"github.com/minilivechat/minilivechat/actors/clock"
+	"github.com/minilivechat/minilivechat/actors/msg"
+	"github.com/minilivechat/minilivechat/admin/metrics"
+)
+
+// Config is what the directory needs.
+type Config struct {
+	// Presets are the channels created at start, without a creator (only the admin API may
+	// change or delete them). Invalid presets are logged and skipped; validate them with
+	// ValidateSpec first to fail fast.
+	Presets []msg.ChannelSpec
+	// Channel is the template for every channel actor: timers, queue limit, media. Spec,
+	// Creator, CreatedAt and Directory are filled in per channel; a zero Clock, Metrics or
+	// Logger is taken from this Config.
+	Channel channel.Config
+
+	Clock   clock.Clock      // default clock.Real()
+	Metrics *metrics.Metrics // default a private metrics.New()
+	Logger  *slog.Logger     // default slog.Default()
+}
+
+// DefaultPresets are the three built-in channels of SPEC §3.
+func DefaultPresets() []msg.ChannelSpec {
+	return []msg.ChannelSpec{
+		{ChannelID: "CH_0001", Freq: "0001", ChannelName: "📢 영업/시연", Capacity: 20},
+		{ChannelID: "CH_0002", Freq: "0002", ChannelName: "🤝 스스 파트너스", Capacity: 20},
+		{ChannelID: "CH_0003", Freq: "0003", ChannelName: "🏠 동천 패밀리", Capacity: 20},
+	}
+}
+
+// idPattern is the form of channel and user ids (SPEC §4.1).
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// ValidID reports whether id is a valid channel or user id.
+func ValidID(id string) bool { return idPattern.MatchString(id) }
+
+// ValidateSpec checks a CHANNEL_CREATE (or preset) and returns it normalised: capacity 0
+// becomes channel.DefaultCapacity and an empty channel_name becomes the channel id. Errors are
+// 1004 with a reason.
+func ValidateSpec(s msg.ChannelSpec) (msg.ChannelSpec, *msg.Error) {
+	if !ValidID(s.ChannelID) {
+		return s, msg.Errorf(msg.CodeMalformed, "channel_id %q must match [A-Za-z0-9_-]{1,64}", s.ChannelID)
+	}
+	switch {
+	case s.Capacity == 0:
+		s.Capacity = channel.DefaultCapacity
+	case s.Capacity < 0:
+		return s, msg.Errorf(msg.CodeMalformed, "capacity must be positive, got %d", s.Capacity)
+	}
+	if strings.TrimSpace(s.ChannelName) == "" {
+		s.ChannelName = s.ChannelID
+	}
+	if err := channel.CheckName(s.ChannelName); err != nil {
+		return s, err
+	}
+	if n := utf8.RuneCountInString(s.Freq); n > channel.MaxFreqLength || !utf8.ValidString(s.Freq) {
+		return s, msg.Errorf(msg.CodeMalformed, "freq must be valid UTF-8 of at most %d characters", channel.MaxFreqLength)
+	}
+	return s, nil
+}
+
+// entry is one channel.
+type entry struct {
+	pid  *actor.PID
+	info msg.ChannelInfo // as of the channel's last ChannelChanged
+}
+
+// user is one identified session.
+type user struct {
+	session     *actor.PID
+	priority    int
+	connectedAt time.Time
+	lastSeen    func() time.Time
+}
+
+// Actor is the directory actor.
+type Actor struct {
+	cfg      Config
+	log      *slog.Logger
+	channels map[string]*entry
+	users    map[string]*user
+}
+
+// New builds a directory actor.
+func New(cfg Config) *Actor {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real()
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.New()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Channel.Clock == nil {
+		cfg.Channel.Clock = cfg.Clock
+	}
+	if cfg.Channel.Metrics == nil {
+		cfg.Channel.Metrics = cfg.Metrics
+	}
+	if cfg.Channel.Logger == nil {
+		cfg.Channel.Logger = cfg.Logger
+	}
+	return &Actor{cfg: cfg, log: cfg.Logger, channels: map[string]*entry{}, users: map[string]*user{}}
+}
+
+// Props is how the server spawns the directory.
+func Props(cfg Config) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor { return New(cfg) })
+}
+
+// Receive handles one message. Panics are recovered (logged, counted, a request answered 9000)
+// and the directory keeps its tables.
+func (d *Actor) Receive(ctx actor.Context) {
+	defer d.recoverPanic(ctx)
+	switch m := ctx.Message().(type) {
+	case msg.ChannelRequest:
+		id, call := m.Target()
+		if e := d.channels[id]; e != nil {
+			ctx.Forward(e.pid)
+			return
+		}
+		respond(ctx, call.Fail(msg.Errorf(msg.CodeNoSuchChannel, "channel %s does not exist", id)))
+
+	case *msg.RegisterSession:
+		d.register(ctx, m)
+	case *msg.UnregisterSession:
+		if u := d.users[m.UserID]; u != nil && samePID(u.session, m.Session) {
+			delete(d.users, m.UserID)
+			d.cfg.Metrics.Users.Set(float64(len(d.users)))
+		}
+		respond(ctx, &msg.Result{})
+
+	case *msg.CreateChannel:
+		d.create(ctx, m)
+	case *msg.ListChannels:
+		respond(ctx, m.Call.OK(&msg.ChannelList{Channels: d.channelList()}))
+	case *msg.GetStatus:
+		active := 0
+		for _, e := range d.channels {
+			if e.info.Floor.State == msg.FloorStateTaken {
+				active++
+			}
+		}
+		respond(ctx, m.Call.OK(&msg.DirectoryStatus{Users: len(d.users), Channels: len(d.channels), FloorActive: active}))
+	case *msg.ListUsers:
+		respond(ctx, m.Call.OK(&msg.UserList{Users: d.userList()}))
+	case *msg.GetUser:
+		if u := d.users[m.UserID]; u != nil {
+			ctx.Forward(u.session)
+			return
+		}
+		respond(ctx, m.Call.Fail(msg.Errorf(msg.CodeNoSuchUser, "user %s is not connected", m.UserID)))
+	case *msg.Broadcast:
+		d.broadcast(ctx, m.Event)
+
+	case *msg.ChannelChanged:
+		if e := d.channels[m.Info.ChannelID]; e != nil {
+			e.info = m.Info
+			if m.Event == msg.EventUpdate {
+				info := m.Info
+				d.broadcast(ctx, &msg.ChannelEvent{ChannelID: info.ChannelID, Event: msg.EventUpdate, Channel: &info})
+			}
+		}
+	case *msg.ChannelDeleted:
+		if e := d.channels[m.ChannelID]; e != nil {
+			d.drop(ctx, m.ChannelID, e)
+			// Poison, not Stop: requests already in the channel's mailbox are still answered
+			// (with 2000) before it ends.
+			ctx.Poison(e.pid)
+		}
+
+	case *actor.Started:
+		d.startPresets(ctx)
+	case *actor.Terminated:
+		for id, e := range d.channels {
+			if samePID(e.pid, m.Who) {
+				d.log.Warn("channel actor ended without a delete; dropping it", "channel_id", id)
+				d.drop(ctx, id, e)
+				return
+			}
+		}
+	}
+}
+
+func (d *Actor) recoverPanic(ctx actor.Context) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	d.cfg.Metrics.ActorPanics.WithLabelValues("directory").Inc()
+	d.log.Error("directory actor recovered from a panic", "panic", fmt.Sprint(r),
+		"message_type", fmt.Sprintf("%T", ctx.Message()), "stack", string(debug.Stack()))
+	if call, ok := callOf(ctx.Message()); ok {
+		respond(ctx, call.Fail(msg.Errorf(msg.CodeInternal, "internal error in the directory")))
+	}
+}
+
+// callOf finds the Call of a request.
+func callOf(m any) (msg.Call, bool) {
+	switch r := m.(type) {
+	case msg.ChannelRequest:
+		_, c := r.Target()
+		return c, true
+	case *msg.CreateChannel:
+		return r.Call, true
+	case *msg.ListChannels:
+		return r.Call, true
+	case *msg.GetStatus:
+		return r.Call, true
+	case *msg.ListUsers:
+		return r.Call, true
+	case *msg.GetUser:
+		return r.Call, true
+	}
+	return msg.Call{}, false
+}
+
+// respond answers a request; a plain Send gets no answer (it would go to dead letters).
+func respond(ctx actor.Context, r *msg.Result) {
+	if ctx.Sender() != nil {
+		ctx.Respond(r)
+	}
+}
+
+func samePID(x, y *actor.PID) bool {
+	if x == nil || y == nil {
+		return x == y
+	}
+	return x.Equal(y)
+}
+
+func (d *Actor) register(ctx actor.Context, m *msg.RegisterSession) {
+	if old := d.users[m.UserID]; old != nil && !samePID(old.session, m.Session) {
+		d.log.Info("session replaced by a newer IDENTIFY", "user_id", m.UserID)
+		ctx.Send(old.session, &msg.Replaced{})
+	}
+	lastSeen := m.LastSeen
+	if lastSeen == nil {
+		now := d.cfg.Clock.Now()
+		lastSeen = func() time.Time { return now }
+	}
+	d.users[m.UserID] = &user{session: m.Session, priority: m.Priority, connectedAt: d.cfg.Clock.Now(), lastSeen: lastSeen}
+	d.cfg.Metrics.Users.Set(float64(len(d.users)))
+	respond(ctx, &msg.Result{})
+}
+
+func (d *Actor) startPresets(ctx actor.Context) {
+	for _, p := range d.cfg.Presets {
+		spec, err := ValidateSpec(p)
+		if err == nil && d.channels[spec.ChannelID] != nil {
+			err = msg.Errorf(msg.CodeChannelExists, "preset channel %s listed twice", spec.ChannelID)
+		}
+		if err != nil {
+			d.log.Error("skipping invalid preset channel", "channel_id", p.ChannelID, "err", err)
+			continue
+		}
+		d.spawn(ctx, spec, "")
+	}
+}
+
+func (d *Actor) create(ctx actor.Context, m *msg.CreateChannel) {
+	spec, err := ValidateSpec(m.Spec)
+	if err != nil {
+		respond(ctx, m.Call.Fail(err))
+		return
+	}
+	if d.channels[spec.ChannelID] != nil {
+		respond(ctx, m.Call.Fail(msg.Errorf(msg.CodeChannelExists, "channel %s already exists", spec.ChannelID)))
+		return
+	}
+	info := d.spawn(ctx, spec, m.Call.UserID)
+	d.log.Info("channel created", "channel_id", spec.ChannelID, "by", m.Call.UserID)
+	reply := info
+	respond(ctx, m.Call.OK(&reply))
+	d.broadcast(ctx, &msg.ChannelEvent{ChannelID: spec.ChannelID, Event: msg.EventCreate, Channel: &info})
+}
+
+// spawn starts a channel actor as a child and records it.
+func (d *Actor) spawn(ctx actor.Context, spec msg.ChannelSpec, creator string) msg.ChannelInfo {
+	cc := d.cfg.Channel
+	cc.Spec, cc.Creator, cc.CreatedAt, cc.Directory = spec, creator, d.cfg.Clock.Now(), ctx.Self()
+	pid := ctx.SpawnPrefix(channel.Props(cc), "channel-"+spec.ChannelID+"-")
+	info := msg.ChannelInfo{
+		ChannelID: spec.ChannelID, Freq: spec.Freq, ChannelName: spec.ChannelName, Capacity: spec.Capacity,
+		CreatedAt: cc.CreatedAt, Floor: msg.FloorInfo{State: msg.FloorStateIdle}, Creator: creator,
+	}
+	d.channels[spec.ChannelID] = &entry{pid: pid, info: info}
+	d.cfg.Metrics.Channels.Set(float64(len(d.channels)))
+	return info
+}
+
+// drop removes a channel from the table and tells every identified session.
+func (d *Actor) drop(ctx actor.Context, id string, e *entry) {
+	delete(d.channels, id)
+	d.cfg.Metrics.Channels.Set(float64(len(d.channels)))
+	info := e.info
+	info.MemberCount, info.QueueSize = 0, 0
+	info.Floor = msg.FloorInfo{State: msg.FloorStateIdle}
+	d.broadcast(ctx, &msg.ChannelEvent{ChannelID: id, Event: msg.EventDelete, Channel: &info})
+}
+
+// broadcast sends ev to every identified session.
+func (d *Actor) broadcast(ctx actor.Context, ev any) {
+	for _, u := range d.users {
+		ctx.Send(u.session, ev)
+	}
+}
+
+func (d *Actor) channelList() []msg.ChannelInfo {
+	out := make([]msg.ChannelInfo, 0, len(d.channels))
+	for _, e := range d.channels {
+		out = append(out, e.info)
+	}
+	slices.SortFunc(out, func(a, b msg.ChannelInfo) int { return strings.Compare(a.ChannelID, b.ChannelID) })
+	return out
+}
+
+func (d *Actor) userList() []msg.UserInfo {
+	now := d.cfg.Clock.Now()
+	out := make([]msg.UserInfo, 0, len(d.users))
+	for id, u := range d.users {
+		out = append(out, msg.UserInfo{
+			UserID: id, Priority: u.priority, ConnectedAt: u.connectedAt,
+			SinceHeartbeatS: max(0, now.Sub(u.lastSeen()).Seconds()),
+		})
+	}
+	slices.SortFunc(out, func(a, b msg.UserInfo) int { return strings.Compare(a.UserID, b.UserID) })
+	return out
+}
