@@ -2,6 +2,7 @@ package media
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/minilivechat/minilivechat/admin/metrics"
 )
@@ -81,3 +82,12 @@ func (c *Counters) Drop(r DropReason) {
 
 // Dropped is the counter of reason r (for tests and status pages).
 func (c *Counters) Dropped(r DropReason) prometheus.Counter { return c.dropped[r] }
+
+// CounterValue reads a counter's current value (for tests and status output).
+func CounterValue(c prometheus.Counter) float64 {
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		return 0
+	}
+	return m.GetCounter().GetValue()
+}
