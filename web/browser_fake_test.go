@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"nhooyr.io/websocket"
 )
 
@@ -37,8 +39,22 @@ func TestBrowserSignalingAgainstFakeServer(t *testing.T) {
 	a.waitFloor("idle", "Idle", 5*time.Second)
 	b.waitFloor("idle", "Idle", 5*time.Second)
 
+	// The space bar is a talk button too; a second talker meanwhile is queued.
+	a.key("keyDown")
+	a.waitFloor("talking", "You are talking", 5*time.Second)
+	releaseB := b.holdTalk("#ptt")
+	b.waitFloor("queued", "Queued at position 1 of 1 — alice is talking", 5*time.Second)
+	releaseB()
+	a.key("keyUp")
+	a.waitFloor("idle", "Idle", 5*time.Second)
+	b.waitFloor("idle", "Idle", 5*time.Second)
+
 	b.chat("hello from bob")
 	a.waitText("#chat-log", "hello from bob", 5*time.Second)
+
+	// A server error is shown as a sentence with its code.
+	mustEval[any](a, `lc.client.join("CH_NOPE").then(() => null)`)
+	a.waitText("#error", "Could not join CH_NOPE: No such channel. (2000: no such channel)", 5*time.Second)
 
 	before := f.identifies()
 	f.dropAll(websocket.StatusInternalError, "restart")
@@ -91,4 +107,26 @@ type inbound struct {
 	PacketsLost      int64   `json:"packetsLost"`
 	AudioLevel       float64 `json:"audioLevel"`
 	TotalAudioEnergy float64 `json:"totalAudioEnergy"`
+}
+
+// TestBrowserRefusedToken checks the sign-in form: a refused token is explained, the form
+// comes back, and the page does not retry in a loop.
+func TestBrowserRefusedToken(t *testing.T) {
+	browser := newBrowser(t, 60*time.Second)
+	f := newFakeServer(t)
+	p := openPage(t, browser, "mallory", f.srv.URL+"/")
+	p.waitJS("sign-in form shown", `!document.querySelector("#signin").hidden && document.querySelector("#app").hidden`, `document.body.innerText`, 5*time.Second)
+	if err := chromedp.Do(p.ctx,
+		chromedp.SendKeys(chromedp.CSS("#user-id"), "mallory"),
+		chromedp.SendKeys(chromedp.CSS("#token"), "not-a-jwt"),
+		chromedp.Click(chromedp.CSS("#signin-btn")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	p.waitText("#error", "The token was refused", 5*time.Second)
+	p.waitJS("closed for good", `lc.state.conn === "closed" && !document.querySelector("#signin").hidden`, `lc.state`, 5*time.Second)
+	if n := f.identifies(); n != 0 {
+		t.Errorf("fake server accepted %d IDENTIFYs of a bad token", n)
+	}
+	p.noExceptions()
 }

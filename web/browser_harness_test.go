@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 )
@@ -256,6 +257,18 @@ func (p *page) holdTalk(sel string) (release func()) {
 	return func() {
 		p.t.Helper()
 		p.mouse(input.DispatchMouseEventTypeMouseReleased, x, y)
+	}
+}
+
+// key presses (typ "keyDown") or releases ("keyUp") the space bar on the page's body.
+func (p *page) key(typ input.DispatchKeyEventType) {
+	p.t.Helper()
+	ev := input.DispatchKeyEventParams{Type: typ, Key: " ", Code: "Space", WindowsVirtualKeyCode: 32, NativeVirtualKeyCode: 32}
+	if err := chromedp.Do(p.ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, input.DispatchKeyEvent, ev)
+		return err
+	})); err != nil {
+		p.t.Fatalf("%s: key %s: %v", p.name, typ, err)
 	}
 }
 

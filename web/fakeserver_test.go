@@ -34,8 +34,9 @@ type fakeServer struct {
 }
 
 type fakeConn struct {
-	ws   *websocket.Conn
-	user string
+	ws    *websocket.Conn
+	user  string
+	close websocket.StatusCode // set by handle: close with it after the frame
 }
 
 var fakeChannels = []string{"CH_0001", "CH_0002"}
@@ -195,6 +196,10 @@ func (f *fakeServer) serveWS(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		f.handle(c, frame.Op, frame.D)
+		if c.close != 0 {
+			ws.Close(c.close, "invalid token")
+			return
+		}
 	}
 }
 
@@ -210,7 +215,7 @@ func (f *fakeServer) handle(c *fakeConn, op int, d map[string]any) {
 		claims, err := token.Verify(f.secret, str("token"), time.Now())
 		if err != nil || claims.UserID != str("user_id") {
 			f.fail(c, op, d, 1001, "invalid token")
-			go c.ws.Close(4001, "invalid token")
+			c.close = 4001
 			return
 		}
 		f.identify++

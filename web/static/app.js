@@ -9,6 +9,7 @@ const $ = (sel) => document.querySelector(sel);
 const REQUEST_TIMEOUT_MS = 10000;
 const FLOOR_PING_MS = 2000; // SPEC §5: the holder pings every 2 s
 const LIST_REFRESH_MS = 15000; // member counts and floors of channels this page has not joined
+const FLAP_WINDOW_MS = 15000; // a connection ended sooner than this after READY is "short"
 
 /** Room is what the page knows about one joined channel. */
 class Room {
@@ -48,6 +49,9 @@ class Client {
     this.mic = new Microphone();
     this.holding = null; // {channelId, emergency} while a talk button is held
     this.lastError = null; // {code, text}
+    this.finalReason = ""; // set when the server said reconnecting cannot help
+    this.readyAt = 0; // when the current connection became ready
+    this.flaps = 0; // connections in a row that the server ended soon after READY
     this.framesIn = 0;
     this.lastPong = 0;
     this.mic.onlevel = (level) => renderLevel(level);
@@ -65,6 +69,8 @@ class Client {
     this.maxPriority = maxPriority(token);
     this.wanted = true;
     this.attempt = 0;
+    this.flaps = 0;
+    this.finalReason = "";
     this.connect();
   }
 
@@ -125,11 +131,23 @@ class Client {
     }
     const why = CloseText[code] || (reason ? `Connection closed: ${reason}` : "Connection lost.");
     if (!this.wanted) return;
-    if (FinalCloseCodes.has(code)) {
+    // A connection the server ends soon after READY, again and again, is most likely another
+    // tab signed in as the same user (close 4002, which some servers' close handshakes turn
+    // into 1006 on the browser's side): stop after three instead of fighting it.
+    const short = this.readyAt && Date.now() - this.readyAt < FLAP_WINDOW_MS;
+    this.flaps = short ? this.flaps + 1 : 0;
+    this.readyAt = 0;
+    const final = FinalCloseCodes.has(code) || this.finalReason || this.flaps >= 3;
+    if (final) {
+      const text = FinalCloseCodes.has(code)
+        ? why + (reason ? ` (${reason})` : "")
+        : this.finalReason || "The server keeps ending the connection (signed in somewhere else?).";
       this.wanted = false;
       this.conn = "closed";
-      this.connNote = why;
-      this.showError(code, why + (reason ? ` (${reason})` : ""));
+      this.connNote = text;
+      this.finalReason = "";
+      this.flaps = 0;
+      if (!this.lastError || FinalCloseCodes.has(code)) this.showError(code, text);
       render();
       return;
     }
@@ -188,6 +206,9 @@ class Client {
           this.pending.delete(d.nonce);
           op === Op.ACK ? p.resolve(d) : p.reject(d);
         } else if (op === Op.ERROR) {
+          // A refused token ends the session: the server closes with 4001 next, but a browser
+          // may see that close only as 1006 (see onClosed), so the ERROR decides.
+          if (d.code === 1001) this.finalReason = "The token was refused.";
           this.showError(d.code, errorMessage(d));
         }
         return;
@@ -222,6 +243,7 @@ class Client {
     this.conn = "ready";
     this.connNote = "";
     this.attempt = 0;
+    this.readyAt = Date.now();
     this.sessionId = d.session_id;
     this.priority = d.priority;
     this.clearError();
@@ -578,6 +600,7 @@ function render() {
   $("#signin").hidden = signedIn && client.conn !== "closed";
   $("#app").hidden = !signedIn;
   $("#signout").hidden = !signedIn;
+  $("#reconnect").hidden = client.conn !== "closed";
 
   const conn = $("#conn-state");
   conn.dataset.state = client.conn;
@@ -778,6 +801,7 @@ function start() {
     client.signIn($("#user-id").value.trim(), $("#token").value.trim());
   });
   $("#signout").addEventListener("click", () => client.signOut());
+  $("#reconnect").addEventListener("click", () => client.signIn(client.userId, client.token));
   $("#error-close").addEventListener("click", () => {
     client.clearError();
     render();
