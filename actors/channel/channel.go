@@ -469,7 +469,14 @@ func (a *Actor) floorRequest(ctx actor.Context, call msg.Call, step func(now tim
 		a.gone(ctx, call)
 		return
 	}
-	a.apply(ctx, step(a.cfg.Clock.Now()), call.Session)
+	now := a.cfg.Clock.Now()
+	res := step(now)
+	a.apply(ctx, res, call.Session)
+	if g := res.Granted; g != nil && !g.FromQueue {
+		// Grant latency is the actor's own work for a grant it could make at once; a grant
+		// from the queue waited for people, not for the server, and is not a latency.
+		a.cfg.Metrics.FloorGrantLatency.Observe(a.cfg.Clock.Now().Sub(now).Seconds())
+	}
 }
 
 // requestPriority is the priority a FLOOR_REQUEST asks for: as given (the session has capped
@@ -538,7 +545,6 @@ func (a *Actor) apply(ctx actor.Context, res floor.Result, asker *actor.PID) {
 	m := a.cfg.Metrics
 	if g := res.Granted; g != nil {
 		m.FloorGrants.Inc()
-		m.FloorGrantLatency.Observe(g.At.Sub(g.RequestedAt).Seconds())
 		a.log.Debug("floor granted", "user_id", g.User, "priority", g.Priority)
 	}
 	if t := res.Ended; t != nil {

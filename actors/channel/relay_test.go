@@ -1,6 +1,7 @@
 package channel
 
 import (
+	"log/slog"
 	"testing"
 	"time"
 
@@ -126,7 +127,7 @@ func TestActorSystemEndToEnd(t *testing.T) {
 	met := metrics.New()
 	pid := sys.Root.Spawn(Props(Config{
 		Spec:  msg.ChannelSpec{ChannelID: "CH", Freq: "1", ChannelName: "n", Capacity: 5},
-		Clock: clk, Media: fm, Metrics: met, Directory: dir.PID(),
+		Clock: clk, Media: fm, Metrics: met, Directory: dir.PID(), Logger: slog.New(slog.DiscardHandler),
 	}))
 	t.Cleanup(func() { _ = sys.Root.StopFuture(pid).Wait() })
 	sessions := map[string]*actortest.Probe{}

@@ -90,6 +90,7 @@ type Grant struct {
 	Priority    int
 	RequestedAt time.Time // when the granted request arrived (queued requests: their first)
 	At          time.Time
+	FromQueue   bool // granted from the queue, not at once on its request
 }
 
 // Tenure describes a holder's tenure that ended in a transition.

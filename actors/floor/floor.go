@@ -369,6 +369,7 @@ func (m *Machine) next(r *Result, now time.Time) {
 	head := m.queue[0]
 	m.queue = slices.Delete(m.queue, 0, 1)
 	m.grant(r, head.User, head.Priority, head.at, now)
+	r.Granted.FromQueue = true
 	m.queueUpdates(r, before, "")
 }
 

@@ -609,10 +609,12 @@ func TestPositionUpdatesOnEveryChange(t *testing.T) {
 
 func TestGrantRecordsLatencyFromFirstRequest(t *testing.T) {
 	m := newMachine(10, "a", "b")
-	m.Request("a", 100, t0)
+	if r := m.Request("a", 100, t0); r.Granted == nil || r.Granted.FromQueue {
+		t.Fatalf("immediate grant %+v", r.Granted)
+	}
 	m.Request("b", 100, t0.Add(time.Second))
 	r := m.Release("a", t0.Add(5*time.Second))
-	if r.Granted == nil || r.Granted.At.Sub(r.Granted.RequestedAt) != 4*time.Second {
+	if r.Granted == nil || r.Granted.At.Sub(r.Granted.RequestedAt) != 4*time.Second || !r.Granted.FromQueue {
 		t.Fatalf("granted %+v, want latency 4s", r.Granted)
 	}
 	if r.Ended == nil || r.Ended.Held != 5*time.Second || r.Ended.Reason != EndRelease {
