@@ -136,7 +136,6 @@ func (c *conn) run() {
 		case <-time.After(2 * session.DefaultLeaveTimeout):
 			c.log.Warn("session did not stop after disconnect", "user_id", c.who.userID)
 		}
-		g.m.Users.Dec()
 	}
 }
 
@@ -262,7 +261,6 @@ func (c *conn) identify(d json.RawMessage, nonce string) bool {
 		Logger:      c.log,
 	}))
 	c.identified.Store(true)
-	c.gw.m.Users.Inc()
 	c.log.Info("session identified", "priority", prio, "max_priority", claims.MaxPriority)
 	return false
 }

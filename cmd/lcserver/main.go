@@ -1,0 +1,175 @@
+// Command lcserver is the mini-livechat server: WebSocket signaling, REST/admin API and the
+// embedded web client on one TCP port, media on one UDP port (SPEC §3). Every flag can also
+// be set through its LIVECHAT_* environment variable; the token secret and the admin token
+// come from the environment only (LIVECHAT_SECRET, LIVECHAT_ADMIN_TOKEN), so they never show
+// in a process list.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/minilivechat/minilivechat/cmd/lcserver/server"
+	"github.com/minilivechat/minilivechat/gateway/token"
+)
+
+// version is stamped by the build: -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newApp(os.Stdout, os.Stderr, os.Getenv).RunContext(ctx, os.Args)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "lcserver:", err)
+		os.Exit(1)
+	}
+}
+
+// newApp builds the command; getenv reads LIVECHAT_SECRET and LIVECHAT_ADMIN_TOKEN.
+func newApp(stdout, stderr io.Writer, getenv func(string) string) *cli.App {
+	d := server.Defaults()
+	return &cli.App{
+		Name:      "lcserver",
+		Usage:     "push-to-talk voice server (WebSocket signaling, WebRTC media on one UDP port)",
+		Version:   version,
+		Writer:    stdout,
+		ErrWriter: stderr,
+		Flags: []cli.Flag{
+			&cli.IntFlag{Name: "port", Value: d.Port, EnvVars: []string{"LIVECHAT_PORT"},
+				Usage: "TCP port: WebSocket (GET /ws), REST, admin, web client"},
+			&cli.IntFlag{Name: "udp-port", Value: d.UDPPort, EnvVars: []string{"LIVECHAT_UDP_PORT"},
+				Usage: "UDP media port"},
+			&cli.StringFlag{Name: "bind", Value: d.Bind, EnvVars: []string{"LIVECHAT_BIND"},
+				Usage: "listen address"},
+			&cli.StringFlag{Name: "advertise-ip", Value: server.AdvertiseAuto, EnvVars: []string{"LIVECHAT_ADVERTISE_IP"},
+				Usage: "IP put in SDP candidates; auto = the local source IP the routing table picks"},
+			&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: []string{"LIVECHAT_LOG_LEVEL"},
+				Usage: "error, warn, info or debug"},
+			&cli.StringFlag{Name: "channels", EnvVars: []string{"LIVECHAT_CHANNELS"},
+				Usage: "JSON or YAML file of preset channels replacing the built-in three"},
+			&cli.DurationFlag{Name: "heartbeat-interval", Value: d.HeartbeatInterval, EnvVars: []string{"LIVECHAT_HEARTBEAT_INTERVAL"},
+				Usage: "heartbeat interval announced in HELLO; silent sessions close after 2× this + 5s"},
+			&cli.DurationFlag{Name: "floor-ping-timeout", Value: d.FloorPingTimeout, EnvVars: []string{"LIVECHAT_FLOOR_PING_TIMEOUT"},
+				Usage: "revoke the floor of a holder without FLOOR_PING for this long"},
+			&cli.DurationFlag{Name: "floor-max-duration", Value: d.FloorMaxDuration, EnvVars: []string{"LIVECHAT_FLOOR_MAX_DURATION"},
+				Usage: "longest a holder may keep the floor"},
+			&cli.IntFlag{Name: "floor-queue-limit", EnvVars: []string{"LIVECHAT_FLOOR_QUEUE_LIMIT"},
+				Usage: "floor queue length per channel; 0 = the channel capacity"},
+			&cli.StringFlag{Name: "allowed-origins", EnvVars: []string{"LIVECHAT_ALLOWED_ORIGINS"},
+				Usage: "comma-separated Origin host patterns allowed on /ws; empty = any"},
+			&cli.Float64Flag{Name: "rate-limit", Value: d.RateLimit, EnvVars: []string{"LIVECHAT_RATE_LIMIT"},
+				Usage: "WebSocket frames per second per session (negative disables)"},
+			&cli.IntFlag{Name: "rate-burst", Value: d.RateBurst, EnvVars: []string{"LIVECHAT_RATE_BURST"},
+				Usage: "WebSocket frames a session may send in a burst"},
+			&cli.IntFlag{Name: "max-frame-bytes", Value: d.MaxFrameBytes, EnvVars: []string{"LIVECHAT_MAX_FRAME_BYTES"},
+				Usage: "largest WebSocket frame accepted"},
+			&cli.BoolFlag{Name: "dev", EnvVars: []string{"LIVECHAT_DEV"},
+				Usage: "demo mode: print ready-to-use tokens and web client links (refused with a custom LIVECHAT_SECRET)"},
+		},
+		Action: func(c *cli.Context) error {
+			cfg, err := configFrom(c, getenv)
+			if err != nil {
+				return err
+			}
+			return run(c.Context, cfg, stdout)
+		},
+	}
+}
+
+// configFrom turns flags and environment into a server.Config with a logger.
+func configFrom(c *cli.Context, getenv func(string) string) (server.Config, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
+		return server.Config{}, fmt.Errorf("--log-level %q: want error, warn, info or debug", c.String("log-level"))
+	}
+	cfg := server.Config{
+		Port:              c.Int("port"),
+		UDPPort:           c.Int("udp-port"),
+		Bind:              c.String("bind"),
+		AdvertiseIP:       c.String("advertise-ip"),
+		ChannelsFile:      c.String("channels"),
+		HeartbeatInterval: c.Duration("heartbeat-interval"),
+		FloorPingTimeout:  c.Duration("floor-ping-timeout"),
+		FloorMaxDuration:  c.Duration("floor-max-duration"),
+		QueueLimit:        c.Int("floor-queue-limit"),
+		RateLimit:         c.Float64("rate-limit"),
+		RateBurst:         c.Int("rate-burst"),
+		MaxFrameBytes:     c.Int("max-frame-bytes"),
+		Secret:            getenv("LIVECHAT_SECRET"),
+		AdminToken:        getenv("LIVECHAT_ADMIN_TOKEN"),
+		Dev:               c.Bool("dev"),
+		Version:           version,
+		Logger:            slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level})),
+	}
+	for _, o := range strings.Split(c.String("allowed-origins"), ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			cfg.AllowedOrigins = append(cfg.AllowedOrigins, o)
+		}
+	}
+	if cfg.Secret == "" {
+		cfg.Secret = token.DefaultSecret
+	}
+	if cfg.Dev && cfg.Secret != token.DefaultSecret {
+		return cfg, errors.New("--dev is refused while LIVECHAT_SECRET is set: dev mode prints tokens for anyone to use")
+	}
+	return cfg, nil
+}
+
+// run starts the server and serves until ctx ends (SIGINT/SIGTERM), then shuts down.
+func run(ctx context.Context, cfg server.Config, stdout io.Writer) error {
+	srv, err := server.New(cfg)
+	if err != nil {
+		return err
+	}
+	if cfg.Dev {
+		if err := printDevBanner(stdout, srv.Port(), []byte(cfg.Secret), time.Now()); err != nil {
+			return errors.Join(err, srv.Run(canceled()))
+		}
+	}
+	return srv.Run(ctx)
+}
+
+func canceled() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}
+
+// devUsers are the demo users of --dev: alice and bob may ask normal priority, carol up to
+// emergency (255).
+var devUsers = []struct {
+	id          string
+	maxPriority int
+}{{"alice", 100}, {"bob", 100}, {"carol", 255}}
+
+// devTokenTTL is how long --dev tokens stay valid.
+const devTokenTTL = 24 * time.Hour
+
+func printDevBanner(w io.Writer, port int, secret []byte, now time.Time) error {
+	var b strings.Builder
+	line := strings.Repeat("=", 78)
+	fmt.Fprintf(&b, "%s\n  lcserver DEV MODE — default secret, demo tokens valid for %v\n%s\n", line, devTokenTTL, line)
+	for _, u := range devUsers {
+		tok, err := token.Mint(secret, u.id, u.maxPriority, devTokenTTL, now)
+		if err != nil {
+			return fmt.Errorf("dev banner: %w", err)
+		}
+		fmt.Fprintf(&b, "\n  %s (max_priority %d)\n    token: %s\n    web:   http://127.0.0.1:%d/?user=%s&token=%s\n",
+			u.id, u.maxPriority, tok, port, u.id, tok)
+	}
+	fmt.Fprintf(&b, "\n  admin: lcadmin --port %d status     (loopback needs no admin token)\n", port)
+	fmt.Fprintf(&b, "  token: lcadmin token --user dave --max-priority 200\n%s\n", line)
+	_, err := io.WriteString(w, b.String())
+	return err
+}

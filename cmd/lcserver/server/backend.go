@@ -1,0 +1,154 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/minilivechat/minilivechat/actors/msg"
+	"github.com/minilivechat/minilivechat/admin"
+)
+
+// defaultAskTimeout bounds an admin question whose context has no deadline.
+const defaultAskTimeout = 2 * time.Second
+
+// backend implements admin.Backend by asking the directory with RequestFuture and a timeout
+// taken from the request's context. It runs on HTTP handler goroutines, never inside an actor,
+// so waiting on the future blocks no mailbox.
+type backend struct{ s *Server }
+
+var _ admin.Backend = (*backend)(nil)
+
+// ask sends req to the directory and returns the Result's data, or its error as *msg.Error.
+func (b *backend) ask(ctx context.Context, req any) (any, error) {
+	timeout := defaultAskTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+	}
+	if timeout <= 0 || ctx.Err() != nil {
+		return nil, msg.Errorf(msg.CodeUnavailable, "no time left to ask the server")
+	}
+	res, err := b.s.system.Root.RequestFuture(b.s.directory, req, timeout).Result()
+	if err != nil {
+		if errors.Is(err, actor.ErrTimeout) {
+			return nil, msg.Errorf(msg.CodeUnavailable, "the server did not answer within %v", timeout.Round(time.Millisecond))
+		}
+		return nil, fmt.Errorf("ask directory %T: %w", req, err)
+	}
+	if r, ok := res.(*msg.Result); ok {
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Data, nil
+	}
+	return res, nil // a bare answer (e.g. *msg.UserDetail straight from a session)
+}
+
+// as converts an answer's data to *T, accepting a pointer or a value.
+func as[T any](v any, err error) (*T, error) {
+	if err != nil {
+		return nil, err
+	}
+	switch d := v.(type) {
+	case *T:
+		if d != nil {
+			return d, nil
+		}
+	case T:
+		return &d, nil
+	}
+	var zero T
+	return nil, fmt.Errorf("server answered %T, want %T", v, zero)
+}
+
+var adminCall = msg.Call{Admin: true}
+
+func (b *backend) Status(ctx context.Context) (*admin.Status, error) {
+	st, err := as[msg.DirectoryStatus](b.ask(ctx, &msg.GetStatus{Call: adminCall}))
+	if err != nil {
+		return nil, err
+	}
+	return &admin.Status{
+		UptimeS: time.Since(b.s.started).Seconds(), Users: st.Users, Channels: st.Channels,
+		Peers: len(b.peers()), FloorActive: st.FloorActive, Version: b.s.cfg.Version,
+	}, nil
+}
+
+func (b *backend) Users(ctx context.Context) (*msg.UserList, error) {
+	l, err := as[msg.UserList](b.ask(ctx, &msg.ListUsers{Call: adminCall}))
+	if err == nil && l.Users == nil {
+		l.Users = []msg.UserInfo{}
+	}
+	return l, err
+}
+
+func (b *backend) User(ctx context.Context, userID string) (*msg.UserDetail, error) {
+	d, err := as[msg.UserDetail](b.ask(ctx, &msg.GetUser{Call: adminCall, UserID: userID}))
+	if err == nil && d.Channels == nil {
+		d.Channels = []string{}
+	}
+	return d, err
+}
+
+func (b *backend) Channels(ctx context.Context) (*msg.ChannelList, error) {
+	l, err := as[msg.ChannelList](b.ask(ctx, &msg.ListChannels{Call: adminCall}))
+	if err == nil && l.Channels == nil {
+		l.Channels = []msg.ChannelInfo{}
+	}
+	return l, err
+}
+
+func (b *backend) Channel(ctx context.Context, channelID string) (*msg.ChannelDetail, error) {
+	return as[msg.ChannelDetail](b.ask(ctx, &msg.GetChannel{ChannelID: channelID}))
+}
+
+func (b *backend) AdminChannel(ctx context.Context, channelID string) (*msg.AdminChannelDetail, error) {
+	v, err := b.ask(ctx, &msg.GetChannel{Call: adminCall, ChannelID: channelID})
+	if err != nil {
+		return nil, err
+	}
+	if d, ok := v.(*msg.ChannelDetail); ok { // a channel that keeps no admin view
+		return &msg.AdminChannelDetail{ChannelDetail: *d, Peers: []msg.PeerInfo{}}, nil
+	}
+	d, err := as[msg.AdminChannelDetail](v, nil)
+	if err == nil && d.Peers == nil {
+		d.Peers = []msg.PeerInfo{}
+	}
+	return d, err
+}
+
+// peers lists the media peers. The server has no media plane of its own yet: the list stays
+// empty until Config.Media reports peers.
+func (b *backend) peers() []msg.PeerInfo {
+	if pl, ok := b.s.cfg.Media.(PeerLister); ok {
+		return pl.Peers()
+	}
+	return []msg.PeerInfo{}
+}
+
+func (b *backend) Peers(context.Context) (*admin.PeerList, error) {
+	return &admin.PeerList{Peers: b.peers()}, nil
+}
+
+func (b *backend) Peer(_ context.Context, ufrag string) (*msg.PeerDetail, error) {
+	if pl, ok := b.s.cfg.Media.(PeerLister); ok {
+		if d, found := pl.Peer(ufrag); found {
+			return &d, nil
+		}
+	}
+	return nil, msg.Errorf(msg.CodeNoSuchPeer, "no media peer with ufrag %s", ufrag)
+}
+
+func (b *backend) RevokeFloor(ctx context.Context, channelID string) (*msg.RevokeResult, error) {
+	return as[msg.RevokeResult](b.ask(ctx, &msg.RevokeFloor{Call: adminCall, ChannelID: channelID}))
+}
+
+// PeerLister is implemented by a Config.Media that can list its peers for the admin API
+// (GET /admin/peers, /admin/status). Both methods must be safe from any goroutine.
+type PeerLister interface {
+	Peers() []msg.PeerInfo
+	Peer(ufrag string) (msg.PeerDetail, bool)
+}

@@ -1,0 +1,182 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/minilivechat/minilivechat/actors/msg"
+	"github.com/minilivechat/minilivechat/admin/metrics"
+	"github.com/minilivechat/minilivechat/gateway"
+	"github.com/minilivechat/minilivechat/gateway/token"
+)
+
+// AdvertiseAuto asks New to pick the advertise IP from the routing table.
+const AdvertiseAuto = "auto"
+
+// Config is everything lcserver can be told (SPEC §3, §4, §5, §9). Zero values take the
+// defaults of Defaults(); Validate says what is wrong with a bad one.
+type Config struct {
+	Port        int    // TCP port for WebSocket, REST, admin and the web client; 0 picks a free one
+	UDPPort     int    // UDP media port; 0 picks a free one
+	Bind        string // listen address
+	AdvertiseIP string // IP put in SDP candidates; "auto" (or empty) picks the routed source IP
+
+	HeartbeatInterval time.Duration // announced in HELLO; zombie after 2× + HeartbeatGrace
+	HeartbeatGrace    time.Duration
+	IdentifyTimeout   time.Duration
+
+	FloorPingTimeout time.Duration // holder without FLOOR_PING for this long loses the floor
+	FloorMaxDuration time.Duration // longest a holder may talk
+	QueueLimit       int           // floor queue limit per channel; 0 follows the channel capacity
+
+	ChannelsFile   string   // JSON or YAML preset channels replacing the built-in three
+	AllowedOrigins []string // Origin patterns for /ws; empty accepts any
+
+	Secret     string // LIVECHAT_SECRET: the token HMAC key
+	AdminToken string // LIVECHAT_ADMIN_TOKEN: bearer token for /admin; empty = loopback only
+
+	RateLimit     float64 // frames per second per WebSocket; negative disables
+	RateBurst     int
+	MaxFrameBytes int
+
+	Dev     bool   // demo mode (lcserver --dev)
+	Version string // reported by /admin/status
+
+	// Media is the media plane the channels open peers through; nil is msg.NoMedia (every
+	// SDP offer refused with 2006, signaling-only members work).
+	Media msg.Media
+
+	Logger  *slog.Logger     // nil discards
+	Metrics *metrics.Metrics // nil: a fresh set
+}
+
+// Defaults returns the configuration of a plain `lcserver` start.
+func Defaults() Config {
+	return Config{
+		Port:              8080,
+		UDPPort:           10000,
+		Bind:              "0.0.0.0",
+		AdvertiseIP:       AdvertiseAuto,
+		HeartbeatInterval: gateway.DefaultHeartbeatInterval,
+		HeartbeatGrace:    gateway.DefaultHeartbeatGrace,
+		IdentifyTimeout:   gateway.DefaultIdentifyTimeout,
+		FloorPingTimeout:  6 * time.Second,
+		FloorMaxDuration:  30 * time.Second,
+		Secret:            token.DefaultSecret,
+		RateLimit:         gateway.DefaultRateLimit,
+		RateBurst:         gateway.DefaultRateBurst,
+		MaxFrameBytes:     gateway.DefaultMaxFrameBytes,
+		Version:           "dev",
+	}
+}
+
+// withDefaults fills zero fields from Defaults (ports excepted: 0 means "pick one").
+func (c Config) withDefaults() Config {
+	d := Defaults()
+	if c.Bind == "" {
+		c.Bind = d.Bind
+	}
+	if c.AdvertiseIP == "" {
+		c.AdvertiseIP = d.AdvertiseIP
+	}
+	setDur := func(v *time.Duration, def time.Duration) {
+		if *v == 0 {
+			*v = def
+		}
+	}
+	setDur(&c.HeartbeatInterval, d.HeartbeatInterval)
+	setDur(&c.HeartbeatGrace, d.HeartbeatGrace)
+	setDur(&c.IdentifyTimeout, d.IdentifyTimeout)
+	setDur(&c.FloorPingTimeout, d.FloorPingTimeout)
+	setDur(&c.FloorMaxDuration, d.FloorMaxDuration)
+	if c.Secret == "" {
+		c.Secret = d.Secret
+	}
+	if c.RateLimit == 0 {
+		c.RateLimit = d.RateLimit
+	}
+	if c.RateBurst == 0 {
+		c.RateBurst = d.RateBurst
+	}
+	if c.MaxFrameBytes == 0 {
+		c.MaxFrameBytes = d.MaxFrameBytes
+	}
+	if c.Version == "" {
+		c.Version = d.Version
+	}
+	if c.Media == nil {
+		c.Media = msg.NoMedia{}
+	}
+	return c
+}
+
+// Validate reports every problem of the configuration (after defaults) at once.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.Port < 0 || c.Port > 65535 {
+		bad("port %d outside 0..65535", c.Port)
+	}
+	if c.UDPPort < 0 || c.UDPPort > 65535 {
+		bad("udp port %d outside 0..65535", c.UDPPort)
+	}
+	if net.ParseIP(c.Bind) == nil {
+		bad("bind address %q is not an IP address", c.Bind)
+	}
+	if c.AdvertiseIP != AdvertiseAuto {
+		ip := net.ParseIP(c.AdvertiseIP)
+		if ip == nil || ip.IsUnspecified() {
+			bad("advertise IP %q is not a usable IP address (or %q)", c.AdvertiseIP, AdvertiseAuto)
+		}
+	}
+	for name, d := range map[string]time.Duration{
+		"heartbeat interval": c.HeartbeatInterval, "heartbeat grace": c.HeartbeatGrace,
+		"identify timeout": c.IdentifyTimeout, "floor ping timeout": c.FloorPingTimeout,
+		"floor max duration": c.FloorMaxDuration,
+	} {
+		if d < 0 {
+			bad("%s %v is negative", name, d)
+		}
+	}
+	if c.HeartbeatInterval > 0 && c.HeartbeatInterval < 10*time.Millisecond {
+		bad("heartbeat interval %v below 10ms", c.HeartbeatInterval)
+	}
+	if c.QueueLimit < 0 {
+		bad("queue limit %d is negative", c.QueueLimit)
+	}
+	if c.RateBurst < 0 {
+		bad("rate burst %d is negative", c.RateBurst)
+	}
+	if c.MaxFrameBytes < 256 {
+		bad("max frame size %d below 256 bytes", c.MaxFrameBytes)
+	}
+	for _, o := range c.AllowedOrigins {
+		if strings.TrimSpace(o) == "" {
+			bad("empty allowed-origins pattern")
+		}
+	}
+	if c.Dev && c.Secret != token.DefaultSecret {
+		bad("--dev prints tokens signed with the default secret; it is refused while LIVECHAT_SECRET is set to another value")
+	}
+	return errors.Join(errs...)
+}
+
+// AutoAdvertiseIP returns the local source IP the routing table picks for the outside
+// world: a UDP "connect" to a public address, which sends nothing.
+func AutoAdvertiseIP() (net.IP, error) {
+	conn, err := net.Dial("udp4", "192.0.2.1:9") // TEST-NET-1: routed like any public address
+	if err != nil {
+		return nil, fmt.Errorf("pick advertise IP: %w", err)
+	}
+	defer conn.Close()
+	ip := conn.LocalAddr().(*net.UDPAddr).IP
+	if ip.IsUnspecified() {
+		return nil, errors.New("pick advertise IP: the routing table gave no source address")
+	}
+	return ip, nil
+}

@@ -1,0 +1,118 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/minilivechat/minilivechat/actors/msg"
+)
+
+// BuiltinChannels are the preset channels of SPEC §3.
+func BuiltinChannels() []msg.ChannelSpec {
+	return []msg.ChannelSpec{
+		{ChannelID: "CH_0001", Freq: "0001", ChannelName: "📢 영업/시연", Capacity: 20},
+		{ChannelID: "CH_0002", Freq: "0002", ChannelName: "🤝 스스 파트너스", Capacity: 20},
+		{ChannelID: "CH_0003", Freq: "0003", ChannelName: "🏠 동천 패밀리", Capacity: 20},
+	}
+}
+
+// defaultPresetCapacity applies to preset entries without a capacity.
+const defaultPresetCapacity = 20
+
+// LoadChannels reads a preset file: JSON or YAML (by extension, else sniffed), either a list
+// of channels or {channels: [...]}, each {channel_id, freq, channel_name, capacity?}.
+func LoadChannels(path string) ([]msg.ChannelSpec, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read channels file: %w", err)
+	}
+	specs, err := parseChannels(data, filepath.Ext(path))
+	if err != nil {
+		return nil, fmt.Errorf("channels file %s: %w", path, err)
+	}
+	return specs, nil
+}
+
+func parseChannels(data []byte, ext string) ([]msg.ChannelSpec, error) {
+	trimmed := bytes.TrimSpace(data)
+	isJSON := strings.EqualFold(ext, ".json") ||
+		(!strings.EqualFold(ext, ".yaml") && !strings.EqualFold(ext, ".yml") && len(trimmed) > 0 && (trimmed[0] == '[' || trimmed[0] == '{'))
+	if !isJSON {
+		// YAML → generic values → JSON, so that one set of (json) field names serves both.
+		var v any
+		if err := yaml.Unmarshal(data, &v); err != nil {
+			return nil, fmt.Errorf("parse YAML: %w", err)
+		}
+		var err error
+		if trimmed, err = json.Marshal(v); err != nil {
+			return nil, fmt.Errorf("parse YAML: %w", err)
+		}
+	}
+	var specs []msg.ChannelSpec
+	if len(trimmed) > 0 && trimmed[0] == '{' {
+		var wrapped struct {
+			Channels []msg.ChannelSpec `json:"channels"`
+		}
+		if err := strictJSON(trimmed, &wrapped); err != nil {
+			return nil, err
+		}
+		specs = wrapped.Channels
+	} else if err := strictJSON(trimmed, &specs); err != nil {
+		return nil, err
+	}
+	return specs, validateChannels(specs)
+}
+
+func strictJSON(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("parse: %w", err)
+	}
+	return nil
+}
+
+func validateChannels(specs []msg.ChannelSpec) error {
+	if len(specs) == 0 {
+		return fmt.Errorf("no channels")
+	}
+	seen := map[string]bool{}
+	for i := range specs {
+		s := &specs[i]
+		if !validID(s.ChannelID) {
+			return fmt.Errorf("channel %d: channel_id %q must match [A-Za-z0-9_-]{1,64}", i+1, s.ChannelID)
+		}
+		if seen[s.ChannelID] {
+			return fmt.Errorf("channel %s listed twice", s.ChannelID)
+		}
+		seen[s.ChannelID] = true
+		if s.Capacity == 0 {
+			s.Capacity = defaultPresetCapacity
+		}
+		if s.Capacity < 0 {
+			return fmt.Errorf("channel %s: capacity %d is negative", s.ChannelID, s.Capacity)
+		}
+		if s.ChannelName == "" {
+			s.ChannelName = s.ChannelID
+		}
+	}
+	return nil
+}
+
+func validID(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}

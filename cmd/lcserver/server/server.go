@@ -1,0 +1,188 @@
+// Package server assembles lcserver in-process: the actor system with its directory and preset
+// channels, the WebSocket gateway at /ws, the HTTP API (admin.Mount), the web client at /, all
+// on one echo instance and one TCP listener. cmd/lcserver is a thin CLI around it; tests start
+// it on ephemeral ports:
+//
+//	srv, err := server.New(server.Config{Port: 0, UDPPort: 0, AdvertiseIP: "127.0.0.1"})
+//	go srv.Run(ctx)          // serves until ctx ends, then shuts down gracefully
+//	url := "ws://" + srv.Addr() + "/ws"
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/labstack/echo/v4"
+
+	"github.com/minilivechat/minilivechat/admin"
+	"github.com/minilivechat/minilivechat/admin/metrics"
+	"github.com/minilivechat/minilivechat/gateway"
+	"github.com/minilivechat/minilivechat/gateway/token"
+	"github.com/minilivechat/minilivechat/web"
+)
+
+// ShutdownTimeout bounds the graceful shutdown of Run.
+const ShutdownTimeout = 5 * time.Second
+
+// Server is one assembled lcserver.
+type Server struct {
+	// Static after New.
+	cfg       Config
+	log       *slog.Logger
+	m         *metrics.Metrics
+	system    *actor.ActorSystem
+	directory *actor.PID
+	gw        *gateway.Gateway
+	echo      *echo.Echo
+	http      *http.Server
+	ln        net.Listener
+	advertise net.IP
+	started   time.Time
+}
+
+// New validates cfg, builds the actors, the gateway and the routes, and binds the TCP port
+// (so Addr is known before Run). Run must be called to serve and, at the end, to release
+// everything New took.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	cfg = cfg.withDefaults()
+	s := &Server{cfg: cfg, log: cfg.Logger, m: cfg.Metrics, started: time.Now()}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.m == nil {
+		s.m = metrics.New()
+	}
+	if cfg.Secret == token.DefaultSecret {
+		s.log.Warn("LIVECHAT_SECRET is not set: tokens are signed with the public default secret; anyone can mint them",
+			"default_secret", token.DefaultSecret)
+	}
+
+	presets := BuiltinChannels()
+	if cfg.ChannelsFile != "" {
+		var err error
+		if presets, err = LoadChannels(cfg.ChannelsFile); err != nil {
+			return nil, err
+		}
+	}
+
+	if cfg.AdvertiseIP == AdvertiseAuto {
+		ip, err := AutoAdvertiseIP()
+		if err != nil {
+			s.log.Warn("no routed source IP; advertising loopback", "err", err)
+			ip = net.IPv4(127, 0, 0, 1)
+		}
+		s.advertise = ip
+		s.log.Info("advertise IP chosen from the routing table", "advertise_ip", ip.String())
+	} else {
+		s.advertise = net.ParseIP(cfg.AdvertiseIP)
+		s.log.Info("advertise IP set by configuration", "advertise_ip", s.advertise.String())
+	}
+
+	s.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return s.log.With("lib", "protoactor")
+	}))
+	s.directory = s.spawnDirectory(presets)
+
+	gw, err := gateway.New(gateway.Options{
+		System: s.system, Directory: s.directory, Secret: []byte(cfg.Secret),
+		Metrics: s.m, Logger: s.log.With("component", "gateway"),
+		HeartbeatInterval: cfg.HeartbeatInterval, HeartbeatGrace: cfg.HeartbeatGrace,
+		IdentifyTimeout: cfg.IdentifyTimeout, MaxFrameBytes: cfg.MaxFrameBytes,
+		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, AllowedOrigins: cfg.AllowedOrigins,
+	})
+	if err != nil {
+		s.stopActors()
+		return nil, err
+	}
+	s.gw = gw
+
+	s.echo = echo.New()
+	s.echo.HideBanner = true
+	s.echo.HidePort = true
+	s.echo.GET("/ws", echo.WrapHandler(gw))
+	admin.Mount(s.echo, admin.Options{
+		Backend: &backend{s: s}, Metrics: s.m, AdminToken: cfg.AdminToken,
+		Logger: s.log.With("component", "admin"),
+	})
+	s.echo.GET("/*", echo.WrapHandler(web.Handler()))
+
+	addr := net.JoinHostPort(cfg.Bind, strconv.Itoa(cfg.Port))
+	network := "tcp"
+	if ip := net.ParseIP(cfg.Bind); ip.To4() != nil {
+		network = "tcp4" // 0.0.0.0 means IPv4 only, as an operator reads it
+	}
+	ln, err := net.Listen(network, addr)
+	if err != nil {
+		s.stopActors()
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	s.ln = ln
+	s.http = &http.Server{Handler: s.echo, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+	return s, nil
+}
+
+// Addr is the bound TCP address, host:port (with Bind 0.0.0.0 the host is 0.0.0.0; dial
+// 127.0.0.1 and the port).
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Port is the bound TCP port.
+func (s *Server) Port() int { return s.ln.Addr().(*net.TCPAddr).Port }
+
+// AdvertiseIP is the IP put in SDP candidates.
+func (s *Server) AdvertiseIP() net.IP { return s.advertise }
+
+// Metrics is the server's metrics set.
+func (s *Server) Metrics() *metrics.Metrics { return s.m }
+
+// Run serves until ctx ends or the listener fails, then shuts down gracefully: refuse new
+// connections, close every WebSocket with 1001 and a reason, let each session leave its
+// channels (releasing floors), stop the actors. It returns within ShutdownTimeout or so.
+func (s *Server) Run(ctx context.Context) error {
+	s.log.Info("lcserver listening", "addr", s.Addr(), "version", s.cfg.Version)
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- s.http.Serve(s.ln) }()
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+		err = fmt.Errorf("serve http: %w", err)
+	}
+	s.log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	if gerr := s.gw.Shutdown(sctx); gerr != nil {
+		s.log.Warn("websocket sessions did not all end in time", "err", gerr)
+	}
+	if herr := s.http.Shutdown(sctx); herr != nil && !errors.Is(herr, http.ErrServerClosed) {
+		s.log.Warn("http shutdown", "err", herr)
+		_ = s.http.Close()
+	}
+	if err == nil {
+		if e := <-serveErr; e != nil && !errors.Is(e, http.ErrServerClosed) {
+			err = fmt.Errorf("serve http: %w", e)
+		}
+	}
+	s.stopActors()
+	s.log.Info("stopped")
+	return err
+}
+
+// stopActors stops the directory (and with it the channels it spawned) and the system.
+func (s *Server) stopActors() {
+	if err := s.system.Root.StopFuture(s.directory).Wait(); err != nil {
+		s.log.Warn("directory did not stop", "err", err)
+	}
+	s.system.Shutdown()
+}
