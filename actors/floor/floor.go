@@ -48,9 +48,9 @@ func (s State) String() string {
 // TimerKind names one of the two floor timers a holder runs under.
 type TimerKind int
 
-// Timer kinds. TimerPing is re-armed by every FLOOR_PING (the analogue of TS 24.380's T2
-// "end of RTP media" supervision); TimerMaxDuration runs once per grant (the analogue of T4
-// "floor taken" maximum talk time, often called T1 in older PoC specs).
+// Timer kinds. TimerPing is re-armed by every FLOOR_PING (the analogue of TS 24.380's T1
+// "End of RTP media", with pings standing in for media); TimerMaxDuration runs once per grant
+// (the analogue of T2 "Stop talking").
 const (
 	TimerPing TimerKind = iota
 	TimerMaxDuration
