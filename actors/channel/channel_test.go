@@ -430,3 +430,52 @@ func TestPanicRecoveredStateKept(t *testing.T) {
 	}
 	f.join("b")
 }
+
+func TestQueueThroughActor(t *testing.T) {
+	f := newFixture(t)
+	f.join("a", "b", "c", "d")
+	f.do(&msg.RequestFloor{Call: call(30, "a"), ChannelID: "CH", Priority: 200})
+	wantSends(t, f.do(&msg.RequestFloor{Call: call(30, "b"), ChannelID: "CH"}), "b: POS 1/1")
+	wantSends(t, f.do(&msg.RequestFloor{Call: call(30, "c"), ChannelID: "CH"}), "c: POS 2/2")
+	// d jumps ahead of both; both are told their new place.
+	wantSends(t, f.do(&msg.RequestFloor{Call: call(30, "d"), ChannelID: "CH", Priority: 150}), "d: POS 1/3", "b: POS 2/3", "c: POS 3/3")
+	// b withdraws: it gets position 0, c moves up.
+	wantSends(t, f.do(&msg.ReleaseFloor{Call: call(31, "b"), ChannelID: "CH"}), "b: POS 0/2", "c: POS 2/2")
+	// d leaves: c moves up; everyone else sees the leave.
+	recs := f.do(&msg.LeaveChannel{Call: call(12, "d"), ChannelID: "CH"})
+	wantSends(t, recs, "a: EVENT leave d", "b: EVENT leave d", "c: EVENT leave d", "c: POS 1/1")
+	if got := toDirectory(recs); !slices.Equal(got, []string{"CHANGED  n=3 taken a q=1"}) {
+		t.Fatalf("directory got %q", got)
+	}
+}
+
+func TestBaselineAfterEveryoneLeaves(t *testing.T) {
+	f := newFixture(t)
+	f.joinMedia("a", "b")
+	f.join("c")
+	f.do(&msg.RequestFloor{Call: call(30, "a"), ChannelID: "CH"})
+	f.do(&msg.RequestFloor{Call: call(30, "b"), ChannelID: "CH"})
+	for _, u := range []string{"a", "b", "c"} {
+		ok(t, f.do(&msg.LeaveChannel{Call: call(12, u), ChannelID: "CH", Disconnect: true}))
+	}
+	if len(f.a.members) != 0 || len(f.a.listeners) != 0 || f.a.floor.State() != floor.Idle || f.a.floor.QueueLen() != 0 {
+		t.Fatalf("state left behind: members %d listeners %d floor %s queue %d",
+			len(f.a.members), len(f.a.listeners), f.a.floor.State(), f.a.floor.QueueLen())
+	}
+	if f.clk.Pending() != 0 || value(t, f.met.Members) != 0 {
+		t.Fatalf("timers %d, members gauge %v", f.clk.Pending(), value(t, f.met.Members))
+	}
+	if n := len(actortest.Filter(f.ctx.Records, actortest.OpStop)); n != 2 {
+		t.Fatalf("%d peers stopped, want 2", n)
+	}
+}
+
+func TestStoppingReleasesGaugeAndTimers(t *testing.T) {
+	f := newFixture(t)
+	f.join("a", "b")
+	f.do(&msg.RequestFloor{Call: call(30, "a"), ChannelID: "CH"})
+	f.ctx.Deliver(f.a, &actor.Stopping{}, nil)
+	if f.clk.Pending() != 0 || value(t, f.met.Members) != 0 {
+		t.Fatalf("after stop: timers %d, members gauge %v", f.clk.Pending(), value(t, f.met.Members))
+	}
+}

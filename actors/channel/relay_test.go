@@ -1,6 +1,7 @@
 package channel
 
 import (
+	"fmt"
 	"log/slog"
 	"testing"
 	"time"
@@ -183,5 +184,36 @@ func TestActorSystemEndToEnd(t *testing.T) {
 	last := changes[len(changes)-1].Message.(*msg.ChannelChanged)
 	if last.Info.MemberCount != 1 || last.Info.Floor.State != msg.FloorStateIdle {
 		t.Fatalf("directory's last view %+v", last.Info)
+	}
+}
+
+// BenchmarkRelayGate measures the channel actor's own per-packet work (floor check, refcount,
+// one Send per listener) with N listeners; Send itself is a counter here.
+func BenchmarkRelayGate(b *testing.B) {
+	for _, n := range []int{1, 20, 100} {
+		b.Run(fmt.Sprintf("listeners=%d", n), func(b *testing.B) {
+			a := New(Config{Spec: msg.ChannelSpec{ChannelID: "CH", Capacity: n + 1}, Media: &fakeMedia{},
+				Logger: slog.New(slog.DiscardHandler)})
+			sys := actor.NewActorSystem()
+			defer sys.Shutdown()
+			ctx := &countingContext{Context: actortest.NewContext(b, sys)}
+			ctx.Context.Deliver(a, &actor.Started{}, nil)
+			for i := 0; i <= n; i++ {
+				u := fmt.Sprintf("u%d", i)
+				ctx.Context.Deliver(a, &msg.JoinChannel{Call: call(11, u), ChannelID: "CH", SDPOffer: "o"}, sess(u))
+			}
+			ctx.Context.Deliver(a, &msg.RequestFloor{Call: call(30, "u0"), ChannelID: "CH"}, sess("u0"))
+			pool := media.NewPacketPool()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				p := packet(pool, "u0")
+				ctx.msg = p
+				a.Receive(ctx)
+				for ; ctx.sent > 0; ctx.sent-- {
+					p.Release()
+				}
+			}
+		})
 	}
 }
