@@ -1,4 +1,4 @@
-package web
+package web_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/minilivechat/minilivechat/gateway/token"
+	"github.com/minilivechat/minilivechat/web"
 	"nhooyr.io/websocket"
 )
 
@@ -53,7 +54,7 @@ func newFakeServer(t *testing.T) *fakeServer {
 		f.members[id] = map[string]*fakeConn{}
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/", Handler())
+	mux.Handle("/", web.Handler())
 	mux.HandleFunc("/ws", f.serveWS)
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(func() {

@@ -1,4 +1,4 @@
-package web
+package web_test
 
 import (
 	"io"
@@ -6,13 +6,15 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/minilivechat/minilivechat/web"
 )
 
 // TestHandlerServesPage checks what a browser needs to load the page: `/` is HTML that loads
 // the module script, and the scripts come with a JavaScript MIME type (browsers refuse module
 // scripts served otherwise).
 func TestHandlerServesPage(t *testing.T) {
-	srv := httptest.NewServer(Handler())
+	srv := httptest.NewServer(web.Handler())
 	defer srv.Close()
 
 	cases := []struct {
@@ -45,7 +47,7 @@ func TestHandlerServesPage(t *testing.T) {
 
 // TestHandlerRejectsWrites checks that the static handler answers only GET and HEAD.
 func TestHandlerRejectsWrites(t *testing.T) {
-	srv := httptest.NewServer(Handler())
+	srv := httptest.NewServer(web.Handler())
 	defer srv.Close()
 	res, err := http.Post(srv.URL+"/", "text/plain", strings.NewReader("x"))
 	if err != nil {
@@ -59,7 +61,7 @@ func TestHandlerRejectsWrites(t *testing.T) {
 
 // TestHandlerUnknownPath checks that a missing file is a 404, not the page.
 func TestHandlerUnknownPath(t *testing.T) {
-	srv := httptest.NewServer(Handler())
+	srv := httptest.NewServer(web.Handler())
 	defer srv.Close()
 	res, err := http.Get(srv.URL + "/nope.js")
 	if err != nil {
