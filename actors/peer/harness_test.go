@@ -1,0 +1,157 @@
+package peer
+
+import (
+	"net/netip"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/minilivechat/minilivechat/actors/msg"
+	"github.com/minilivechat/minilivechat/media"
+)
+
+// fakeChannel is the smallest channel that drives peers: it opens them through Media, gates
+// relayed packets on a holder set by the test, and reports peers that end.
+type fakeChannel struct {
+	media     msg.Media
+	holder    string
+	listeners map[string]*actor.PID
+	gated     *atomic.Int64
+	ended     chan *actor.PID
+}
+
+type (
+	openPeer  struct{ user, offer string }
+	setHolder struct{ user string }
+	stopPeer  struct{ user string }
+	openReply struct {
+		peer msg.Peer
+		err  *msg.Error
+	}
+)
+
+func (f *fakeChannel) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *openPeer:
+		p, err := f.media.OpenPeer(ctx, msg.PeerRequest{ChannelID: "CH", UserID: m.user, SDPOffer: m.offer, Channel: ctx.Self()})
+		if err == nil {
+			f.listeners[m.user] = p.PID
+			ctx.Watch(p.PID)
+		}
+		ctx.Respond(&openReply{peer: p, err: err})
+	case *setHolder:
+		f.holder = m.user
+		ctx.Respond(true)
+	case *stopPeer:
+		if pid := f.listeners[m.user]; pid != nil {
+			delete(f.listeners, m.user)
+			ctx.Stop(pid)
+		}
+		ctx.Respond(true)
+	case *actor.Terminated:
+		for u, pid := range f.listeners {
+			if pid.Equal(m.Who) {
+				delete(f.listeners, u)
+			}
+		}
+		select {
+		case f.ended <- m.Who:
+		default:
+		}
+	case *media.Packet:
+		if m.From != f.holder {
+			f.gated.Add(1)
+			m.Release()
+			return
+		}
+		n := 0
+		for u := range f.listeners {
+			if u != m.From {
+				n++
+			}
+		}
+		m.Retain(n)
+		for u, pid := range f.listeners {
+			if u != m.From {
+				ctx.Send(pid, m)
+			}
+		}
+		m.Release()
+	}
+}
+
+type harness struct {
+	system *actor.ActorSystem
+	media  *Media
+	ch     *actor.PID
+	gated  atomic.Int64
+	ended  chan *actor.PID
+}
+
+func newHarness(t *testing.T, cfg Config) *harness {
+	t.Helper()
+	h := &harness{system: actor.NewActorSystem(), ended: make(chan *actor.PID, 16)}
+	if !cfg.Bind.IsValid() {
+		cfg.Bind = netip.MustParseAddrPort("127.0.0.1:0")
+	}
+	cfg.AdvertiseIP = netip.MustParseAddr("127.0.0.1")
+	m, err := NewMedia(h.system, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(); err != nil {
+		t.Fatal(err)
+	}
+	h.media = m
+	fc := &fakeChannel{media: m, listeners: map[string]*actor.PID{}, gated: &h.gated, ended: h.ended}
+	h.ch = h.system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return fc }))
+	t.Cleanup(func() {
+		_ = h.system.Root.StopFuture(h.ch).Wait()
+		m.Close()
+		h.system.Shutdown()
+	})
+	return h
+}
+
+func (h *harness) ask(t *testing.T, m any) any {
+	t.Helper()
+	r, err := h.system.Root.RequestFuture(h.ch, m, 5*time.Second).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func (h *harness) open(t *testing.T, user, offer string) (msg.Peer, *msg.Error) {
+	t.Helper()
+	r := h.ask(t, &openPeer{user: user, offer: offer}).(*openReply)
+	return r.peer, r.err
+}
+
+// eventually polls cond until it holds or timeout passes (bounded; for states that have no
+// event to wait on, such as a snapshot the registry publishes).
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond) // polling, not synchronisation
+	}
+}
+
+func waitGoroutines(t *testing.T, base int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > base {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("goroutines: %d, baseline %d\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(5 * time.Millisecond) // polling for exit: there is no event to wait on
+	}
+}

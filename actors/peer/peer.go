@@ -1,0 +1,334 @@
+package peer
+
+import (
+	"context"
+	"math"
+	"net"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/pion/dtls/v3"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+
+	"github.com/minilivechat/minilivechat/media"
+)
+
+// Messages a peer actor receives besides *media.Datagram (from the UDP reader) and
+// *media.Packet (relayed by its channel).
+type (
+	// stunChecked: a valid Binding request for this peer came from an address that is not
+	// latched to it yet, or nominated one (USE-CANDIDATE).
+	stunChecked struct {
+		from         netip.AddrPort
+		useCandidate bool
+	}
+	// handshakeDone reports the end of the DTLS handshake goroutine's handshake.
+	handshakeDone struct {
+		conn     *dtls.Conn
+		session  *media.SRTPSession
+		err      error
+		timedOut bool
+	}
+	// dtlsClosed: the client closed the DTLS association (close_notify) or it failed.
+	dtlsClosed struct{}
+	// reapCheck: time to look whether the peer has been silent for ReapAfter.
+	reapCheck struct{}
+)
+
+// peerActor owns one member's media: its DTLS handshake and connection, its SRTP contexts and
+// its outbound stream rewriter. Everything below is touched only inside Receive, except what
+// the handshake goroutine gets handed at its start.
+type peerActor struct {
+	// static after construction
+	m       *Media
+	ep      *endpoint
+	offer   *media.Offer
+	channel *actor.PID
+
+	// owned by Receive
+	addrs    map[netip.AddrPort]bool // addresses latched for this peer
+	sendAddr *net.UDPAddr
+	conn     *media.PacketConn // DTLS adapter, nil until the first DTLS record
+	dtls     *dtls.Conn
+	srtp     *media.SRTPSession
+	cancel   context.CancelFunc
+	hsDone   chan struct{} // closed when the handshake goroutine has ended
+	stopped  chan struct{} // closed in Stopping: the goroutine must not report any more
+	reap     *time.Timer
+	rw       media.Rewriter
+	hdrIn    rtp.Header
+	hdrOut   rtp.Header
+	scratch  [media.MaxPacket]byte
+}
+
+func newPeerActor(m *Media, ep *endpoint, offer *media.Offer, channel *actor.PID) *peerActor {
+	return &peerActor{
+		m: m, ep: ep, offer: offer, channel: channel,
+		addrs:   map[netip.AddrPort]bool{},
+		stopped: make(chan struct{}),
+		rw:      media.Rewriter{SSRC: ep.track.SSRCOut, PT: offer.OpusPT},
+	}
+}
+
+// Receive handles one message; see the flow in the package comment.
+func (a *peerActor) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *media.Packet:
+		a.relay(msg)
+	case *media.Datagram:
+		a.datagram(ctx, msg)
+	case *stunChecked:
+		a.latch(ctx, msg)
+	case *handshakeDone:
+		a.handshakeDone(ctx, msg)
+	case *dtlsClosed:
+		a.m.log.Info("media peer closed its DTLS association", "ufrag", a.ep.ufrag, "user_id", a.ep.userID)
+		ctx.Stop(ctx.Self())
+	case *reapCheck:
+		a.checkIdle(ctx)
+	case *actor.Started:
+		a.scheduleReap(ctx, a.m.cfg.ReapAfter)
+	case *actor.Stopping:
+		a.shutdown(ctx)
+	}
+}
+
+func (a *peerActor) latch(ctx actor.Context, m *stunChecked) {
+	if !a.addrs[m.from] {
+		a.addrs[m.from] = true
+		ctx.Send(a.m.registry, &latch{ep: a.ep, addr: m.from})
+	}
+	// Media goes to the address the client last nominated (Chrome may switch pairs mid-call);
+	// before any nomination, to the first address that passed a check.
+	if m.useCandidate || a.sendAddr == nil {
+		if a.sendAddr == nil || a.sendAddr.AddrPort() != m.from {
+			a.sendAddr = net.UDPAddrFromAddrPort(m.from)
+			a.ep.stats.sendAddr.Store(a.sendAddr)
+		}
+	}
+}
+
+func (a *peerActor) datagram(ctx actor.Context, d *media.Datagram) {
+	a.ep.stats.packetsIn.Add(1)
+	a.ep.stats.bytesIn.Add(uint64(d.N))
+	switch d.Class {
+	case media.ClassDTLS:
+		a.dtlsRecord(ctx, d)
+	case media.ClassRTP:
+		a.rtp(ctx, d)
+	case media.ClassRTCP:
+		a.rtcp(d)
+	default:
+		d.Release()
+	}
+}
+
+// dtlsRecord feeds the handshake, starting it on the first record.
+func (a *peerActor) dtlsRecord(ctx actor.Context, d *media.Datagram) {
+	if a.conn == nil {
+		a.startHandshake(ctx, d.From)
+	}
+	if !a.conn.Push(d) {
+		a.m.counters.Drop(media.DropDTLSQueueFull)
+		d.Release()
+	}
+}
+
+func (a *peerActor) startHandshake(ctx actor.Context, from netip.AddrPort) {
+	ep, m := a.ep, a.m
+	a.conn = media.NewPacketConn(m.localAddr, net.UDPAddrFromAddrPort(from), 64, func(b []byte) error {
+		to := ep.stats.sendAddr.Load()
+		if to == nil {
+			return nil // no nominated address yet: the DTLS retransmission will try again
+		}
+		m.sock.SendTo(b, to, m.out)
+		return nil
+	})
+	hctx, cancel := context.WithTimeout(context.Background(), m.cfg.HandshakeTimeout)
+	a.cancel, a.hsDone = cancel, make(chan struct{})
+	conn, opts, self, stopped, done := a.conn, media.DTLSServerOptions(m.cert, a.offer), ctx.Self(), a.stopped, a.hsDone
+	report := func(msg any) {
+		select {
+		case <-stopped: // the actor is gone; nobody to tell
+		default:
+			m.system.Root.Send(self, msg)
+		}
+	}
+	go func() {
+		defer close(done)
+		dc, err := media.HandshakeDTLS(hctx, conn, net.UDPAddrFromAddrPort(from), opts)
+		var sess *media.SRTPSession
+		if err == nil {
+			if sess, err = media.NewSRTPSession(dc); err != nil {
+				dc.Close()
+			}
+		}
+		report(&handshakeDone{conn: dc, session: sess, err: err, timedOut: hctx.Err() != nil})
+		if err != nil {
+			return
+		}
+		// Keep reading so DTLS alerts are processed; no application data is expected.
+		buf := make([]byte, media.MaxPacket)
+		for {
+			if _, err := dc.Read(buf); err != nil {
+				report(&dtlsClosed{})
+				return
+			}
+		}
+	}()
+}
+
+func (a *peerActor) handshakeDone(ctx actor.Context, m *handshakeDone) {
+	if m.err != nil {
+		if m.timedOut {
+			a.m.counters.HandshakeTimeout.Inc()
+		} else {
+			a.m.counters.HandshakeFailed.Inc()
+		}
+		a.m.log.Info("DTLS handshake failed; removing media peer", "ufrag", a.ep.ufrag,
+			"user_id", a.ep.userID, "err", m.err)
+		ctx.Stop(ctx.Self())
+		return
+	}
+	a.m.counters.HandshakeOK.Inc()
+	a.dtls, a.srtp = m.conn, m.session
+	a.ep.stats.srtpReady.Store(true)
+	a.m.log.Debug("DTLS-SRTP ready", "ufrag", a.ep.ufrag, "user_id", a.ep.userID, "profile", m.session.Profile.String())
+}
+
+// rtp decrypts a talker's packet into a pooled *media.Packet for the channel to gate.
+func (a *peerActor) rtp(ctx actor.Context, d *media.Datagram) {
+	defer d.Release()
+	if a.srtp == nil {
+		a.m.counters.Drop(media.DropSRTPNotReady)
+		return
+	}
+	pkt := a.m.pkts.Get()
+	out, err := a.srtp.Remote.DecryptRTP(pkt.Buf[:0], d.Bytes(), &a.hdrIn)
+	if err != nil || len(out) > len(pkt.Buf) {
+		a.m.counters.Drop(srtpReason(err))
+		pkt.Release()
+		return
+	}
+	a.ep.stats.ssrcIn.Store(a.hdrIn.SSRC)
+	pkt.N, pkt.From = len(out), a.ep.userID
+	ctx.Send(a.channel, pkt)
+}
+
+func srtpReason(err error) media.DropReason {
+	if err != nil && strings.Contains(err.Error(), "duplicated") {
+		return media.DropSRTPReplay
+	}
+	return media.DropSRTPAuth
+}
+
+// rtcp decrypts SRTCP and keeps what receiver reports say about our stream to this client.
+// Client RTCP is never forwarded.
+func (a *peerActor) rtcp(d *media.Datagram) {
+	defer d.Release()
+	if a.srtp == nil {
+		a.m.counters.Drop(media.DropSRTPNotReady)
+		return
+	}
+	plain, err := a.srtp.Remote.DecryptRTCP(a.scratch[:0], d.Bytes(), nil)
+	if err != nil {
+		a.m.counters.Drop(srtpReason(err))
+		return
+	}
+	pkts, err := rtcp.Unmarshal(plain)
+	if err != nil {
+		return
+	}
+	for _, p := range pkts {
+		var reports []rtcp.ReceptionReport
+		switch r := p.(type) {
+		case *rtcp.ReceiverReport:
+			reports = r.Reports
+		case *rtcp.SenderReport:
+			reports = r.Reports
+		}
+		for _, rr := range reports {
+			if rr.SSRC != a.ep.track.SSRCOut {
+				continue
+			}
+			s := a.ep.stats
+			s.fractionLost.Store(floatBits(float64(rr.FractionLost) / 256))
+			s.packetsLost.Store(int64(rr.TotalLost))
+			s.jitterMs.Store(floatBits(float64(rr.Jitter) / 48)) // 48 kHz clock: 48 units per ms
+		}
+	}
+}
+
+// relay sends a packet the channel passed on to this listener: rewrite into its one
+// continuous stream, encrypt with its context, queue on the UDP writer.
+func (a *peerActor) relay(pkt *media.Packet) {
+	defer pkt.Release()
+	if a.srtp == nil || a.sendAddr == nil {
+		a.m.counters.Drop(media.DropNotForwarded)
+		return
+	}
+	n := copy(a.scratch[:], pkt.Bytes())
+	if !a.rw.Rewrite(a.scratch[:n], a.m.cfg.Now()) {
+		a.m.counters.Drop(media.DropRewrite)
+		return
+	}
+	op := a.m.out.Get()
+	enc, err := a.srtp.Local.EncryptRTP(op.Buf[:0], a.scratch[:n], &a.hdrOut)
+	if err != nil || len(enc) > len(op.Buf) {
+		a.m.counters.Drop(media.DropEncrypt)
+		op.Release()
+		return
+	}
+	op.N, op.To = len(enc), a.sendAddr
+	a.ep.stats.packetsOut.Add(1)
+	a.ep.stats.bytesOut.Add(uint64(op.N))
+	a.m.sock.Send(op)
+}
+
+func (a *peerActor) scheduleReap(ctx actor.Context, after time.Duration) {
+	self, root := ctx.Self(), a.m.system.Root
+	a.reap = time.AfterFunc(after, func() { root.Send(self, &reapCheck{}) })
+}
+
+func (a *peerActor) checkIdle(ctx actor.Context) {
+	idle := a.m.cfg.Now().Sub(time.Unix(0, a.ep.stats.lastIn.Load()))
+	if idle >= a.m.cfg.ReapAfter {
+		a.m.log.Info("media peer silent; reaping it", "ufrag", a.ep.ufrag, "user_id", a.ep.userID,
+			"idle", idle.String())
+		ctx.Stop(ctx.Self())
+		return
+	}
+	a.scheduleReap(ctx, a.m.cfg.ReapAfter-idle)
+}
+
+// shutdown leaves both snapshots, closes DTLS and waits (bounded) for the handshake
+// goroutine, so that peer, snapshot and goroutine counts return to baseline.
+func (a *peerActor) shutdown(ctx actor.Context) {
+	close(a.stopped)
+	ctx.Send(a.m.registry, &unregister{ep: a.ep})
+	if a.reap != nil {
+		a.reap.Stop()
+	}
+	if a.cancel != nil {
+		a.cancel()
+	}
+	if a.dtls != nil {
+		a.dtls.Close()
+	}
+	if a.conn != nil {
+		a.conn.Close()
+	}
+	if a.hsDone != nil {
+		select {
+		case <-a.hsDone:
+		case <-time.After(2 * time.Second):
+			a.m.log.Warn("DTLS goroutine did not end in time", "ufrag", a.ep.ufrag)
+		}
+	}
+	a.ep.stats.srtpReady.Store(false)
+}
+
+func floatBits(f float64) uint64 { return math.Float64bits(f) }

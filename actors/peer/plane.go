@@ -1,0 +1,271 @@
+// Package peer is mini-livechat's media plane in actors: one peer actor per member that joined
+// with an SDP offer (it owns that member's DTLS connection and SRTP contexts), a registry actor
+// that alone publishes the UDP look-up snapshots, and Media, which implements msg.Media for the
+// channel actors and runs the UDP socket.
+//
+// Packet flow (SPEC §6):
+//
+//	UDP reader ──STUN──▶ answered inline (snapshot by ufrag) ──latch──▶ peer ──▶ registry
+//	           ──DTLS──▶ peer (snapshot by address) ──▶ its handshake goroutine
+//	           ──SRTP──▶ talker's peer: decrypt ──*media.Packet──▶ channel (floor gate)
+//	                     ──same *media.Packet──▶ each listener's peer: rewrite, encrypt ──▶ UDP writer
+package peer
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sort"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/pion/stun/v3"
+
+	"github.com/minilivechat/minilivechat/actors/msg"
+	"github.com/minilivechat/minilivechat/admin/metrics"
+	"github.com/minilivechat/minilivechat/media"
+)
+
+// Config configures the media plane. Zero values take the defaults in brackets.
+type Config struct {
+	Bind             netip.AddrPort // UDP listen address; port 0 picks a free port [0.0.0.0:10000 is the server's flag default]
+	AdvertiseIP      netip.Addr     // IP of the host candidate in every answer [Bind's address; 127.0.0.1 if unspecified]
+	ReapAfter        time.Duration  // a peer with no datagram for this long is removed [30 s]
+	HandshakeTimeout time.Duration  // a DTLS handshake not finished by then is abandoned [10 s]
+	Socket           media.SocketConfig
+	Metrics          *metrics.Metrics // [a private metrics.New()]
+	Logger           *slog.Logger     // [slog.Default()]
+	Certificate      *media.Certificate
+	Now              func() time.Time // [time.Now]
+}
+
+// Media is the media plane: it implements msg.Media for the channel actors and owns the UDP
+// socket. Construct it with NewMedia, call Start before the first join, Close on shutdown.
+type Media struct {
+	// static after construction
+	system   *actor.ActorSystem
+	cfg      Config
+	cert     *media.Certificate
+	counters *media.Counters
+	log      *slog.Logger
+	registry *actor.PID
+	byUfrag  media.Table[string, *endpoint]
+	byAddr   media.Table[netip.AddrPort, *endpoint]
+	out      *media.OutPool
+	pkts     *media.PacketPool
+
+	// set once by Start
+	sock      *media.Socket
+	host      netip.AddrPort // advertised candidate
+	localAddr *net.UDPAddr
+	started   atomic.Bool
+
+	// owned by the UDP reader goroutine
+	stun media.BindingResponder
+}
+
+var _ msg.Media = (*Media)(nil)
+
+// NewMedia builds the media plane on system: the DTLS certificate (unless given) and the
+// registry actor. It does not bind the socket; Start does.
+func NewMedia(system *actor.ActorSystem, cfg Config) (*Media, error) {
+	if cfg.ReapAfter <= 0 {
+		cfg.ReapAfter = 30 * time.Second
+	}
+	if cfg.HandshakeTimeout <= 0 {
+		cfg.HandshakeTimeout = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if !cfg.Bind.IsValid() {
+		cfg.Bind = netip.AddrPortFrom(netip.IPv4Unspecified(), 0)
+	}
+	cert := cfg.Certificate
+	if cert == nil {
+		var err error
+		if cert, err = media.NewCertificate(); err != nil {
+			return nil, err
+		}
+	}
+	m := &Media{
+		system: system, cfg: cfg, cert: cert, counters: media.NewCounters(cfg.Metrics),
+		log: cfg.Logger.With("component", "media"), out: media.NewOutPool(), pkts: media.NewPacketPool(),
+	}
+	reg := &registry{byUfrag: &m.byUfrag, byAddr: &m.byAddr, counters: m.counters, addrs: map[*endpoint][]netip.AddrPort{}}
+	m.registry = system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return reg }))
+	return m, nil
+}
+
+// Start binds the UDP socket and starts its reader and writer.
+func (m *Media) Start() error {
+	sock, err := media.ListenUDP(m.cfg.Bind, m.counters, m.cfg.Socket)
+	if err != nil {
+		return err
+	}
+	m.sock = sock
+	ip := m.cfg.AdvertiseIP
+	if !ip.IsValid() {
+		ip = m.cfg.Bind.Addr()
+	}
+	if ip.IsUnspecified() {
+		ip = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+	}
+	m.host = netip.AddrPortFrom(ip.Unmap(), sock.LocalAddr().Port())
+	m.localAddr = net.UDPAddrFromAddrPort(sock.LocalAddr())
+	m.started.Store(true)
+	sock.Run(m.route)
+	m.log.Info("media plane listening", "bind", sock.LocalAddr().String(), "candidate", m.host.String(),
+		"fingerprint", m.cert.Fingerprint)
+	return nil
+}
+
+// Close stops the UDP socket and the registry. Peer actors are children of their channels and
+// end with them.
+func (m *Media) Close() error {
+	var err error
+	if m.sock != nil {
+		err = m.sock.Close()
+	}
+	m.system.Root.Stop(m.registry)
+	return err
+}
+
+// Host is the advertised host candidate (IP and UDP port) every answer names.
+func (m *Media) Host() netip.AddrPort { return m.host }
+
+// OpenPeer parses the offer synchronously (a bad offer is *msg.Error 2006), spawns the peer
+// actor as a child of parent, registers it with the look-up snapshots and returns its answer.
+// It never blocks: the DTLS handshake starts when the client's first DTLS record arrives.
+func (m *Media) OpenPeer(parent actor.SpawnerContext, req msg.PeerRequest) (msg.Peer, *msg.Error) {
+	if !m.started.Load() {
+		return msg.Peer{}, msg.Errorf(msg.CodeBadOffer, "media plane not started")
+	}
+	offer, perr := media.ParseOffer(req.SDPOffer)
+	if perr != nil {
+		return msg.Peer{}, perr
+	}
+	ufrag, pwd := media.NewICECredentials()
+	ssrc := randomSSRC()
+	answer, err := media.BuildAnswer(offer, media.AnswerParams{
+		Ufrag: ufrag, Pwd: pwd, Fingerprint: m.cert.Fingerprint, Host: m.host, SSRC: ssrc,
+		CName: "livechat", StreamID: "livechat-" + req.ChannelID, TrackID: "ptt",
+	})
+	if err != nil {
+		return msg.Peer{}, msg.Errorf(msg.CodeInternal, "answer: %v", err)
+	}
+	ep := &endpoint{
+		ufrag: ufrag, userID: req.UserID, channelID: req.ChannelID,
+		key:   stun.NewShortTermIntegrity(pwd),
+		track: msg.TrackInfo{Kind: "audio", Mid: offer.Mid, PayloadType: offer.OpusPT, SSRCOut: ssrc},
+		stats: &stats{}, now: m.cfg.Now,
+	}
+	ep.stats.lastIn.Store(m.cfg.Now().UnixNano())
+	a := newPeerActor(m, ep, offer, req.Channel)
+	pid, err := parent.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return a }), "peer-"+ufrag)
+	if err != nil {
+		return msg.Peer{}, msg.Errorf(msg.CodeInternal, "spawn peer: %v", err)
+	}
+	ep.pid = pid
+	m.system.Root.Send(m.registry, &register{ep: ep})
+	return msg.Peer{PID: pid, Ufrag: ufrag, Answer: answer, Info: ep.info}, nil
+}
+
+// Peers lists every registered peer for GET /admin/peers, sorted by ufrag.
+func (m *Media) Peers() []msg.PeerInfo {
+	details := m.PeerDetails()
+	out := make([]msg.PeerInfo, len(details))
+	for i, d := range details {
+		out[i] = d.PeerInfo
+	}
+	return out
+}
+
+// PeerDetails lists every registered peer with its tracks, sorted by ufrag.
+func (m *Media) PeerDetails() []msg.PeerDetail {
+	snap := m.byUfrag.Snapshot()
+	out := make([]msg.PeerDetail, 0, len(snap))
+	for _, ep := range snap {
+		out = append(out, ep.info())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Ufrag < out[j].Ufrag })
+	return out
+}
+
+// Peer is GET /admin/peers/{ufrag}.
+func (m *Media) Peer(ufrag string) (msg.PeerDetail, bool) {
+	ep, ok := m.byUfrag.Get(ufrag)
+	if !ok {
+		return msg.PeerDetail{}, false
+	}
+	return ep.info(), true
+}
+
+// route runs on the UDP reader goroutine for every datagram: demux, look-up, hand-off. It
+// never blocks and never asks an actor.
+func (m *Media) route(d *media.Datagram) bool {
+	class, reason := media.Classify(d.Bytes())
+	switch class {
+	case media.ClassDrop:
+		m.counters.Drop(reason)
+		return false
+	case media.ClassSTUN:
+		m.handleSTUN(d)
+		return false
+	}
+	ep, ok := m.byAddr.Get(d.From)
+	if !ok {
+		m.counters.Drop(media.DropUnknownAddress)
+		return false
+	}
+	ep.stats.lastIn.Store(m.cfg.Now().UnixNano())
+	d.Class = class
+	m.system.Root.Send(ep.pid, d)
+	return true
+}
+
+// handleSTUN answers a connectivity check inline and tells the peer about a new or
+// nominated address; the peer asks the registry to latch it.
+func (m *Media) handleSTUN(d *media.Datagram) {
+	ufrag, reason := m.stun.Parse(d.Bytes())
+	if reason != media.DropNone {
+		m.counters.Drop(reason)
+		return
+	}
+	ep, ok := m.byUfrag.Get(string(ufrag))
+	if !ok {
+		m.counters.Drop(media.DropSTUNUnknownUser)
+		return
+	}
+	reply, useCandidate, reason := m.stun.Answer(ep.key, d.From)
+	if reason != media.DropNone {
+		m.counters.Drop(reason)
+		return
+	}
+	ep.stats.lastIn.Store(m.cfg.Now().UnixNano())
+	m.sock.SendTo(reply, net.UDPAddrFromAddrPort(d.From), m.out)
+	cur, latched := m.byAddr.Get(d.From)
+	send := ep.stats.sendAddr.Load()
+	if !latched || cur != ep || send == nil || useCandidate && send.AddrPort() != d.From {
+		m.system.Root.Send(ep.pid, &stunChecked{from: d.From, useCandidate: useCandidate})
+	}
+}
+
+func randomSSRC() uint32 {
+	var b [4]byte
+	for {
+		if _, err := rand.Read(b[:]); err != nil {
+			panic(fmt.Sprintf("crypto/rand: %v", err))
+		}
+		if v := binary.BigEndian.Uint32(b[:]); v != 0 {
+			return v
+		}
+	}
+}

@@ -1,0 +1,86 @@
+package peer
+
+import (
+	"net/netip"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/minilivechat/minilivechat/media"
+)
+
+// registry is the single owner of the two look-up snapshots the UDP reader uses
+// (server ufrag → endpoint, remote address → endpoint). Peers register, latch addresses and
+// unregister by message, so every change is serialised by the registry's mailbox and
+// published copy-on-write; the reader never takes a lock or asks an actor.
+type registry struct {
+	byUfrag  *media.Table[string, *endpoint]
+	byAddr   *media.Table[netip.AddrPort, *endpoint]
+	counters *media.Counters
+	addrs    map[*endpoint][]netip.AddrPort // addresses latched per endpoint, oldest first
+}
+
+// maxAddrs bounds the addresses one peer may hold in the address table: a client switching
+// candidate pairs again and again cannot grow it without limit.
+const maxAddrs = 8
+
+type register struct{ ep *endpoint }
+
+type latch struct {
+	ep   *endpoint
+	addr netip.AddrPort
+}
+
+type unregister struct{ ep *endpoint }
+
+func (r *registry) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *register:
+		r.byUfrag.Put(m.ep.ufrag, m.ep)
+		r.addrs[m.ep] = nil
+		r.counters.Peers.Inc()
+	case *latch:
+		list, ok := r.addrs[m.ep]
+		if !ok {
+			return // already unregistered: a late latch must not resurrect it
+		}
+		r.byAddr.Update(func(t map[netip.AddrPort]*endpoint) {
+			if prev := t[m.addr]; prev != nil && prev != m.ep {
+				r.addrs[prev] = without(r.addrs[prev], m.addr) // the address moved to another peer
+			}
+			t[m.addr] = m.ep
+			list = append(without(list, m.addr), m.addr)
+			if len(list) > maxAddrs {
+				if t[list[0]] == m.ep {
+					delete(t, list[0])
+				}
+				list = list[1:]
+			}
+		})
+		r.addrs[m.ep] = list
+	case *unregister:
+		list, ok := r.addrs[m.ep]
+		if !ok {
+			return
+		}
+		delete(r.addrs, m.ep)
+		r.byUfrag.Delete(m.ep.ufrag)
+		r.byAddr.Update(func(t map[netip.AddrPort]*endpoint) {
+			for _, a := range list {
+				if t[a] == m.ep {
+					delete(t, a)
+				}
+			}
+		})
+		r.counters.Peers.Dec()
+	}
+}
+
+func without(list []netip.AddrPort, a netip.AddrPort) []netip.AddrPort {
+	out := list[:0:0]
+	for _, x := range list {
+		if x != a {
+			out = append(out, x)
+		}
+	}
+	return out
+}

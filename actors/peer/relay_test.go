@@ -1,0 +1,99 @@
+package peer
+
+import (
+	"testing"
+	"time"
+
+	"github.com/minilivechat/minilivechat/actors/peer/peertest"
+	"github.com/minilivechat/minilivechat/media"
+)
+
+// TestRelayWithPionClients connects three real pion/webrtc clients to peer actors behind a
+// fake channel and checks the floor-gated relay end to end.
+func TestRelayWithPionClients(t *testing.T) {
+	h := newHarness(t, Config{})
+	names := []string{"A", "B", "C"}
+	clients := map[string]*peertest.Client{}
+	ssrcs := map[string]uint32{}
+	ufrags := map[string]string{}
+	for _, n := range names {
+		c := peertest.NewClient(t, n)
+		p, err := h.open(t, n, c.Offer(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Answer(t, p.Answer)
+		ssrc, serr := peertest.AnswerSSRC(p.Answer)
+		if serr != nil {
+			t.Fatal(serr)
+		}
+		clients[n], ssrcs[n], ufrags[n] = c, ssrc, p.Ufrag
+	}
+	for _, n := range names {
+		clients[n].WaitConnected(t, 10*time.Second)
+	}
+	for _, n := range names {
+		eventually(t, 5*time.Second, n+" srtp ready", func() bool { d, _ := h.media.Peer(ufrags[n]); return d.SRTPReady })
+	}
+
+	// A holds the floor and sends 200 packets: B and C get ≥ 99 % on their announced SSRC.
+	h.ask(t, &setHolder{user: "A"})
+	clients["A"].Send(t, 200, 'A', time.Millisecond)
+	for _, n := range []string{"B", "C"} {
+		got := clients[n].WaitReceived(200, 5*time.Second)
+		if c := peertest.CountTagged(got, 'A'); c < 198 {
+			t.Fatalf("%s received %d of 200", n, c)
+		}
+		for _, r := range got {
+			if r.SSRC != ssrcs[n] {
+				t.Fatalf("%s got SSRC %d, answer announced %d", n, r.SSRC, ssrcs[n])
+			}
+		}
+	}
+	if got := clients["A"].Received(); len(got) != 0 {
+		t.Fatalf("the holder heard itself: %d packets", len(got))
+	}
+
+	// B talks without the floor: its packets reach nobody.
+	outBefore := map[string]uint64{}
+	for _, n := range []string{"A", "C"} {
+		d, _ := h.media.Peer(ufrags[n])
+		outBefore[n] = d.PacketsOut
+	}
+	gatedBefore := h.gated.Load()
+	clients["B"].Send(t, 50, 'X', time.Millisecond)
+	eventually(t, 5*time.Second, "B's packets gated", func() bool { return h.gated.Load()-gatedBefore >= 49 })
+	for _, n := range []string{"A", "C"} {
+		d, _ := h.media.Peer(ufrags[n])
+		if d.PacketsOut != outBefore[n] {
+			t.Fatalf("%s was sent %d packets while B talked without the floor", n, d.PacketsOut-outBefore[n])
+		}
+	}
+
+	// The floor moves to B: C's stream keeps its SSRC, sequence continues, timestamps grow;
+	// A now hears B.
+	cBefore := clients["C"].Received()
+	last := cBefore[len(cBefore)-1]
+	h.ask(t, &setHolder{user: "B"})
+	clients["B"].Send(t, 100, 'B', time.Millisecond)
+	gotC := clients["C"].WaitReceived(len(cBefore)+100, 5*time.Second)
+	fromB := gotC[len(cBefore):]
+	if peertest.CountTagged(fromB, 'B') < 99 {
+		t.Fatalf("C received %d of B's 100", peertest.CountTagged(fromB, 'B'))
+	}
+	if fromB[0].SSRC != ssrcs["C"] {
+		t.Fatalf("C's SSRC changed at the speaker change: %d", fromB[0].SSRC)
+	}
+	if fromB[0].Seq != last.Seq+1 {
+		t.Fatalf("C's sequence jumped at the speaker change: %d after %d", fromB[0].Seq, last.Seq)
+	}
+	if int32(fromB[0].Timestamp-last.Timestamp) <= 0 {
+		t.Fatalf("C's timestamp did not increase: %d after %d", fromB[0].Timestamp, last.Timestamp)
+	}
+	if c := peertest.CountTagged(clients["A"].WaitReceived(99, 5*time.Second), 'B'); c < 99 {
+		t.Fatalf("A received %d of B's 100", c)
+	}
+	if d := media.CounterValue(h.media.counters.HandshakeOK); d != 3 {
+		t.Fatalf("handshakes ok = %v", d)
+	}
+}
