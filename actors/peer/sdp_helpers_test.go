@@ -1,0 +1,32 @@
+package peer
+
+import (
+	"strings"
+	"testing"
+)
+
+func answerPwd(t *testing.T, answer string) string {
+	t.Helper()
+	for _, l := range strings.Split(answer, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "a=ice-pwd:"); ok {
+			return v
+		}
+	}
+	t.Fatal("no ice-pwd in answer")
+	return ""
+}
+
+func fingerprintLine(t *testing.T, sdp string) string {
+	t.Helper()
+	for _, l := range strings.Split(sdp, "\n") {
+		if l = strings.TrimSpace(l); strings.HasPrefix(l, "a=fingerprint:") {
+			return l
+		}
+	}
+	t.Fatal("no fingerprint")
+	return ""
+}
+
+func replaceFingerprint(t *testing.T, offer, from string) string {
+	return strings.ReplaceAll(offer, fingerprintLine(t, offer), fingerprintLine(t, from))
+}
