@@ -19,6 +19,7 @@ import (
 	"net"
 	"net/netip"
 	"sort"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -47,16 +48,20 @@ type Config struct {
 // socket. Construct it with NewMedia, call Start before the first join, Close on shutdown.
 type Media struct {
 	// static after construction
-	system   *actor.ActorSystem
 	cfg      Config
 	cert     *media.Certificate
 	counters *media.Counters
 	log      *slog.Logger
-	registry *actor.PID
 	byUfrag  media.Table[string, *endpoint]
 	byAddr   media.Table[netip.AddrPort, *endpoint]
 	out      *media.OutPool
 	pkts     *media.PacketPool
+
+	// set once, by NewMedia or by the first OpenPeer (attach)
+	attachOnce sync.Once
+	system     *actor.ActorSystem
+	registry   *actor.PID
+	attached   atomic.Bool
 
 	// set once by Start
 	sock      *media.Socket
@@ -70,8 +75,14 @@ type Media struct {
 
 var _ msg.Media = (*Media)(nil)
 
+// New builds a media plane that joins the actor system of the first channel that opens a
+// peer through it. This lets a server configuration carry a ready msg.Media before the
+// server's actor system exists. Start binds the socket.
+func New(cfg Config) (*Media, error) { return NewMedia(nil, cfg) }
+
 // NewMedia builds the media plane on system: the DTLS certificate (unless given) and the
-// registry actor. It does not bind the socket; Start does.
+// registry actor. A nil system is taken from the first OpenPeer's parent. It does not bind the
+// socket; Start does.
 func NewMedia(system *actor.ActorSystem, cfg Config) (*Media, error) {
 	if cfg.ReapAfter <= 0 {
 		cfg.ReapAfter = 30 * time.Second
@@ -96,12 +107,24 @@ func NewMedia(system *actor.ActorSystem, cfg Config) (*Media, error) {
 		}
 	}
 	m := &Media{
-		system: system, cfg: cfg, cert: cert, counters: media.NewCounters(cfg.Metrics),
+		cfg: cfg, cert: cert, counters: media.NewCounters(cfg.Metrics),
 		log: cfg.Logger.With("component", "media"), out: media.NewOutPool(), pkts: media.NewPacketPool(),
 	}
-	reg := &registry{byUfrag: &m.byUfrag, byAddr: &m.byAddr, counters: m.counters, addrs: map[*endpoint][]netip.AddrPort{}}
-	m.registry = system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return reg }))
+	if system != nil {
+		m.attach(system)
+	}
 	return m, nil
+}
+
+// attach binds the media plane to an actor system and spawns the registry there, once.
+// Nothing is routed to actors before: with no peer there is no endpoint to route to.
+func (m *Media) attach(system *actor.ActorSystem) {
+	m.attachOnce.Do(func() {
+		m.system = system
+		reg := &registry{byUfrag: &m.byUfrag, byAddr: &m.byAddr, counters: m.counters, addrs: map[*endpoint][]netip.AddrPort{}}
+		m.registry = system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return reg }))
+		m.attached.Store(true)
+	})
 }
 
 // Start binds the UDP socket and starts its reader and writer.
@@ -134,7 +157,9 @@ func (m *Media) Close() error {
 	if m.sock != nil {
 		err = m.sock.Close()
 	}
-	m.system.Root.Stop(m.registry)
+	if m.attached.Load() {
+		m.system.Root.Stop(m.registry)
+	}
 	return err
 }
 
@@ -151,6 +176,10 @@ func (m *Media) OpenPeer(parent actor.SpawnerContext, req msg.PeerRequest) (msg.
 	offer, perr := media.ParseOffer(req.SDPOffer)
 	if perr != nil {
 		return msg.Peer{}, perr
+	}
+	m.attach(parent.ActorSystem())
+	if m.system != parent.ActorSystem() {
+		return msg.Peer{}, msg.Errorf(msg.CodeInternal, "media plane belongs to another actor system")
 	}
 	ufrag, pwd := media.NewICECredentials()
 	ssrc := randomSSRC()
