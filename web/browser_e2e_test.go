@@ -1,0 +1,340 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+
+	"github.com/minilivechat/minilivechat/admin"
+	"github.com/minilivechat/minilivechat/cmd/lcserver/server"
+	"github.com/minilivechat/minilivechat/gateway/token"
+)
+
+// e2eSecret signs the tokens of the in-process server.
+const e2eSecret = "browser-e2e-secret"
+
+// liveServer is a real lcserver started in-process on ephemeral ports, advertising 127.0.0.1.
+type liveServer struct {
+	t    *testing.T
+	srv  *server.Server
+	base string // http://127.0.0.1:port
+}
+
+func startServer(t *testing.T) *liveServer {
+	t.Helper()
+	srv, err := server.New(server.Config{
+		Port: 0, UDPPort: 0, Bind: "127.0.0.1", AdvertiseIP: "127.0.0.1",
+		Secret: e2eSecret, Version: "e2e",
+	})
+	if err != nil {
+		t.Fatalf("start server: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("server: %v", err)
+			}
+		case <-time.After(2 * server.ShutdownTimeout):
+			t.Errorf("server did not stop within %v", 2*server.ShutdownTimeout)
+		}
+	})
+	return &liveServer{t: t, srv: srv, base: "http://127.0.0.1:" + strconv.Itoa(srv.Port())}
+}
+
+// pageURL is the link `lcserver --dev` prints for user, with a token allowing maxPriority.
+func (s *liveServer) pageURL(user string, maxPriority int) string {
+	tok, err := token.Mint([]byte(e2eSecret), user, maxPriority, time.Hour, time.Now())
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return fmt.Sprintf("%s/?user=%s&token=%s", s.base, user, tok)
+}
+
+// getJSON reads an admin or public route of the server (loopback needs no admin token).
+func getJSON[T any](s *liveServer, path string) T {
+	s.t.Helper()
+	var out T
+	res, err := http.Get(s.base + path)
+	if err != nil {
+		s.t.Fatalf("GET %s: %v", path, err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		s.t.Fatalf("GET %s: status %d", path, res.StatusCode)
+	}
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
+		s.t.Fatalf("GET %s: %v", path, err)
+	}
+	return out
+}
+
+// peerOf returns the server's view of user's media peer in channel.
+func (s *liveServer) peerOf(user, channel string) (admin.PeerList, int) {
+	peers := getJSON[admin.PeerList](s, "/admin/peers")
+	for i, p := range peers.Peers {
+		if p.UserID == user && p.ChannelID == channel {
+			return peers, i
+		}
+	}
+	return peers, -1
+}
+
+// shots collects screenshots: always into a temp dir, and the ones meant for the docs also
+// into $LIVECHAT_SCREENSHOTS (e.g. docs/screenshots) when it is set.
+type shots struct {
+	t    *testing.T
+	dir  string
+	docs string
+}
+
+func newShots(t *testing.T) *shots {
+	docs := os.Getenv("LIVECHAT_SCREENSHOTS")
+	if docs != "" && !filepath.IsAbs(docs) {
+		// go test runs in the package directory; a relative path means the repository root.
+		docs = filepath.Join("..", docs)
+	}
+	return &shots{t: t, dir: t.TempDir(), docs: docs}
+}
+
+func (s *shots) take(p *page, name string, forDocs bool) {
+	s.t.Helper()
+	path := p.screenshot(s.dir, name)
+	s.t.Logf("screenshot %s", path)
+	if forDocs && s.docs != "" {
+		b, err := os.ReadFile(path)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(s.docs, name+".png"), b, 0o644)
+		}
+		if err != nil {
+			s.t.Errorf("copy screenshot to %s: %v", s.docs, err)
+		}
+	}
+}
+
+// phone makes the page a 390×844 phone screen.
+func (p *page) phone() {
+	p.t.Helper()
+	err := chromedp.Do(p.ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{
+			Width: 390, Height: 844, DeviceScaleFactor: 2, Mobile: true,
+		})
+		return err
+	}))
+	if err != nil {
+		p.t.Fatalf("%s: phone viewport: %v", p.name, err)
+	}
+}
+
+// joinChannel signs in (from the URL), joins channel from the list and waits until the join
+// settled; it reports whether the page has audio (the server answered its offer).
+func (p *page) joinChannel(channel string) bool {
+	p.t.Helper()
+	p.waitJS("connected", `lc.state.conn === "ready"`, `lc.state`, 10*time.Second)
+	p.waitJS("channel listed", fmt.Sprintf(`!!document.querySelector('[data-testid="join-%s"]')`, channel), `document.querySelector("#channel-list").innerText`, 5*time.Second)
+	p.click(fmt.Sprintf(`[data-testid="join-%s"]`, channel))
+	room := fmt.Sprintf("lc.state.rooms[%q]", channel)
+	p.waitJS("joined", fmt.Sprintf(`["audio", "signaling-only"].includes(%s?.media)`, room), room, 10*time.Second)
+	return mustEval[string](p, room+".media") == "audio"
+}
+
+// stat reads lc.inboundAudio or lc.outboundAudio of channel.
+func stat[T any](p *page, fn, channel string) T {
+	p.t.Helper()
+	return mustEval[T](p, fmt.Sprintf("lc.%s(%q)", fn, channel))
+}
+
+type outbound struct {
+	PacketsSent uint64 `json:"packetsSent"`
+	BytesSent   uint64 `json:"bytesSent"`
+}
+
+// TestBrowserPushToTalk is the end-to-end walk of the web client against the real server:
+// two users talk and chat in one channel, a third with emergency priority preempts, the pages
+// and the server's counters agree, and everyone leaving returns the server to empty.
+func TestBrowserPushToTalk(t *testing.T) {
+	browser := newBrowser(t, 150*time.Second)
+	s := startServer(t)
+	shot := newShots(t)
+	const ch = "CH_0001"
+
+	a := openPage(t, browser, "alice", s.pageURL("alice", 100))
+	a.phone()
+	b := openPage(t, browser, "bob", s.pageURL("bob", 100))
+	audioA := a.joinChannel(ch)
+	audioB := b.joinChannel(ch)
+	media := audioA && audioB
+	if !media {
+		t.Logf("the server refused the audio offers (%s): checking signaling only",
+			mustEval[string](b, fmt.Sprintf("lc.state.rooms[%q].mediaNote", ch)))
+	} else {
+		for _, p := range []*page{a, b} {
+			p.waitJS("peer connected", fmt.Sprintf(`lc.pc(%q)?.connectionState === "connected"`, ch),
+				fmt.Sprintf(`lc.pc(%q)?.connectionState`, ch), 10*time.Second)
+		}
+	}
+	a.waitText("#members", "bob", 5*time.Second)
+	b.waitText("#members", "alice", 5*time.Second)
+	b.waitText(fmt.Sprintf(`#channel-list li[data-channel=%q] .count`, ch), "2/", 5*time.Second)
+	a.waitFloor("idle", "Idle", 2*time.Second)
+	shot.take(a, "idle-phone", false)
+
+	// (a) alice talks, bob hears her.
+	var base inbound
+	if media {
+		base = stat[inbound](b, "inboundAudio", ch)
+	}
+	release := a.holdTalk("#ptt")
+	a.waitFloor("talking", "You are talking", 5*time.Second)
+	b.waitFloor("taken", "alice is talking", 5*time.Second)
+	b.waitJS("talker highlighted", `document.querySelector("#members li.talking")?.dataset.user === "alice"`,
+		`document.querySelector("#members").innerHTML`, 2*time.Second)
+	b.waitText(fmt.Sprintf(`#channel-list li[data-channel=%q] .floor`, ch), "alice talking", 2*time.Second)
+	if media {
+		b.waitJS("≥ 100 packets of alice with sound at bob",
+			fmt.Sprintf(`lc.inboundAudio(%q).then(s => s.packetsReceived >= %d && s.audioLevel > 0)`, ch, base.PacketsReceived+100),
+			fmt.Sprintf(`lc.inboundAudio(%q)`, ch), 15*time.Second)
+	}
+	shot.take(a, "talking-phone", true)
+	shot.take(b, "web-client", true)
+	release()
+	a.waitFloor("idle", "Idle", 5*time.Second)
+	b.waitFloor("idle", "Idle", 5*time.Second)
+
+	if media {
+		// The server's counters agree with the pages: what bob's page received is what the
+		// server sent bob's peer (no loss on loopback; stats and counters settle within a
+		// moment of each other), and alice's page sent at least what the server got from her.
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			peers, ib := s.peerOf("bob", ch)
+			_, ia := s.peerOf("alice", ch)
+			got := stat[inbound](b, "inboundAudio", ch)
+			sent := stat[outbound](a, "outboundAudio", ch)
+			if ib < 0 || ia < 0 {
+				t.Fatalf("server lists no peer of alice or bob in %s: %+v", ch, peers)
+			}
+			outBob := peers.Peers[ib].PacketsOut
+			inAlice := peers.Peers[ia].PacketsIn
+			agree := got.PacketsReceived > 0 && got.PacketsReceived <= outBob && outBob-got.PacketsReceived <= 5 &&
+				inAlice > 0 && inAlice <= sent.PacketsSent
+			if agree {
+				t.Logf("bob: page received %d, server sent %d; alice: page sent %d, server received %d",
+					got.PacketsReceived, outBob, sent.PacketsSent, inAlice)
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("pages and server disagree: bob's page received %d, server sent bob %d; alice's page sent %d, server received %d",
+					got.PacketsReceived, outBob, sent.PacketsSent, inAlice)
+			}
+			time.Sleep(pollEvery) // polling two independent counters, bounded by deadline
+		}
+	}
+
+	// Chat from bob reaches alice.
+	b.chat("hello from bob")
+	a.waitText("#chat-log", "hello from bob", 5*time.Second)
+	a.waitJS("sender shown", `document.querySelector("#chat-log li:last-child")?.dataset.user === "bob"`,
+		`document.querySelector("#chat-log").innerHTML`, 2*time.Second)
+
+	// (b) carol may use emergency priority; alice may not.
+	c := openPage(t, browser, "carol", s.pageURL("carol", 255))
+	audioC := c.joinChannel(ch)
+	media = media && audioC
+	c.waitJS("emergency button shown", `!document.querySelector("#emergency").hidden`, `lc.state.maxPriority`, 2*time.Second)
+	if hidden := mustEval[bool](a, `document.querySelector("#emergency").hidden`); !hidden {
+		t.Errorf("alice's page shows the emergency button, but her token allows only 100")
+	}
+	if media {
+		c.waitJS("peer connected", fmt.Sprintf(`lc.pc(%q)?.connectionState === "connected"`, ch),
+			fmt.Sprintf(`lc.pc(%q)?.connectionState`, ch), 10*time.Second)
+	}
+
+	releaseA := a.holdTalk("#ptt")
+	a.waitFloor("talking", "You are talking", 5*time.Second)
+	c.waitFloor("taken", "alice is talking", 5*time.Second)
+	releaseC := c.holdTalk("#emergency")
+	c.waitFloor("talking", "You are talking", 5*time.Second)
+	a.waitFloor("revoked", "Revoked (preempted) — carol is talking", 5*time.Second)
+	b.waitFloor("taken", "carol is talking", 5*time.Second)
+	if media {
+		base = stat[inbound](b, "inboundAudio", ch)
+		b.waitJS("carol's audio reaches bob",
+			fmt.Sprintf(`lc.inboundAudio(%q).then(s => s.packetsReceived >= %d && s.audioLevel > 0)`, ch, base.PacketsReceived+50),
+			fmt.Sprintf(`lc.inboundAudio(%q)`, ch), 10*time.Second)
+	}
+	shot.take(a, "revoked-phone", false)
+	releaseA() // alice lets go after losing the floor: nothing to release
+	releaseC()
+	for _, p := range []*page{a, b, c} {
+		p.waitFloor("idle", "Idle", 5*time.Second)
+	}
+
+	// alice leaves: the others see it, and the server forgets her peer.
+	a.click(fmt.Sprintf(`[data-testid="join-%s"]`, ch))
+	b.waitJS("alice gone from members", `!document.querySelector('#members li[data-user="alice"]')`,
+		`document.querySelector("#members").innerText`, 5*time.Second)
+
+	for _, p := range []*page{a, b, c} {
+		p.noExceptions()
+	}
+
+	// Everyone leaving returns the server to empty.
+	for _, p := range []*page{a, b, c} {
+		if err := chromedp.Cancel(p.ctx); err != nil {
+			t.Errorf("close %s: %v", p.name, err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st := getJSON[admin.Status](s, "/admin/status")
+		if st.Users == 0 && st.Peers == 0 && st.FloorActive == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server not back to empty after the pages closed: %+v", st)
+		}
+		time.Sleep(pollEvery) // polling the server's counts, bounded by deadline
+	}
+}
+
+// TestBrowserSignedInElsewhere opens the same user twice: the first page stops and says why,
+// instead of reconnecting and pushing the second one out in turn.
+func TestBrowserSignedInElsewhere(t *testing.T) {
+	browser := newBrowser(t, 60*time.Second)
+	s := startServer(t)
+	first := openPage(t, browser, "alice-1", s.pageURL("alice", 100))
+	first.waitJS("connected", `lc.state.conn === "ready"`, `lc.state`, 10*time.Second)
+	second := openPage(t, browser, "alice-2", s.pageURL("alice", 100))
+	second.waitJS("connected", `lc.state.conn === "ready"`, `lc.state`, 10*time.Second)
+
+	first.waitJS("first page gave up", `lc.state.conn === "closed"`, `lc.state`, 30*time.Second)
+	first.waitJS("first page says why", `/signed in somewhere else/i.test(document.querySelector("#conn-state").textContent)`,
+		`document.querySelector("#conn-state").textContent`, 2*time.Second)
+	first.waitJS("reconnect offered", `!document.querySelector("#reconnect").hidden`, `document.body.innerText`, 2*time.Second)
+	second.waitJS("second page connected", `lc.state.conn === "ready"`, `lc.state`, 10*time.Second)
+	users := getJSON[struct {
+		Users []struct {
+			UserID string `json:"user_id"`
+		} `json:"users"`
+	}](s, "/admin/users")
+	if len(users.Users) != 1 || users.Users[0].UserID != "alice" {
+		t.Errorf("server users = %+v, want alice once", users.Users)
+	}
+	first.noExceptions()
+	second.noExceptions()
+}
