@@ -479,3 +479,15 @@ func TestStoppingReleasesGaugeAndTimers(t *testing.T) {
 		t.Fatalf("after stop: timers %d, members gauge %v", f.clk.Pending(), value(t, f.met.Members))
 	}
 }
+
+func TestTakeoverWithBadOfferKeepsOldMembership(t *testing.T) {
+	f := newFixture(t)
+	f.joinMedia("alice")
+	newSession := actor.NewPID("nonhost", "s-alice2")
+	recs := f.ctx.Deliver(f.a, &msg.JoinChannel{
+		Call: msg.Call{Op: 11, UserID: "alice", Session: newSession}, ChannelID: "CH", SDPOffer: "bad"}, newSession)
+	failCode(t, recs, msg.CodeBadOffer)
+	if len(actortest.Filter(recs, actortest.OpStop)) != 0 || !f.a.members["alice"].session.Equal(sess("alice")) {
+		t.Fatalf("a refused takeover changed the membership: %s", render(recs))
+	}
+}

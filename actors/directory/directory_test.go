@@ -346,3 +346,41 @@ func TestWithRealChannels(t *testing.T) {
 	}
 	alice.ExpectNone(t, wait)
 }
+
+func TestValidateSpec(t *testing.T) {
+	long := ""
+	for i := 0; i < 65; i++ {
+		long += "주"
+	}
+	cases := []struct {
+		in       msg.ChannelSpec
+		wantErr  bool
+		wantName string
+		wantCap  int
+	}{
+		{in: msg.ChannelSpec{ChannelID: "a_B-9", ChannelName: "x", Capacity: 5}, wantName: "x", wantCap: 5},
+		{in: msg.ChannelSpec{ChannelID: "a"}, wantName: "a", wantCap: 20},
+		{in: msg.ChannelSpec{ChannelID: "a", ChannelName: "   "}, wantName: "a", wantCap: 20},
+		{in: msg.ChannelSpec{ChannelID: "a.b"}, wantErr: true},
+		{in: msg.ChannelSpec{ChannelID: "채널"}, wantErr: true},
+		{in: msg.ChannelSpec{ChannelID: "a", Capacity: -3}, wantErr: true},
+		{in: msg.ChannelSpec{ChannelID: "a", Freq: long}, wantErr: true},
+		{in: msg.ChannelSpec{ChannelID: "a", ChannelName: long + long}, wantErr: true},
+	}
+	for _, c := range cases {
+		got, err := ValidateSpec(c.in)
+		if (err != nil) != c.wantErr {
+			t.Errorf("%+v: err %v", c.in, err)
+			continue
+		}
+		if err != nil {
+			if err.Code != msg.CodeMalformed {
+				t.Errorf("%+v: code %d", c.in, err.Code)
+			}
+			continue
+		}
+		if got.ChannelName != c.wantName || got.Capacity != c.wantCap {
+			t.Errorf("%+v → %+v", c.in, got)
+		}
+	}
+}
