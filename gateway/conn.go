@@ -247,13 +247,14 @@ func (c *conn) identify(d json.RawMessage, nonce string) bool {
 	c.who = identity{userID: userID, priority: prio, maxPriority: claims.MaxPriority}
 	sessionID := newSessionID()
 	c.log = c.log.With("user_id", userID, "session_id", sessionID)
-	// READY is queued before the session exists, so it precedes every event of the session.
-	c.send(mustFrame(OpReady, ReadyPayload{SessionID: sessionID, UserID: userID, Priority: prio,
-		HeartbeatInterval: c.gw.opts.HeartbeatInterval.Milliseconds()}))
+	// The session delivers READY once the directory has registered it: a client that got
+	// READY is sure to receive every later broadcast (CHANNEL_EVENT create, …).
+	ready := mustFrame(OpReady, ReadyPayload{SessionID: sessionID, UserID: userID, Priority: prio,
+		HeartbeatInterval: c.gw.opts.HeartbeatInterval.Milliseconds()})
 	c.sessionDone = make(chan struct{})
 	done := c.sessionDone
 	c.session = c.gw.opts.System.Root.Spawn(session.Props(session.Config{
-		UserID: userID, Priority: prio, Directory: c.gw.opts.Directory, Out: c,
+		UserID: userID, Priority: prio, Directory: c.gw.opts.Directory, Out: c, Ready: ready,
 		ConnectedAt: c.connectedAt,
 		LastSeen:    func() time.Time { return time.Unix(0, c.lastSeen.Load()) },
 		Now:         c.gw.opts.Now,

@@ -18,7 +18,7 @@ const (
 	maxContentLen  = 2000 // Unicode code points
 	maxPriority    = 255
 	maxCapacity    = 10000
-	maxStringField = 256 // freq, channel_name, ufrag
+	maxStringField = 1024 // bytes of freq, channel_name, ufrag; the channel checks code points
 )
 
 // validID reports whether s matches [A-Za-z0-9_-]{1,64}.

@@ -25,6 +25,7 @@ func (d *fakeDirectory) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *msg.RegisterSession:
 		d.registered <- m.UserID
+		ctx.Respond(&msg.Result{})
 	case *msg.JoinChannel:
 		ctx.Respond(m.Call.OK(&msg.JoinAck{ChannelID: m.ChannelID, ActiveMembers: []msg.MemberInfo{{UserID: m.Call.UserID, Priority: m.Priority}},
 			Floor: msg.FloorInfo{State: msg.FloorStateIdle}}))

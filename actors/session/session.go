@@ -67,6 +67,9 @@ type Config struct {
 	LastSeen func() time.Time
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Ready is handed to Out once the directory has acknowledged the registration, so the
+	// client's READY follows registration and precedes every broadcast (nil: nothing).
+	Ready any
 	// OnStopped, when set, is called once the actor has stopped (after leaving its channels).
 	OnStopped func()
 	// LeaveTimeout bounds the wait for leave results (DefaultLeaveTimeout when zero).
@@ -102,8 +105,9 @@ type sessionActor struct {
 	pending map[string]struct{}
 	// joining counts CHANNEL_JOINs forwarded but not yet answered: an ending session waits for
 	// them, because a join that succeeds after the end must be left again.
-	joining int
-	stopped bool
+	joining    int
+	registered bool
+	stopped    bool
 }
 
 // Receive handles one message; see the package comment for the lifecycle.
@@ -188,7 +192,14 @@ func (s *sessionActor) result(ctx actor.Context, r *msg.Result) {
 		return
 	}
 	if r.Call.Op == 0 {
-		return // an answer to the session's own bookkeeping (RegisterSession), not a client's
+		// The answer to the session's own RegisterSession, not a client's request.
+		if !s.registered {
+			s.registered = true
+			if s.cfg.Ready != nil {
+				s.cfg.Out.Deliver(s.cfg.Ready)
+			}
+		}
+		return
 	}
 	if r.Err == nil {
 		if ack := joinAck(r); ack != nil {

@@ -286,3 +286,35 @@ func TestSessionPassesEventsAndAnswersUserDetail(t *testing.T) {
 		t.Fatalf("user detail = %+v", d)
 	}
 }
+
+func TestSessionDeliversReadyOnceRegistered(t *testing.T) {
+	sys := actor.NewActorSystem()
+	t.Cleanup(sys.Shutdown)
+	dir := make(chan received, 8)
+	out := &fakeOut{delivered: make(chan any, 8), closed: make(chan int, 1)}
+	dirPID := sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &probe{got: dir} }))
+	pid := sys.Root.Spawn(Props(Config{UserID: "alice", Directory: dirPID, Out: out, Ready: "READY"}))
+	var reg received
+	select {
+	case reg = <-dir:
+	case <-time.After(wait):
+		t.Fatal("no RegisterSession")
+	}
+	select {
+	case v := <-out.delivered:
+		t.Fatalf("delivered %v before the registration was acknowledged", v)
+	default:
+	}
+	sys.Root.Send(reg.sender, &msg.Result{})
+	sys.Root.Send(pid, &msg.FloorIdle{ChannelID: "A"})
+	for _, want := range []string{"READY", "*msg.FloorIdle"} {
+		select {
+		case v := <-out.delivered:
+			if got, _ := v.(string); got != want && want == "READY" {
+				t.Fatalf("first delivery %v, want READY", v)
+			}
+		case <-time.After(wait):
+			t.Fatalf("no %s", want)
+		}
+	}
+}

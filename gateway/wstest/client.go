@@ -201,8 +201,21 @@ func (c *Client) SendErr(op int, d any) error {
 }
 
 // NextErr waits for the next frame.
-func (c *Client) NextErr() (Frame, error) {
-	t := time.NewTimer(c.timeout)
+func (c *Client) NextErr() (Frame, error) { return c.NextErrWithin(c.timeout) }
+
+// ClosedInfo reports how the connection ended, once it has.
+func (c *Client) ClosedInfo() (Closed, bool) {
+	select {
+	case <-c.done:
+		return c.closed, true
+	default:
+		return Closed{}, false
+	}
+}
+
+// NextErrWithin waits up to d for the next frame.
+func (c *Client) NextErrWithin(d time.Duration) (Frame, error) {
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case f := <-c.frames:
@@ -215,7 +228,7 @@ func (c *Client) NextErr() (Frame, error) {
 		}
 		return Frame{}, fmt.Errorf("connection closed (%d %q): %w", c.closed.Code, c.closed.Reason, c.closed.Err)
 	case <-t.C:
-		return Frame{}, fmt.Errorf("no frame within %v", c.timeout)
+		return Frame{}, fmt.Errorf("no frame within %v", d)
 	}
 }
 
