@@ -46,8 +46,9 @@ type Config struct {
 	Dev     bool   // demo mode (lcserver --dev)
 	Version string // reported by /admin/status
 
-	// Media is the media plane the channels open peers through; nil is msg.NoMedia (every
-	// SDP offer refused with 2006, signaling-only members work).
+	// Media is the media plane the channels open peers through. Nil: the server runs its own
+	// (actors/peer) on UDPPort and closes it at the end of Run. msg.NoMedia{} runs signaling
+	// only (every SDP offer refused with 2006).
 	Media msg.Media
 
 	Logger  *slog.Logger     // nil discards
@@ -107,9 +108,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Version == "" {
 		c.Version = d.Version
-	}
-	if c.Media == nil {
-		c.Media = msg.NoMedia{}
 	}
 	return c
 }

@@ -15,12 +15,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/labstack/echo/v4"
 
+	"github.com/minilivechat/minilivechat/actors/peer"
 	"github.com/minilivechat/minilivechat/admin"
 	"github.com/minilivechat/minilivechat/admin/metrics"
 	"github.com/minilivechat/minilivechat/gateway"
@@ -45,6 +47,7 @@ type Server struct {
 	ln        net.Listener
 	advertise net.IP
 	started   time.Time
+	media     *peer.Media // the media plane New built, closed by Run; nil when cfg.Media was given
 }
 
 // New validates cfg, builds the actors, the gateway and the routes, and binds the TCP port
@@ -91,6 +94,14 @@ func New(cfg Config) (*Server, error) {
 	s.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return s.log.With("lib", "protoactor")
 	}))
+	if cfg.Media == nil {
+		mp, err := s.startMedia()
+		if err != nil {
+			s.system.Shutdown()
+			return nil, err
+		}
+		s.media, s.cfg.Media = mp, mp
+	}
 	s.directory = s.spawnDirectory(presets)
 
 	gw, err := gateway.New(gateway.Options{
@@ -130,6 +141,38 @@ func New(cfg Config) (*Server, error) {
 	s.http = &http.Server{Handler: s.echo, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 	return s, nil
+}
+
+// startMedia binds the UDP media port and starts the media plane on the server's actors.
+func (s *Server) startMedia() (*peer.Media, error) {
+	bind, err := netip.ParseAddr(s.cfg.Bind)
+	if err != nil {
+		return nil, fmt.Errorf("media bind address: %w", err)
+	}
+	adv, _ := netip.AddrFromSlice(s.advertise)
+	mp, err := peer.NewMedia(s.system, peer.Config{
+		Bind:        netip.AddrPortFrom(bind.Unmap(), uint16(s.cfg.UDPPort)),
+		AdvertiseIP: adv.Unmap(),
+		Metrics:     s.m,
+		Logger:      s.log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("media plane: %w", err)
+	}
+	if err := mp.Start(); err != nil {
+		_ = mp.Close()
+		return nil, fmt.Errorf("media plane on udp port %d: %w", s.cfg.UDPPort, err)
+	}
+	return mp, nil
+}
+
+// UDPAddr is the media plane's advertised host candidate (advertise IP and bound UDP port);
+// invalid when the configuration brought its own media plane.
+func (s *Server) UDPAddr() netip.AddrPort {
+	if s.media == nil {
+		return netip.AddrPort{}
+	}
+	return s.media.Host()
 }
 
 // Addr is the bound TCP address, host:port (with Bind 0.0.0.0 the host is 0.0.0.0; dial
@@ -185,4 +228,9 @@ func (s *Server) stopActors() {
 		s.log.Warn("directory did not stop", "err", err)
 	}
 	s.system.Shutdown()
+	if s.media != nil {
+		if err := s.media.Close(); err != nil {
+			s.log.Warn("media plane close", "err", err)
+		}
+	}
 }
