@@ -28,6 +28,8 @@ lint:
 	gofmt -l . | tee /dev/stderr | (! read)
 	$(GO) vet ./...
 
+# Static release binaries of lcserver and lcadmin for gateway devices (linux amd64, arm64,
+# arm v7), version stamped, checked by deploy/check-dist.sh. Slow: not part of `make test`.
 dist:
 	@set -e; for p in $(PLATFORMS); do \
 		os=$${p%%/*}; rest=$${p#*/}; arch=$${rest%%/*}; arm=$${rest#*/}; \
@@ -37,6 +39,7 @@ dist:
 			$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o dist/$$b-$$suffix ./cmd/$$b; \
 		done; echo "built dist/*-$$suffix"; \
 	done
+	deploy/check-dist.sh dist "$(VERSION)"
 
 clean:
 	rm -rf bin dist
