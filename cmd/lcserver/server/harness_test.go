@@ -107,3 +107,7 @@ func eventually(t testing.TB, within time.Duration, what string, cond func() boo
 
 // goroutines returns the current goroutine count.
 func goroutines() int { return runtime.NumGoroutine() }
+
+func contextWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), d)
+}
