@@ -140,16 +140,17 @@ func (p *page) phone() {
 	}
 }
 
-// joinChannel signs in (from the URL), joins channel from the list and waits until the join
-// settled; it reports whether the page has audio (the server answered its offer).
-func (p *page) joinChannel(channel string) bool {
+// mustJoinWithAudio waits for sign-in (from the URL), joins channel from the list, and waits
+// until the server answered the page's offer and the peer connection is up.
+func (p *page) mustJoinWithAudio(channel string) {
 	p.t.Helper()
 	p.waitJS("connected", `lc.state.conn === "ready"`, `lc.state`, 10*time.Second)
 	p.waitJS("channel listed", fmt.Sprintf(`!!document.querySelector('[data-testid="join-%s"]')`, channel), `document.querySelector("#channel-list").innerText`, 5*time.Second)
 	p.click(fmt.Sprintf(`[data-testid="join-%s"]`, channel))
 	room := fmt.Sprintf("lc.state.rooms[%q]", channel)
-	p.waitJS("joined", fmt.Sprintf(`["audio", "signaling-only"].includes(%s?.media)`, room), room, 10*time.Second)
-	return mustEval[string](p, room+".media") == "audio"
+	p.waitJS("joined with audio", fmt.Sprintf(`%s?.media === "audio"`, room), room, 10*time.Second)
+	p.waitJS("peer connected", fmt.Sprintf(`lc.pc(%q)?.connectionState === "connected"`, channel),
+		fmt.Sprintf(`lc.pc(%q)?.connectionState`, channel), 10*time.Second)
 }
 
 // stat reads lc.inboundAudio or lc.outboundAudio of channel.
@@ -175,17 +176,8 @@ func TestBrowserPushToTalk(t *testing.T) {
 	a := openPage(t, browser, "alice", s.pageURL("alice", 100))
 	a.phone()
 	b := openPage(t, browser, "bob", s.pageURL("bob", 100))
-	audioA := a.joinChannel(ch)
-	audioB := b.joinChannel(ch)
-	media := audioA && audioB
-	if !media {
-		t.Logf("the server refused the audio offers (%s): checking signaling only",
-			mustEval[string](b, fmt.Sprintf("lc.state.rooms[%q].mediaNote", ch)))
-	} else {
-		for _, p := range []*page{a, b} {
-			p.waitJS("peer connected", fmt.Sprintf(`lc.pc(%q)?.connectionState === "connected"`, ch),
-				fmt.Sprintf(`lc.pc(%q)?.connectionState`, ch), 10*time.Second)
-		}
+	for _, p := range []*page{a, b} {
+		p.mustJoinWithAudio(ch)
 	}
 	a.waitText("#members", "bob", 5*time.Second)
 	b.waitText("#members", "alice", 5*time.Second)
@@ -194,56 +186,49 @@ func TestBrowserPushToTalk(t *testing.T) {
 	shot.take(a, "idle-phone", false)
 
 	// (a) alice talks, bob hears her.
-	var base inbound
-	if media {
-		base = stat[inbound](b, "inboundAudio", ch)
-	}
+	base := stat[inbound](b, "inboundAudio", ch)
 	release := a.holdTalk("#ptt")
 	a.waitFloor("talking", "You are talking", 5*time.Second)
 	b.waitFloor("taken", "alice is talking", 5*time.Second)
 	b.waitJS("talker highlighted", `document.querySelector("#members li.talking")?.dataset.user === "alice"`,
 		`document.querySelector("#members").innerHTML`, 2*time.Second)
 	b.waitText(fmt.Sprintf(`#channel-list li[data-channel=%q] .floor`, ch), "alice talking", 2*time.Second)
-	if media {
-		b.waitJS("≥ 100 packets of alice with sound at bob",
-			fmt.Sprintf(`lc.inboundAudio(%q).then(s => s.packetsReceived >= %d && s.audioLevel > 0)`, ch, base.PacketsReceived+100),
-			fmt.Sprintf(`lc.inboundAudio(%q)`, ch), 15*time.Second)
-	}
+	b.waitJS("≥ 100 packets of alice with sound at bob",
+		fmt.Sprintf(`lc.inboundAudio(%q).then(s => s.packetsReceived >= %d && s.audioLevel > 0)`, ch, base.PacketsReceived+100),
+		fmt.Sprintf(`lc.inboundAudio(%q)`, ch), 15*time.Second)
 	shot.take(a, "talking-phone", true)
 	shot.take(b, "web-client", true)
 	release()
 	a.waitFloor("idle", "Idle", 5*time.Second)
 	b.waitFloor("idle", "Idle", 5*time.Second)
 
-	if media {
-		// The server's counters agree with the pages. packets_out counts RTP only: what bob's
-		// page received is what the server sent bob's peer (no loss on loopback; stats and
-		// counters settle within a moment of each other). packets_in counts every datagram but
-		// STUN (RTP, RTCP, DTLS records): at least the RTP alice's page sent, and not much more.
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			peers, ib := s.peerOf("bob", ch)
-			_, ia := s.peerOf("alice", ch)
-			got := stat[inbound](b, "inboundAudio", ch)
-			sent := stat[outbound](a, "outboundAudio", ch)
-			if ib < 0 || ia < 0 {
-				t.Fatalf("server lists no peer of alice or bob in %s: %+v", ch, peers)
-			}
-			outBob := peers.Peers[ib].PacketsOut
-			inAlice := peers.Peers[ia].PacketsIn
-			agree := got.PacketsReceived > 0 && got.PacketsReceived <= outBob && outBob-got.PacketsReceived <= 5 &&
-				sent.PacketsSent > 0 && inAlice >= sent.PacketsSent && inAlice <= sent.PacketsSent+sent.PacketsSent/10+20
-			if agree {
-				t.Logf("bob: page received %d, server sent %d; alice: page sent %d, server received %d",
-					got.PacketsReceived, outBob, sent.PacketsSent, inAlice)
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("pages and server disagree: bob's page received %d, server sent bob %d; alice's page sent %d, server received %d",
-					got.PacketsReceived, outBob, sent.PacketsSent, inAlice)
-			}
-			time.Sleep(pollEvery) // polling two independent counters, bounded by deadline
+	// The server's counters agree with the pages. packets_out counts RTP only: what bob's
+	// page received is what the server sent bob's peer (no loss on loopback; stats and
+	// counters settle within a moment of each other). packets_in counts every datagram but
+	// STUN (RTP, RTCP, DTLS records): at least the RTP alice's page sent, and not much more.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		peers, ib := s.peerOf("bob", ch)
+		_, ia := s.peerOf("alice", ch)
+		got := stat[inbound](b, "inboundAudio", ch)
+		sent := stat[outbound](a, "outboundAudio", ch)
+		if ib < 0 || ia < 0 {
+			t.Fatalf("server lists no peer of alice or bob in %s: %+v", ch, peers)
 		}
+		outBob := peers.Peers[ib].PacketsOut
+		inAlice := peers.Peers[ia].PacketsIn
+		agree := got.PacketsReceived > 0 && got.PacketsReceived <= outBob && outBob-got.PacketsReceived <= 5 &&
+			sent.PacketsSent > 0 && inAlice >= sent.PacketsSent && inAlice <= sent.PacketsSent+sent.PacketsSent/10+20
+		if agree {
+			t.Logf("bob: page received %d, server sent %d; alice: page sent %d, server received %d",
+				got.PacketsReceived, outBob, sent.PacketsSent, inAlice)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pages and server disagree: bob's page received %d, server sent bob %d; alice's page sent %d, server received %d",
+				got.PacketsReceived, outBob, sent.PacketsSent, inAlice)
+		}
+		time.Sleep(pollEvery) // polling two independent counters, bounded by deadline
 	}
 
 	// Chat from bob reaches alice.
@@ -254,15 +239,10 @@ func TestBrowserPushToTalk(t *testing.T) {
 
 	// (b) carol may use emergency priority; alice may not.
 	c := openPage(t, browser, "carol", s.pageURL("carol", 255))
-	audioC := c.joinChannel(ch)
-	media = media && audioC
+	c.mustJoinWithAudio(ch)
 	c.waitJS("emergency button shown", `!document.querySelector("#emergency").hidden`, `lc.state.maxPriority`, 2*time.Second)
 	if hidden := mustEval[bool](a, `document.querySelector("#emergency").hidden`); !hidden {
 		t.Errorf("alice's page shows the emergency button, but her token allows only 100")
-	}
-	if media {
-		c.waitJS("peer connected", fmt.Sprintf(`lc.pc(%q)?.connectionState === "connected"`, ch),
-			fmt.Sprintf(`lc.pc(%q)?.connectionState`, ch), 10*time.Second)
 	}
 
 	releaseA := a.holdTalk("#ptt")
@@ -272,12 +252,10 @@ func TestBrowserPushToTalk(t *testing.T) {
 	c.waitFloor("talking", "You are talking", 5*time.Second)
 	a.waitFloor("revoked", "Revoked (preempted) — carol is talking", 5*time.Second)
 	b.waitFloor("taken", "carol is talking", 5*time.Second)
-	if media {
-		base = stat[inbound](b, "inboundAudio", ch)
-		b.waitJS("carol's audio reaches bob",
-			fmt.Sprintf(`lc.inboundAudio(%q).then(s => s.packetsReceived >= %d && s.audioLevel > 0)`, ch, base.PacketsReceived+50),
-			fmt.Sprintf(`lc.inboundAudio(%q)`, ch), 10*time.Second)
-	}
+	base = stat[inbound](b, "inboundAudio", ch)
+	b.waitJS("carol's audio reaches bob",
+		fmt.Sprintf(`lc.inboundAudio(%q).then(s => s.packetsReceived >= %d && s.audioLevel > 0)`, ch, base.PacketsReceived+50),
+		fmt.Sprintf(`lc.inboundAudio(%q)`, ch), 10*time.Second)
 	shot.take(a, "revoked-phone", false)
 	releaseA() // alice lets go after losing the floor: nothing to release
 	releaseC()
@@ -300,7 +278,7 @@ func TestBrowserPushToTalk(t *testing.T) {
 			t.Errorf("close %s: %v", p.name, err)
 		}
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	deadline = time.Now().Add(10 * time.Second)
 	for {
 		st := getJSON[admin.Status](s, "/admin/status")
 		if st.Users == 0 && st.Peers == 0 && st.FloorActive == 0 {
