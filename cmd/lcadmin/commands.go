@@ -17,9 +17,9 @@ import (
 	"github.com/minilivechat/minilivechat/gateway/token"
 )
 
-// server is what a server command needs: a client, the output mode, the clock and where to
+// remote is what a server command needs: a client, the output mode, the clock and where to
 // write.
-type server struct {
+type remote struct {
 	client *admin.Client
 	json   bool
 	now    time.Time
@@ -28,9 +28,9 @@ type server struct {
 }
 
 // withServer builds the client from the global flags and runs f under the --timeout.
-func withServer(c *cli.Context, now func() time.Time, f func(ctx context.Context, s server) error) error {
+func withServer(c *cli.Context, now func() time.Time, f func(ctx context.Context, s remote) error) error {
 	base := "http://" + net.JoinHostPort(c.String(flagHost), strconv.Itoa(c.Int(flagPort)))
-	s := server{
+	s := remote{
 		client: &admin.Client{BaseURL: base, Token: c.String(flagToken), HTTP: &http.Client{}},
 		json:   c.Bool(flagJSON),
 		now:    now(),
@@ -43,7 +43,7 @@ func withServer(c *cli.Context, now func() time.Time, f func(ctx context.Context
 }
 
 // optionalArg returns the command's single optional argument.
-func (s server) optionalArg(what string) (string, error) {
+func (s remote) optionalArg(what string) (string, error) {
 	switch len(s.args) {
 	case 0:
 		return "", nil
@@ -55,7 +55,7 @@ func (s server) optionalArg(what string) (string, error) {
 }
 
 // show prints the raw JSON of path with --json, else fetches the typed answer and renders it.
-func show[T any](ctx context.Context, s server, path string, fetch func(context.Context) (*T, error), render func(io.Writer, *T) error) error {
+func show[T any](ctx context.Context, s remote, path string, fetch func(context.Context) (*T, error), render func(io.Writer, *T) error) error {
 	if s.json {
 		raw, err := s.client.Raw(ctx, http.MethodGet, path)
 		if err != nil {
@@ -78,14 +78,14 @@ func writeJSON(w io.Writer, raw []byte) error {
 	return err
 }
 
-func runStatus(ctx context.Context, s server) error {
+func runStatus(ctx context.Context, s remote) error {
 	if len(s.args) > 0 {
 		return fmt.Errorf("status takes no arguments")
 	}
 	return show(ctx, s, admin.StatusPath(), s.client.Status, renderStatus)
 }
 
-func runUsers(ctx context.Context, s server) error {
+func runUsers(ctx context.Context, s remote) error {
 	id, err := s.optionalArg("user id")
 	if err != nil {
 		return err
@@ -96,7 +96,7 @@ func runUsers(ctx context.Context, s server) error {
 	return show(ctx, s, admin.UserPath(id), bind(s.client.User, id), withNow(renderUser, s.now))
 }
 
-func runChannels(ctx context.Context, s server) error {
+func runChannels(ctx context.Context, s remote) error {
 	id, err := s.optionalArg("channel id")
 	if err != nil {
 		return err
@@ -107,7 +107,7 @@ func runChannels(ctx context.Context, s server) error {
 	return show(ctx, s, admin.ChannelPath(id), bind(s.client.Channel, id), withNow(renderChannel, s.now))
 }
 
-func runPeers(ctx context.Context, s server) error {
+func runPeers(ctx context.Context, s remote) error {
 	u, err := s.optionalArg("ufrag")
 	if err != nil {
 		return err
@@ -118,7 +118,7 @@ func runPeers(ctx context.Context, s server) error {
 	return show(ctx, s, admin.PeerPath(u), bind(s.client.Peer, u), renderPeer)
 }
 
-func runFloorRevoke(ctx context.Context, s server) error {
+func runFloorRevoke(ctx context.Context, s remote) error {
 	if len(s.args) != 1 {
 		return fmt.Errorf("floor-revoke needs exactly one channel id")
 	}
