@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/minilivechat/minilivechat/actors/msg"
+	"github.com/minilivechat/minilivechat/actors/peer/peertest"
 	"github.com/minilivechat/minilivechat/cmd/lcserver/server"
 	"github.com/minilivechat/minilivechat/gateway/token"
 	"github.com/minilivechat/minilivechat/gateway/wstest"
@@ -236,5 +237,69 @@ func TestLiveServerAdminToken(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Errorf("/channels with an admin token set: %d", resp.StatusCode)
+	}
+}
+
+// TestLiveServerMediaPeers: two pion/webrtc clients join with real offers; lcadmin lists
+// their peers, keyed by the server ufrag of each answer, with SRTP ready and packets counted.
+func TestLiveServerMediaPeers(t *testing.T) {
+	port, _ := liveServer(t, "")
+	p := []string{"--port", port}
+	ufragRE := regexp.MustCompile(`(?m)^a=ice-ufrag:(\S+)\r?$`)
+	ufrags := map[string]string{}
+	pcs := map[string]*peertest.Client{}
+	ws := map[string]*wstest.Client{}
+	for _, user := range []string{"alice", "bob"} {
+		c := wsUser(t, port, user)
+		pc := peertest.NewClient(t, user)
+		ack := c.Request(opChannelJoin, map[string]any{"channel_id": "CH_0002", "sdp_offer": pc.Offer(t)})
+		var join struct {
+			SDPAnswer string `json:"sdp_answer"`
+		}
+		if err := ack.Decode(&join); err != nil || join.SDPAnswer == "" {
+			t.Fatalf("%s: join ACK without sdp_answer: %v %v", user, ack, err)
+		}
+		m := ufragRE.FindStringSubmatch(join.SDPAnswer)
+		if m == nil {
+			t.Fatalf("%s: answer without a=ice-ufrag:\n%s", user, join.SDPAnswer)
+		}
+		ufrags[user] = m[1]
+		pc.Answer(t, join.SDPAnswer)
+		pcs[user], ws[user] = pc, c
+	}
+	for _, pc := range pcs {
+		pc.WaitConnected(t, 10*time.Second)
+	}
+	ws["alice"].Send(opFloorRequest, map[string]any{"channel_id": "CH_0002"})
+	ws["alice"].Await(opFloorGranted)
+	pcs["alice"].Send(t, 20, 0xA1, 5*time.Millisecond)
+	if got := pcs["bob"].WaitReceived(10, 10*time.Second); len(got) < 10 {
+		t.Fatalf("bob received %d packets through the relay, want ≥ 10", len(got))
+	}
+
+	out := mustRun(t, append(p, "peers")...)
+	for user, u := range ufrags {
+		l := line(out, u)
+		if !regexp.MustCompile(`^ ` + u + ` +` + user + ` +CH_0002 +127\.0\.0\.1:\d+ +\d+ +true +\d+ +\d+$`).MatchString(l) {
+			t.Errorf("peers row of %s = %q in\n%s", user, l, out)
+		}
+	}
+	t.Logf("$ lcadmin peers\n%s", out)
+	out = mustRun(t, append(p, "peers", ufrags["bob"])...)
+	if !strings.Contains(out, "Peer: "+ufrags["bob"]) || !strings.Contains(out, "SRTP ready:        true") ||
+		line(out, "audio") == "" {
+		t.Errorf("peer detail:\n%s", out)
+	}
+	t.Logf("$ lcadmin peers %s\n%s", ufrags["bob"], out)
+	out = mustRun(t, append(p, "channels", "CH_0002")...)
+	if line(out, ufrags["alice"]) == "" || line(out, ufrags["bob"]) == "" {
+		t.Errorf("channel detail lacks the peers:\n%s", out)
+	}
+	t.Logf("$ lcadmin channels CH_0002\n%s", out)
+	if out = mustRun(t, append(p, "status")...); !strings.Contains(out, "Peers:           2") {
+		t.Errorf("status:\n%s", out)
+	}
+	if got := scrape(t, port, "livechat_media_packets_in_total"); got < 20 {
+		t.Errorf("media packets in = %v, want ≥ 20 after alice sent 20", got)
 	}
 }
