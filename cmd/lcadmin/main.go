@@ -64,7 +64,9 @@ func newApp(stdout, stderr io.Writer, now func() time.Time) *cli.App {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: flagHost, Value: "127.0.0.1", EnvVars: []string{"LIVECHAT_ADMIN_HOST"},
 				Usage: "server host or IP"},
-			&cli.IntFlag{Name: flagPort, Value: 8080, EnvVars: []string{"LIVECHAT_ADMIN_PORT"},
+			// LIVECHAT_PORT is lcserver's own variable: on the server's machine lcadmin finds
+			// the port without being told.
+			&cli.IntFlag{Name: flagPort, Value: 8080, EnvVars: []string{"LIVECHAT_ADMIN_PORT", "LIVECHAT_PORT"},
 				Usage: "server TCP port (HTTP API)"},
 			&cli.StringFlag{Name: flagToken, EnvVars: []string{"LIVECHAT_ADMIN_TOKEN"},
 				Usage: "admin bearer token (needed when the server sets LIVECHAT_ADMIN_TOKEN)"},
