@@ -1,0 +1,43 @@
+package server
+
+import (
+	"testing"
+	"time"
+
+	"github.com/minilivechat/minilivechat/gateway/wstest"
+)
+
+// BenchmarkFloorGrantRoundTrip measures FLOOR_REQUEST → FLOOR_GRANTED over a real WebSocket
+// (client encode, gateway decode, session → directory → channel actors, floor state machine,
+// event back through the session, writer, client decode), with one other member receiving
+// FLOOR_TAKEN. Each iteration also releases the floor and waits for FLOOR_IDLE so the next
+// request finds it idle; grant-ns/op reports the request→grant leg alone.
+func BenchmarkFloorGrantRoundTrip(b *testing.B) {
+	s := start(b, func(c *Config) { c.RateLimit = -1; c.FloorPingTimeout = time.Hour })
+	talker := wstest.Dial(b, s.ws)
+	defer talker.Close()
+	talker.Identify("talker", mintFor(b, "talker", 100), -1)
+	listener := wstest.Dial(b, s.ws)
+	defer listener.Close()
+	listener.Identify("listener", mintFor(b, "listener", 100), -1)
+	talker.Request(opChannelJoin, d{"channel_id": "CH_0001"})
+	listener.Request(opChannelJoin, d{"channel_id": "CH_0001"})
+
+	req := d{"channel_id": "CH_0001"}
+	var grant time.Duration
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		talker.Send(opFloorRequest, req)
+		talker.Await(opFloorGranted)
+		grant += time.Since(t0)
+		talker.Send(opFloorRelease, req)
+		talker.Await(opFloorIdle)
+		if f, err := listener.AwaitErr(opFloorIdle); err != nil {
+			b.Fatalf("listener: %v (%v)", err, f)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(grant.Nanoseconds())/float64(b.N), "grant-ns/op")
+}
