@@ -64,9 +64,15 @@ func liveServer(t *testing.T, adminToken string) (port string, srv *server.Serve
 // wsUser connects and identifies user on the live server.
 func wsUser(t *testing.T, port, user string) *wstest.Client {
 	t.Helper()
+	return wsUserPrio(t, port, user, 100)
+}
+
+// wsUserPrio is wsUser with a token allowing floor priorities up to maxPrio.
+func wsUserPrio(t *testing.T, port, user string, maxPrio int) *wstest.Client {
+	t.Helper()
 	c := wstest.Dial(t, "ws://127.0.0.1:"+port+"/ws")
 	t.Cleanup(c.Close)
-	tok, err := token.Mint([]byte(liveSecret), user, 100, time.Hour, time.Now())
+	tok, err := token.Mint([]byte(liveSecret), user, maxPrio, time.Hour, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,12 +200,30 @@ func TestLiveServerFloorRevokeAndMetrics(t *testing.T) {
 		t.Errorf("status after revoke:\n%s", out)
 	}
 
+	// An emergency call preempts alice: a second revoke reason.
+	carol := wsUserPrio(t, port, "carol", msg.PriorityEmergency)
+	carol.Request(opChannelJoin, map[string]any{"channel_id": "CH_0001"})
+	alice.Send(opFloorRequest, map[string]any{"channel_id": "CH_0001"})
+	alice.Await(opFloorGranted)
+	carol.Send(opFloorRequest, map[string]any{"channel_id": "CH_0001", "priority": msg.PriorityEmergency})
+	carol.Await(opFloorGranted)
+	if err := alice.Await(opFloorRevoke).Decode(&rv); err != nil || rv.Reason != msg.RevokePreempted {
+		t.Errorf("alice got FLOOR_REVOKE %+v (%v), want reason preempted", rv, err)
+	}
+	out = mustRun(t, append(p, "channels")...)
+	if l := line(out, "CH_0001"); !regexp.MustCompile(`● TAKEN  carol +0$`).MatchString(l) {
+		t.Errorf("channels row after preemption = %q", l)
+	}
+
 	// The counters moved with the traffic.
-	if got := scrape(t, port, "livechat_floor_grants_total"); got != 1 {
-		t.Errorf("floor grants = %v, want 1", got)
+	if got := scrape(t, port, "livechat_floor_grants_total"); got != 3 {
+		t.Errorf("floor grants = %v, want 3", got)
 	}
 	if got := scrape(t, port, `livechat_floor_revokes_total{reason="admin"}`); got != 1 {
 		t.Errorf("admin revokes = %v, want 1", got)
+	}
+	if got := scrape(t, port, `livechat_floor_revokes_total{reason="preempted"}`); got != 1 {
+		t.Errorf("preempted revokes = %v, want 1", got)
 	}
 	if got := scrape(t, port, `livechat_http_requests_total{code="200",route="/admin/floor-revoke/:id"}`); got != 2 {
 		t.Errorf("revoke requests counted = %v, want 2", got)
