@@ -1,6 +1,7 @@
 package server
 
 import (
+	"strconv"
 	"testing"
 	"time"
 
@@ -36,6 +37,40 @@ func BenchmarkFloorGrantRoundTrip(b *testing.B) {
 		talker.Await(opFloorIdle)
 		if f, err := listener.AwaitErr(opFloorIdle); err != nil {
 			b.Fatalf("listener: %v (%v)", err, f)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(grant.Nanoseconds())/float64(b.N), "grant-ns/op")
+}
+
+// BenchmarkFloorGrantFanout20 is the round trip in a full channel: the talker's grant while
+// 19 other members each receive FLOOR_TAKEN and FLOOR_IDLE over their own WebSockets.
+func BenchmarkFloorGrantFanout20(b *testing.B) {
+	s := start(b, func(c *Config) { c.RateLimit = -1; c.FloorPingTimeout = time.Hour })
+	var members []*wstest.Client
+	for i := 0; i < 20; i++ {
+		c := wstest.Dial(b, s.ws)
+		defer c.Close()
+		user := "m" + strconv.Itoa(i)
+		c.Identify(user, mintFor(b, user, 100), -1)
+		c.Request(opChannelJoin, d{"channel_id": "CH_0001"})
+		members = append(members, c)
+	}
+	talker := members[0]
+	req := d{"channel_id": "CH_0001"}
+	var grant time.Duration
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		talker.Send(opFloorRequest, req)
+		talker.Await(opFloorGranted)
+		grant += time.Since(t0)
+		talker.Send(opFloorRelease, req)
+		for _, m := range members {
+			if _, err := m.AwaitErr(opFloorIdle); err != nil {
+				b.Fatal(err)
+			}
 		}
 	}
 	b.StopTimer()
