@@ -31,7 +31,6 @@ type conn struct {
 	// Static after construction.
 	gw          *Gateway
 	ws          *websocket.Conn
-	log         *slog.Logger
 	connectedAt time.Time
 
 	// Shared between goroutines.
@@ -40,6 +39,7 @@ type conn struct {
 	closing    atomic.Bool       // a close was requested: stop forwarding and delivering
 	lastSeen   atomic.Int64      // unix nanos of the last application frame
 	identified atomic.Bool
+	logger     atomic.Pointer[slog.Logger] // gains user_id and session_id at IDENTIFY
 
 	// Owned by the reader (run).
 	session     *actor.PID
@@ -53,12 +53,12 @@ func newConn(g *Gateway, ws *websocket.Conn, remote string) *conn {
 	now := g.opts.Now()
 	c := &conn{
 		gw: g, ws: ws, connectedAt: now,
-		log:      g.log.With("remote", remote),
 		out:      make(chan any, g.opts.OutboundQueue),
 		closeReq: make(chan closeRequest, 1),
 		limiter:  newTokenBucket(g.opts.RateLimit, g.opts.RateBurst, now),
 		bad:      newBadFrames(g.opts.BadFrameLimit, g.opts.BadFrameWindow),
 	}
+	c.logger.Store(g.log.With("remote", remote))
 	c.lastSeen.Store(now.UnixNano())
 	// Room for the frame limit plus one byte, so that run can tell "too large" itself and
 	// answer ERROR 1006 before nhooyr's own limit would cut the connection.
@@ -75,7 +75,7 @@ func (c *conn) Deliver(v any) {
 	select {
 	case c.out <- v:
 	default:
-		c.log.Warn("outbound queue full; disconnecting slow client", "user_id", c.who.userID, "queue", cap(c.out))
+		c.log().Warn("outbound queue full; disconnecting slow client", "queue", cap(c.out))
 		c.requestClose(CloseSlowConsumer, "outbound queue full: client reads too slowly", false)
 	}
 }
@@ -134,7 +134,7 @@ func (c *conn) run() {
 		select {
 		case <-c.sessionDone:
 		case <-time.After(2 * session.DefaultLeaveTimeout):
-			c.log.Warn("session did not stop after disconnect", "user_id", c.who.userID)
+			c.log().Warn("session did not stop after disconnect", "user_id", c.who.userID)
 		}
 	}
 }
@@ -230,7 +230,7 @@ func (c *conn) identify(d json.RawMessage, nonce string) bool {
 		err = errors.New("token subject does not match user_id")
 	}
 	if err != nil {
-		c.log.Info("IDENTIFY refused: invalid token", "user_id", userID, "err", err)
+		c.log().Info("IDENTIFY refused: invalid token", "user_id", userID, "err", err)
 		c.fail(msg.Errorf(msg.CodeInvalidToken, "invalid token"), reqOp, nonce)
 		c.requestClose(CloseInvalidToken, "invalid token", true)
 		return true
@@ -246,7 +246,7 @@ func (c *conn) identify(d json.RawMessage, nonce string) bool {
 
 	c.who = identity{userID: userID, priority: prio, maxPriority: claims.MaxPriority}
 	sessionID := newSessionID()
-	c.log = c.log.With("user_id", userID, "session_id", sessionID)
+	c.logger.Store(c.log().With("user_id", userID, "session_id", sessionID))
 	// The session delivers READY once the directory has registered it: a client that got
 	// READY is sure to receive every later broadcast (CHANNEL_EVENT create, …).
 	ready := mustFrame(OpReady, ReadyPayload{SessionID: sessionID, UserID: userID, Priority: prio,
@@ -259,10 +259,10 @@ func (c *conn) identify(d json.RawMessage, nonce string) bool {
 		LastSeen:    func() time.Time { return time.Unix(0, c.lastSeen.Load()) },
 		Now:         c.gw.opts.Now,
 		OnStopped:   func() { close(done) },
-		Logger:      c.log,
+		Logger:      c.log(),
 	}))
 	c.identified.Store(true)
-	c.log.Info("session identified", "priority", prio, "max_priority", claims.MaxPriority)
+	c.log().Info("session identified", "priority", prio, "max_priority", claims.MaxPriority)
 	return false
 }
 
@@ -344,7 +344,7 @@ func (c *conn) flush() {
 func (c *conn) write(v any) bool {
 	b, op, errCode, ok, err := encodeFrame(v)
 	if err != nil || !ok {
-		c.log.Error("dropping a value that is no client frame", "type", fmtType(v), "err", err)
+		c.log().Error("dropping a value that is no client frame", "type", fmtType(v), "err", err)
 		return true
 	}
 	if op == OpError {
@@ -354,7 +354,7 @@ func (c *conn) write(v any) bool {
 	defer cancel()
 	if err := c.ws.Write(ctx, websocket.MessageText, b); err != nil {
 		c.closing.Store(true)
-		c.log.Debug("write failed", "op", op, "err", err)
+		c.log().Debug("write failed", "op", op, "err", err)
 		return false
 	}
 	return true
@@ -365,7 +365,10 @@ func (c *conn) close(code int, reason string) {
 	case CloseFrameTooLarge, CloseInvalidToken, CloseReplaced, CloseHeartbeat, CloseTooManyBad,
 		CloseIdentifyTimeout, CloseSlowConsumer:
 		c.gw.m.WSErrors.WithLabelValues(strconv.Itoa(code)).Inc()
-		c.log.Info("closing connection", "code", code, "reason", reason)
+		c.log().Info("closing connection", "code", code, "reason", reason)
 	}
 	_ = c.ws.Close(websocket.StatusCode(code), reason)
 }
+
+// log is the connection's logger; safe from any goroutine.
+func (c *conn) log() *slog.Logger { return c.logger.Load() }

@@ -11,6 +11,7 @@ import (
 	"nhooyr.io/websocket"
 
 	"github.com/minilivechat/minilivechat/actors/msg"
+	"github.com/minilivechat/minilivechat/admin/metrics"
 	"github.com/minilivechat/minilivechat/gateway/token"
 	"github.com/minilivechat/minilivechat/gateway/wstest"
 )
@@ -39,6 +40,14 @@ func (d *fakeDirectory) Receive(ctx actor.Context) {
 		ctx.Send(m.Call.Session, &msg.FloorGranted{ChannelID: m.ChannelID, Priority: m.Priority, MaxDurationMs: 30000})
 	case *msg.ListChannels:
 		ctx.Respond(m.Call.OK(&msg.ChannelList{Channels: []msg.ChannelInfo{}}))
+	case *msg.PostMessage:
+		// A burst of large events, more than any socket buffer holds: a client that does
+		// not read must be cut off, not block this actor.
+		ctx.Respond(m.Call.OK(&msg.MessageAck{MessageID: "1"}))
+		big := strings.Repeat("x", 32<<10)
+		for i := 0; i < 1000; i++ {
+			ctx.Send(m.Call.Session, &msg.MessageEvent{ChannelID: m.ChannelID, MessageID: "1", Content: big})
+		}
 	}
 }
 
@@ -327,4 +336,60 @@ func TestAnyOriginByDefault(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Close()
+}
+
+func TestSlowClientIsDisconnectedWithoutBlockingActors(t *testing.T) {
+	m := metrics.New()
+	e := newEnv(t, func(o *Options) { o.Metrics = m; o.OutboundQueue = 8; o.WriteTimeout = 200 * time.Millisecond })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, e.url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	read := func() {
+		if _, _, err := ws.Read(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read() // HELLO
+	_ = ws.Write(ctx, websocket.MessageText, []byte(`{"op":3,"d":{"user_id":"slow","token":"`+mint(t, "slow", 100)+`"}}`))
+	read() // READY
+	_ = ws.Write(ctx, websocket.MessageText, []byte(`{"op":20,"d":{"channel_id":"A","content":"go"}}`))
+	// From here on the client reads nothing.
+	deadline := time.Now().Add(10 * time.Second)
+	for wsErrors(t, m, "4006") != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("slow client not disconnected with 4006")
+		}
+		time.Sleep(10 * time.Millisecond) // polling a counter
+	}
+	// Others are unaffected.
+	c := wstest.Dial(t, e.url)
+	defer c.Close()
+	c.Identify("fast", mint(t, "fast", 100), -1)
+	c.Request(int(OpChannelList), nil)
+}
+
+// wsErrors reads livechat_ws_errors_total{code}.
+func wsErrors(t *testing.T, m *metrics.Metrics, code string) float64 {
+	t.Helper()
+	fams, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() != "livechat_ws_errors_total" {
+			continue
+		}
+		for _, s := range f.GetMetric() {
+			for _, l := range s.GetLabel() {
+				if l.GetName() == "code" && l.GetValue() == code {
+					return s.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
 }
