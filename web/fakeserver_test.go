@@ -86,6 +86,13 @@ func (f *fakeServer) dropAll(code websocket.StatusCode, reason string) {
 	}
 }
 
+// isMember reports whether user is in channel (by a live connection).
+func (f *fakeServer) isMember(channel, user string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.members[channel][user] != nil
+}
+
 func (f *fakeServer) identifies() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()

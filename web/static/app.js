@@ -385,6 +385,7 @@ class Client {
     let offer;
     try {
       peer = new ChannelPeer(channelId, this.mic, $("#audio-host"));
+      peer.onstate = () => render();
       offer = await peer.offer();
     } catch (err) {
       if (peer) peer.close();
@@ -674,10 +675,14 @@ function renderRoom() {
   const ch = client.channels.get(room.channelId);
   $("#room-title").textContent = ch ? `${ch.channel_name} (${room.channelId})` : room.channelId;
   const media = $("#media-state");
-  media.dataset.state = room.media;
-  media.textContent =
-    { connecting: "joining…", audio: "🔊 audio", "signaling-only": "no audio", reconnecting: "reconnecting…" }[room.media] +
-    (room.mediaNote ? ` — ${room.mediaNote}` : "");
+  let mediaText = { connecting: "joining…", audio: "🔊 audio", "signaling-only": "no audio", reconnecting: "reconnecting…" }[room.media];
+  const pcState = room.peer ? room.peer.pc.connectionState : null;
+  if (room.media === "audio" && pcState !== "connected") {
+    mediaText = { new: "audio: connecting…", connecting: "audio: connecting…", disconnected: "audio: connection interrupted…",
+      failed: "audio: connection failed (leave and join again)", closed: "audio: closed" }[pcState] || `audio: ${pcState}`;
+  }
+  media.dataset.state = room.media === "audio" ? `audio-${pcState}` : room.media;
+  media.textContent = mediaText + (room.mediaNote ? ` — ${room.mediaNote}` : "");
 
   const [state, text] = floorView(room, client.userId);
   const fs = $("#floor-state");

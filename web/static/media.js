@@ -100,6 +100,9 @@ export class ChannelPeer {
     } else {
       this.pc.addTransceiver("audio", { direction: "recvonly" });
     }
+    this.pc.onconnectionstatechange = () => {
+      if (this.onstate) this.onstate(this.pc.connectionState);
+    };
     this.pc.ontrack = (ev) => {
       this.audio.srcObject = ev.streams[0] || new MediaStream([ev.track]);
       this.audio.play().catch(() => {}); // autoplay may need a gesture; the talk button is one
