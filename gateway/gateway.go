@@ -44,7 +44,7 @@ const (
 	DefaultRateBurst         = 100
 	DefaultBadFrameLimit     = 20
 	DefaultBadFrameWindow    = 10 * time.Second
-	DefaultOutboundQueue     = 512
+	DefaultOutboundQueue     = 256
 	DefaultWriteTimeout      = 5 * time.Second
 )
 
