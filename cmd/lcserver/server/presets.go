@@ -13,15 +13,6 @@ import (
 	"github.com/minilivechat/minilivechat/actors/msg"
 )
 
-// BuiltinChannels are the preset channels of SPEC §3.
-func BuiltinChannels() []msg.ChannelSpec {
-	return []msg.ChannelSpec{
-		{ChannelID: "CH_0001", Freq: "0001", ChannelName: "📢 영업/시연", Capacity: 20},
-		{ChannelID: "CH_0002", Freq: "0002", ChannelName: "🤝 스스 파트너스", Capacity: 20},
-		{ChannelID: "CH_0003", Freq: "0003", ChannelName: "🏠 동천 패밀리", Capacity: 20},
-	}
-}
-
 // defaultPresetCapacity applies to preset entries without a capacity.
 const defaultPresetCapacity = 20
 

@@ -22,6 +22,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/labstack/echo/v4"
 
+	"github.com/minilivechat/minilivechat/actors/directory"
 	"github.com/minilivechat/minilivechat/actors/peer"
 	"github.com/minilivechat/minilivechat/admin"
 	"github.com/minilivechat/minilivechat/admin/metrics"
@@ -70,7 +71,7 @@ func New(cfg Config) (*Server, error) {
 			"default_secret", token.DefaultSecret)
 	}
 
-	presets := BuiltinChannels()
+	presets := directory.DefaultPresets() // SPEC §3's three channels
 	if cfg.ChannelsFile != "" {
 		var err error
 		if presets, err = LoadChannels(cfg.ChannelsFile); err != nil {
