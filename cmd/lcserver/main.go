@@ -40,11 +40,14 @@ func main() {
 func newApp(stdout, stderr io.Writer, getenv func(string) string) *cli.App {
 	d := server.Defaults()
 	return &cli.App{
-		Name:      "lcserver",
-		Usage:     "push-to-talk voice server (WebSocket signaling, WebRTC media on one UDP port)",
-		Version:   version,
-		Writer:    stdout,
-		ErrWriter: stderr,
+		Name:    "lcserver",
+		Usage:   "push-to-talk voice server (WebSocket signaling, WebRTC media on one UDP port)",
+		Version: version,
+		Description: "Environment only: LIVECHAT_SECRET (token HMAC key; default " + token.DefaultSecret +
+			", logged as a warning) and LIVECHAT_ADMIN_TOKEN (bearer token for /admin; unset = loopback only).",
+		HideHelpCommand: true,
+		Writer:          stdout,
+		ErrWriter:       stderr,
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "port", Value: d.Port, EnvVars: []string{"LIVECHAT_PORT"},
 				Usage: "TCP port: WebSocket (GET /ws), REST, admin, web client"},
