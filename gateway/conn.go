@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"runtime/debug"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -166,8 +168,18 @@ func (c *conn) readLoop() {
 	}
 }
 
-// handle processes one frame; it reports whether the connection is being closed.
-func (c *conn) handle(typ websocket.MessageType, data []byte, now time.Time) bool {
+// handle processes one frame; it reports whether the connection is being closed. A panic
+// while handling one frame is answered with ERROR 9000 and the connection goes on: one bad
+// frame must not skip the cleanup of the session (nor, through net/http's recovery, leak it).
+func (c *conn) handle(typ websocket.MessageType, data []byte, now time.Time) (closing bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.gw.m.ActorPanics.WithLabelValues("gateway").Inc()
+			c.log().Error("recovered from a panic handling a frame", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			c.fail(msg.Errorf(msg.CodeInternal, "internal error"), nil, "")
+			closing = false
+		}
+	}()
 	if !c.limiter.allow(now) {
 		return c.fail(msg.Errorf(msg.CodeRateLimited, "rate limited: at most %g frames per second", c.gw.opts.RateLimit), nil, "")
 	}
@@ -259,6 +271,7 @@ func (c *conn) identify(d json.RawMessage, nonce string) bool {
 		LastSeen:    func() time.Time { return time.Unix(0, c.lastSeen.Load()) },
 		Now:         c.gw.opts.Now,
 		OnStopped:   func() { close(done) },
+		OnPanic:     c.gw.m.ActorPanics.WithLabelValues("session").Inc,
 		Logger:      c.log(),
 	}))
 	c.identified.Store(true)
@@ -340,8 +353,16 @@ func (c *conn) flush() {
 	}
 }
 
-// write encodes and writes one frame; false means the socket is gone.
-func (c *conn) write(v any) bool {
+// write encodes and writes one frame; false means the socket is gone. A value that cannot
+// be encoded (a panic in a marshaler included) is dropped and logged.
+func (c *conn) write(v any) (alive bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.gw.m.ActorPanics.WithLabelValues("gateway").Inc()
+			c.log().Error("recovered from a panic writing a frame", "type", fmtType(v), "panic", fmt.Sprint(r))
+			alive = true
+		}
+	}()
 	b, op, errCode, ok, err := encodeFrame(v)
 	if err != nil || !ok {
 		c.log().Error("dropping a value that is no client frame", "type", fmtType(v), "err", err)

@@ -15,7 +15,9 @@
 package session
 
 import (
+	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"time"
@@ -75,6 +77,9 @@ type Config struct {
 	// LeaveTimeout bounds the wait for leave results (DefaultLeaveTimeout when zero).
 	LeaveTimeout time.Duration
 	Logger       *slog.Logger
+	// OnPanic, when set, counts a panic recovered inside the actor (the gateway passes the
+	// actor_panics_total{actor="session"} counter).
+	OnPanic func()
 }
 
 // Props builds the props of a session actor.
@@ -110,8 +115,11 @@ type sessionActor struct {
 	stopped    bool
 }
 
-// Receive handles one message; see the package comment for the lifecycle.
+// Receive handles one message; see the package comment for the lifecycle. A panic is
+// recovered here rather than left to the supervisor: a restart would rebuild the actor empty
+// and forget the channels it must leave at the end.
 func (s *sessionActor) Receive(ctx actor.Context) {
+	defer s.recoverPanic(ctx)
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		ctx.Request(s.cfg.Directory, &msg.RegisterSession{
@@ -162,6 +170,18 @@ func (s *sessionActor) Receive(ctx actor.Context) {
 			s.cfg.Out.Deliver(m)
 		}
 	}
+}
+
+func (s *sessionActor) recoverPanic(ctx actor.Context) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	if s.cfg.OnPanic != nil {
+		s.cfg.OnPanic()
+	}
+	s.cfg.Logger.Error("session actor recovered from a panic", "user_id", s.cfg.UserID,
+		"panic", fmt.Sprint(r), "message_type", fmt.Sprintf("%T", ctx.Message()), "stack", string(debug.Stack()))
 }
 
 func (s *sessionActor) channelEvent(ev *msg.ChannelEvent) {

@@ -318,3 +318,45 @@ func TestSessionDeliversReadyOnceRegistered(t *testing.T) {
 		}
 	}
 }
+
+// panickyOut panics on strings, like a broken connection would.
+type panickyOut struct{ fakeOut }
+
+func (o *panickyOut) Deliver(v any) {
+	if _, ok := v.(string); ok {
+		panic("broken connection")
+	}
+	o.fakeOut.Deliver(v)
+}
+
+func TestSessionSurvivesAPanicWithItsState(t *testing.T) {
+	sys := actor.NewActorSystem()
+	t.Cleanup(sys.Shutdown)
+	out := &panickyOut{fakeOut{delivered: make(chan any, 8), closed: make(chan int, 1)}}
+	dir := make(chan received, 8)
+	panics := make(chan struct{}, 1)
+	dirPID := sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &probe{got: dir} }))
+	pid := sys.Root.Spawn(Props(Config{UserID: "bob", Directory: dirPID, Out: out, OnPanic: func() { panics <- struct{}{} }}))
+	<-dir // RegisterSession
+	call := msg.Call{Op: 11, UserID: "bob", Session: pid}
+	sys.Root.Send(pid, &msg.JoinChannel{Call: call, ChannelID: "B"})
+	r := <-dir
+	sys.Root.Send(r.sender, call.OK(&msg.JoinAck{ChannelID: "B"}))
+	<-out.delivered
+	sys.Root.Send(pid, "poison for the connection")
+	select {
+	case <-panics:
+	case <-time.After(wait):
+		t.Fatal("panic not reported")
+	}
+	// The session still knows it joined B and leaves it on disconnect.
+	sys.Root.Send(pid, &Disconnected{})
+	select {
+	case r := <-dir:
+		if l, ok := r.msg.(*msg.LeaveChannel); !ok || l.ChannelID != "B" {
+			t.Fatalf("after the panic the directory got %#v, want the leave of B", r.msg)
+		}
+	case <-time.After(wait):
+		t.Fatal("no leave after the panic: the session lost its channels")
+	}
+}
