@@ -18,6 +18,7 @@ import (
 	"github.com/minilivechat/minilivechat/admin"
 	"github.com/minilivechat/minilivechat/cmd/lcserver/server"
 	"github.com/minilivechat/minilivechat/gateway/token"
+	"github.com/minilivechat/minilivechat/gateway/wstest"
 )
 
 // e2eSecret signs the tokens of the in-process server.
@@ -196,6 +197,8 @@ func TestBrowserPushToTalk(t *testing.T) {
 	b.waitJS("≥ 100 packets of alice with sound at bob",
 		fmt.Sprintf(`lc.inboundAudio(%q).then(s => s.packetsReceived >= %d && s.audioLevel > 0)`, ch, base.PacketsReceived+100),
 		fmt.Sprintf(`lc.inboundAudio(%q)`, ch), 15*time.Second)
+	b.waitJS("speaker meter moves", `Number(document.querySelector("#rx-level").dataset.level) > 0`,
+		`document.querySelector("#rx-level").dataset.level`, 5*time.Second)
 	shot.take(a, "talking-phone", true)
 	shot.take(b, "web-client", true)
 	release()
@@ -230,6 +233,18 @@ func TestBrowserPushToTalk(t *testing.T) {
 		}
 		time.Sleep(pollEvery) // polling two independent counters, bounded by deadline
 	}
+
+	// bob asks while alice talks: queued, then granted when she lets go.
+	release = a.holdTalk("#ptt")
+	a.waitFloor("talking", "You are talking", 5*time.Second)
+	releaseB := b.holdTalk("#ptt")
+	b.waitFloor("queued", "Queued at position 1 of 1 — alice is talking", 5*time.Second)
+	release()
+	b.waitFloor("talking", "You are talking", 5*time.Second)
+	a.waitFloor("taken", "bob is talking", 5*time.Second)
+	releaseB()
+	a.waitFloor("idle", "Idle", 5*time.Second)
+	b.waitFloor("idle", "Idle", 5*time.Second)
 
 	// Chat from bob reaches alice.
 	b.chat("hello from bob")
@@ -316,4 +331,42 @@ func TestBrowserSignedInElsewhere(t *testing.T) {
 	}
 	first.noExceptions()
 	second.noExceptions()
+}
+
+// TestBrowserChannelListLive checks that the channel list follows other users' changes: a
+// channel created elsewhere appears, its new name shows, and its deletion removes it and
+// tells a page that had joined it.
+func TestBrowserChannelListLive(t *testing.T) {
+	browser := newBrowser(t, 60*time.Second)
+	s := startServer(t)
+	p := openPage(t, browser, "bob", s.pageURL("bob", 100))
+	p.waitJS("connected", `lc.state.conn === "ready"`, `lc.state`, 10*time.Second)
+	p.waitJS("presets listed", `!!document.querySelector('#channel-list li[data-channel="CH_0001"]')`,
+		`document.querySelector("#channel-list").innerText`, 5*time.Second)
+
+	tok, err := token.Mint([]byte(e2eSecret), "dave", 100, time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dave := wstest.Dial(t, "ws://127.0.0.1:"+strconv.Itoa(s.srv.Port())+"/ws")
+	defer dave.Close()
+	dave.Identify("dave", tok, -1)
+	dave.Request(10, map[string]any{"channel_id": "CH_TEST", "freq": "0042", "channel_name": "Night shift", "capacity": 5})
+
+	row := `#channel-list li[data-channel="CH_TEST"]`
+	p.waitText(row, "Night shift", 5*time.Second)
+	p.waitText(row, "0/5", 2*time.Second)
+	p.click(`[data-testid="join-CH_TEST"]`)
+	p.waitJS("joined", `lc.state.rooms.CH_TEST?.media === "audio"`, `lc.state.rooms`, 10*time.Second)
+	p.waitText(row, "1/5", 5*time.Second)
+
+	dave.Request(13, map[string]any{"channel_id": "CH_TEST", "channel_name": "Day shift"})
+	p.waitText(row, "Day shift", 5*time.Second)
+	p.waitText("#room-title", "Day shift", 2*time.Second)
+
+	dave.Request(14, map[string]any{"channel_id": "CH_TEST"})
+	p.waitJS("deleted channel gone", `!document.querySelector('#channel-list li[data-channel="CH_TEST"]') && !lc.state.rooms.CH_TEST`,
+		`document.querySelector("#channel-list").innerText`, 5*time.Second)
+	p.waitText("#error", "Channel CH_TEST was deleted", 2*time.Second)
+	p.noExceptions()
 }

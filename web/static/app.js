@@ -9,6 +9,7 @@ const $ = (sel) => document.querySelector(sel);
 const REQUEST_TIMEOUT_MS = 10000;
 const FLOOR_PING_MS = 2000; // SPEC §5: the holder pings every 2 s
 const LIST_REFRESH_MS = 15000; // member counts and floors of channels this page has not joined
+const RX_LEVEL_MS = 250; // how often the speaker meter reads getStats
 const FLAP_WINDOW_MS = 15000; // a connection ended sooner than this after READY is "short"
 
 /** Room is what the page knows about one joined channel. */
@@ -56,6 +57,7 @@ class Client {
     this.lastPong = 0;
     this.mic.onlevel = (level) => renderLevel(level);
     setInterval(() => this.pingFloors(), FLOOR_PING_MS);
+    setInterval(() => this.pollReceiveLevel(), RX_LEVEL_MS);
     setInterval(() => {
       if (this.conn === "ready") this.refreshList();
     }, LIST_REFRESH_MS);
@@ -509,6 +511,21 @@ class Client {
     }
   }
 
+  /** pollReceiveLevel feeds the speaker meter from the selected channel's inbound audio level. */
+  async pollReceiveLevel() {
+    const room = this.rooms.get(this.selected);
+    let level = 0;
+    if (room && room.peer && room.peer.pc.connectionState === "connected") {
+      try {
+        level = (await room.peer.inboundAudio()).audioLevel;
+      } catch {
+        level = 0;
+      }
+    }
+    this.rxLevel = level;
+    renderMeter("#rx-level", level);
+  }
+
   stopTalking() {
     this.holding = null;
     this.mic.setTalking(false);
@@ -571,6 +588,7 @@ class Client {
       channels: [...this.channels.values()],
       rooms,
       micLevel: this.mic.level,
+      rxLevel: this.rxLevel || 0,
       holding: this.holding,
       lastError: this.lastError,
     };
@@ -738,9 +756,13 @@ function appendChat(m) {
 }
 
 function renderLevel(level) {
-  const el = $("#level");
+  renderMeter("#level", level);
+}
+
+function renderMeter(sel, level) {
+  const el = $(sel);
   el.dataset.level = level.toFixed(3);
-  $("#level-bar").style.width = `${Math.round(level * 100)}%`;
+  el.firstElementChild.style.width = `${Math.round(Math.min(1, level) * 100)}%`;
 }
 
 // ---- input ----
