@@ -180,9 +180,6 @@ func (c *conn) handle(typ websocket.MessageType, data []byte, now time.Time) (cl
 			closing = false
 		}
 	}()
-	if !c.limiter.allow(now) {
-		return c.fail(msg.Errorf(msg.CodeRateLimited, "rate limited: at most %g frames per second", c.gw.opts.RateLimit), nil, "")
-	}
 	if typ != websocket.MessageText {
 		return c.fail(msg.Errorf(msg.CodeMalformed, "binary frames are not part of the protocol"), nil, "")
 	}
@@ -192,6 +189,11 @@ func (c *conn) handle(typ websocket.MessageType, data []byte, now time.Time) (cl
 	}
 	reqOp := intPtr(int(op))
 	nonce := nonceOf(d)
+	// Rate limiting comes after the envelope so that its ERROR can echo req_op and nonce; a
+	// flood costs one parse per frame until the bad-frame limit closes the connection.
+	if !c.limiter.allow(now) {
+		return c.fail(msg.Errorf(msg.CodeRateLimited, "rate limited: at most %g frames per second", c.gw.opts.RateLimit), reqOp, nonce)
+	}
 	if !clientOp(op) {
 		return c.fail(msg.Errorf(msg.CodeUnknownOp, "unknown op %d", int(op)), reqOp, nonce)
 	}

@@ -270,8 +270,8 @@ func TestRateLimitAnswers1005(t *testing.T) {
 	}
 	c.Expect(int(OpHeartbeatAck))
 	c.Expect(int(OpHeartbeatAck))
-	if code, _ := errCode(t, c.Next()); code != 1005 {
-		t.Fatalf("code %d, want 1005", code)
+	if code, m := errCode(t, c.Next()); code != 1005 || m["req_op"] != float64(OpHeartbeat) {
+		t.Fatalf("got %v, want 1005 with req_op 1", m)
 	}
 }
 
