@@ -200,7 +200,7 @@ func TestBrowserPushToTalk(t *testing.T) {
 	b.waitJS("speaker meter moves", `Number(document.querySelector("#rx-level").dataset.level) > 0`,
 		`document.querySelector("#rx-level").dataset.level`, 5*time.Second)
 	shot.take(a, "talking-phone", true)
-	shot.take(b, "web-client", true)
+	shot.take(b, "listening", false)
 	release()
 	a.waitFloor("idle", "Idle", 5*time.Second)
 	b.waitFloor("idle", "Idle", 5*time.Second)
@@ -266,12 +266,13 @@ func TestBrowserPushToTalk(t *testing.T) {
 	releaseC := c.holdTalk("#emergency")
 	c.waitFloor("talking", "You are talking", 5*time.Second)
 	a.waitFloor("revoked", "Revoked (preempted) — carol is talking", 5*time.Second)
-	b.waitFloor("taken", "carol is talking", 5*time.Second)
+	b.waitFloor("taken", "carol is talking (emergency)", 5*time.Second)
 	base = stat[inbound](b, "inboundAudio", ch)
 	b.waitJS("carol's audio reaches bob",
 		fmt.Sprintf(`lc.inboundAudio(%q).then(s => s.packetsReceived >= %d && s.audioLevel > 0)`, ch, base.PacketsReceived+50),
 		fmt.Sprintf(`lc.inboundAudio(%q)`, ch), 10*time.Second)
 	shot.take(a, "revoked-phone", false)
+	shot.take(b, "web-client", true)
 	releaseA() // alice lets go after losing the floor: nothing to release
 	releaseC()
 	for _, p := range []*page{a, b, c} {

@@ -294,6 +294,7 @@ class Client {
         if (room && d.user_id) {
           if (d.event === "join") {
             if (!room.members.has(d.user_id)) room.members.set(d.user_id, null);
+            this.refreshMembers(id); // the join event names no priority; CHANNEL_INFO does
           } else {
             room.members.delete(d.user_id);
             if (d.user_id === this.userId) this.dropRoom(id);
@@ -301,6 +302,18 @@ class Client {
         }
         break;
       }
+    }
+  }
+
+  async refreshMembers(channelId) {
+    try {
+      const info = await this.request(Op.CHANNEL_INFO, { channel_id: channelId });
+      const room = this.rooms.get(channelId);
+      if (!room || !info.members) return;
+      room.members = new Map(info.members.map((m) => [m.user_id, m.priority]));
+      render();
+    } catch {
+      // The list from join/leave events stays; only priorities are missing.
     }
   }
 
@@ -609,7 +622,7 @@ function floorView(room, userId) {
   if (room.me === "queued" && room.queue)
     return ["queued", `Queued at position ${room.queue.position} of ${room.queue.size}` + (talker ? ` — ${talker} is talking` : "")];
   if (room.me === "requesting") return ["requesting", "Requesting the floor…"];
-  if (talker) return ["taken", `${talker} is talking`];
+  if (talker) return ["taken", `${talker} is talking` + (room.floor.priority >= 255 ? " (emergency)" : "")];
   if (room.floor.state === "taken") return ["releasing", "Releasing…"];
   return ["idle", "Idle — hold the button to talk"];
 }
