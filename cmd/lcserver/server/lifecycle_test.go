@@ -314,3 +314,29 @@ func TestGracefulShutdownClosesSessionsWith1001(t *testing.T) {
 		t.Fatal("a stopped server accepted a connection")
 	}
 }
+
+func TestReplacingSessionCanRejoinAtOnce(t *testing.T) {
+	s := start(t, nil)
+	bob := s.client("bob", 100)
+	bob.Request(opChannelJoin, d{"channel_id": "CH_0003"})
+	for i := 0; i < 5; i++ { // a flapping device re-identifying and rejoining at once
+		c := s.client("alice", 100)
+		c.Request(opChannelJoin, d{"channel_id": "CH_0003"})
+		c.Send(opFloorRequest, d{"channel_id": "CH_0003"})
+		c.Await(opFloorGranted)
+	}
+	// Whatever order the replaced sessions' leaves arrived in, alice is a member once, holds
+	// the floor, and bob is still there.
+	eventually(t, 3*time.Second, "one alice and bob", func() bool { return s.channelMembers("CH_0003") == 2 })
+	var ch struct {
+		Floor struct {
+			Holder *string `json:"holder"`
+		} `json:"floor"`
+	}
+	if code := getJSON(t, s, "/channels/CH_0003", &ch); code != 200 || ch.Floor.Holder == nil || *ch.Floor.Holder != "alice" {
+		t.Fatalf("floor holder = %v, want the newest alice", ch.Floor.Holder)
+	}
+	if n := s.users(); n != 2 {
+		t.Fatalf("users = %d, want 2", n)
+	}
+}
