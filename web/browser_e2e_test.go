@@ -180,6 +180,9 @@ func TestBrowserPushToTalk(t *testing.T) {
 	for _, p := range []*page{a, b} {
 		p.mustJoinWithAudio(ch)
 	}
+	if q := mustEval[string](a, "location.search"); q != "" {
+		t.Errorf("alice's address bar still carries %q after sign-in", q)
+	}
 	a.waitText("#members", "bob", 5*time.Second)
 	b.waitText("#members", "alice", 5*time.Second)
 	b.waitText(fmt.Sprintf(`#channel-list li[data-channel=%q] .count`, ch), "2/", 5*time.Second)

@@ -65,6 +65,13 @@ func TestBrowserSignalingAgainstFakeServer(t *testing.T) {
 	// The re-joined channel works: chat still flows both ways.
 	a.chat("back again")
 	b.waitText("#chat-log", "back again", 5*time.Second)
+
+	// A reload keeps the sign-in (the token left the address bar for sessionStorage).
+	if err := chromedp.Do(a.ctx, chromedp.Reload()); err != nil {
+		t.Fatal(err)
+	}
+	a.waitJS("signed in again after reload", `lc.state.conn === "ready" && lc.state.userId === "alice" && location.search === ""`,
+		`[lc.state.conn, location.href]`, 10*time.Second)
 	a.noExceptions()
 	b.noExceptions()
 }

@@ -9,6 +9,8 @@ const $ = (sel) => document.querySelector(sel);
 const REQUEST_TIMEOUT_MS = 10000;
 const FLOOR_PING_MS = 2000; // SPEC §5: the holder pings every 2 s
 const LIST_REFRESH_MS = 15000; // member counts and floors of channels this page has not joined
+const STORE_USER = "lc.user"; // sessionStorage keys: the sign-in survives a reload of the tab
+const STORE_TOKEN = "lc.token";
 const RX_LEVEL_MS = 250; // how often the speaker meter reads getStats
 const FLAP_WINDOW_MS = 15000; // a connection ended sooner than this after READY is "short"
 
@@ -838,18 +840,40 @@ function start() {
 
   $("#signin-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
-    client.signIn($("#user-id").value.trim(), $("#token").value.trim());
+    const user = $("#user-id").value.trim();
+    const token = $("#token").value.trim();
+    sessionStorage.setItem(STORE_USER, user);
+    sessionStorage.setItem(STORE_TOKEN, token);
+    client.signIn(user, token);
   });
-  $("#signout").addEventListener("click", () => client.signOut());
+  $("#signout").addEventListener("click", () => {
+    sessionStorage.removeItem(STORE_USER);
+    sessionStorage.removeItem(STORE_TOKEN);
+    $("#token").value = "";
+    client.signOut();
+  });
   $("#reconnect").addEventListener("click", () => client.signIn(client.userId, client.token));
   $("#error-close").addEventListener("click", () => {
     client.clearError();
     render();
   });
 
+  // Sign in from ?user=&token= (the links `lcserver --dev` prints), then take the token out of
+  // the address bar and history; the tab's sessionStorage keeps it for a reload.
   const q = new URLSearchParams(location.search);
-  const user = q.get("user");
-  const token = q.get("token");
+  let user = q.get("user");
+  let token = q.get("token");
+  if (user && token) {
+    sessionStorage.setItem(STORE_USER, user);
+    sessionStorage.setItem(STORE_TOKEN, token);
+    q.delete("token");
+    q.delete("user");
+    const rest = q.toString();
+    history.replaceState(null, "", location.pathname + (rest ? `?${rest}` : "") + location.hash);
+  } else {
+    user = sessionStorage.getItem(STORE_USER);
+    token = sessionStorage.getItem(STORE_TOKEN);
+  }
   if (user) $("#user-id").value = user;
   if (token) $("#token").value = token;
   render();
