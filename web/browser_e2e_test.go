@@ -13,6 +13,7 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 
 	"github.com/minilivechat/minilivechat/admin"
@@ -127,17 +128,41 @@ func (s *shots) take(p *page, name string, forDocs bool) {
 	}
 }
 
-// phone makes the page a 390×844 phone screen.
+// phone makes the page a 390×844 touch screen.
 func (p *page) phone() {
 	p.t.Helper()
 	err := chromedp.Do(p.ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 		_, err := cdp.Call(ctx, tg, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{
 			Width: 390, Height: 844, DeviceScaleFactor: 2, Mobile: true,
 		})
+		if err == nil {
+			_, err = cdp.Call(ctx, tg, emulation.SetTouchEmulationEnabled, emulation.SetTouchEmulationEnabledParams{Enabled: true, MaxTouchPoints: 1})
+		}
 		return err
 	}))
 	if err != nil {
 		p.t.Fatalf("%s: phone viewport: %v", p.name, err)
+	}
+}
+
+// holdTouch puts a finger on the element sel and keeps it there; the returned func lifts it.
+func (p *page) holdTouch(sel string) (lift func()) {
+	p.t.Helper()
+	x, y := p.centre(sel)
+	touch := func(typ input.DispatchTouchEventType, points []*input.TouchPoint) {
+		p.t.Helper()
+		err := chromedp.Do(p.ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, input.DispatchTouchEvent, input.DispatchTouchEventParams{Type: typ, TouchPoints: points})
+			return err
+		}))
+		if err != nil {
+			p.t.Fatalf("%s: touch %s: %v", p.name, typ, err)
+		}
+	}
+	touch(input.DispatchTouchEventTypeTouchStart, []*input.TouchPoint{{X: x, Y: y}})
+	return func() {
+		p.t.Helper()
+		touch(input.DispatchTouchEventTypeTouchEnd, []*input.TouchPoint{})
 	}
 }
 
@@ -237,8 +262,8 @@ func TestBrowserPushToTalk(t *testing.T) {
 		time.Sleep(pollEvery) // polling two independent counters, bounded by deadline
 	}
 
-	// bob asks while alice talks: queued, then granted when she lets go.
-	release = a.holdTalk("#ptt")
+	// bob asks while alice talks (by touch this time): queued, then granted when she lets go.
+	release = a.holdTouch("#ptt")
 	a.waitFloor("talking", "You are talking", 5*time.Second)
 	releaseB := b.holdTalk("#ptt")
 	b.waitFloor("queued", "Queued at position 1 of 1 — alice is talking", 5*time.Second)
