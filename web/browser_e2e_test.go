@@ -37,6 +37,9 @@ func startServer(t *testing.T) *liveServer {
 	srv, err := server.New(server.Config{
 		Port: 0, UDPPort: 0, Bind: "127.0.0.1", AdvertiseIP: "127.0.0.1",
 		Secret: e2eSecret, Version: "e2e",
+		// Shorter than the 6 s default so that holding past it shows the page's pings keep
+		// the floor, without making the test slow.
+		FloorPingTimeout: 3 * time.Second,
 	})
 	if err != nil {
 		t.Fatalf("start server: %v", err)
@@ -225,6 +228,10 @@ func TestBrowserPushToTalk(t *testing.T) {
 	b.waitJS("≥ 100 packets of alice with sound at bob",
 		fmt.Sprintf(`lc.inboundAudio(%q).then(s => s.packetsReceived >= %d && s.audioLevel > 0)`, ch, base.PacketsReceived+100),
 		fmt.Sprintf(`lc.inboundAudio(%q)`, ch), 15*time.Second)
+	// alice keeps the floor past the ping timeout: her page pings every 2 s.
+	pongs := mustEval[int](a, "lc.state.pongs")
+	a.waitJS("two pongs while talking", fmt.Sprintf("lc.state.pongs >= %d", pongs+2), "lc.state.pongs", 6*time.Second)
+	a.waitFloor("talking", "You are talking", time.Second)
 	b.waitJS("speaker meter moves", `Number(document.querySelector("#rx-level").dataset.level) > 0`,
 		`document.querySelector("#rx-level").dataset.level`, 5*time.Second)
 	shot.take(a, "talking-phone", true)

@@ -57,6 +57,7 @@ class Client {
     this.flaps = 0; // connections in a row that the server ended soon after READY
     this.framesIn = 0;
     this.lastPong = 0;
+    this.pongs = 0; // FLOOR_PONGs received: the server answered the holder's pings
     this.mic.onlevel = (level) => renderLevel(level);
     setInterval(() => this.pingFloors(), FLOOR_PING_MS);
     setInterval(() => this.pollReceiveLevel(), RX_LEVEL_MS);
@@ -368,6 +369,7 @@ class Client {
         break;
       case Op.FLOOR_PONG:
         this.lastPong = Date.now();
+        this.pongs++;
         return;
     }
     this.syncChannelFloor(room);
@@ -605,6 +607,7 @@ class Client {
       micLevel: this.mic.level,
       rxLevel: this.rxLevel || 0,
       holding: this.holding,
+      pongs: this.pongs,
       lastError: this.lastError,
     };
   }
