@@ -11,6 +11,7 @@ const FLOOR_PING_MS = 2000; // SPEC §5: the holder pings every 2 s
 const LIST_REFRESH_MS = 15000; // member counts and floors of channels this page has not joined
 const STORE_USER = "lc.user"; // sessionStorage keys: the sign-in survives a reload of the tab
 const STORE_TOKEN = "lc.token";
+const MAX_MESSAGES = 500; // chat lines kept per channel
 const RX_LEVEL_MS = 250; // how often the speaker meter reads getStats
 const FLAP_WINDOW_MS = 15000; // a connection ended sooner than this after READY is "short"
 
@@ -225,7 +226,7 @@ class Client {
         const room = this.rooms.get(d.channel_id);
         if (room) {
           room.messages.push(d);
-          if (room.messages.length > 500) room.messages.shift();
+          if (room.messages.length > MAX_MESSAGES) room.messages.shift();
           if (this.selected === d.channel_id) appendChat(d);
         }
         return;
@@ -432,6 +433,9 @@ class Client {
           this.rooms.delete(channelId);
           if (this.selected === channelId) this.selected = null;
           this.showError(err.code, `Could not join ${channelId}: ${err.code ? errorMessage(err) : err.reason}`);
+        } else if (this.rooms.get(channelId) === room) {
+          // The connection dropped under the join: join again once it is back (onReady).
+          room.media = "reconnecting";
         }
         render();
         return;
@@ -770,6 +774,7 @@ function appendChat(m) {
   li.append(who, " ", text, " ", when);
   const log = $("#chat-log");
   log.append(li);
+  while (log.children.length > MAX_MESSAGES) log.firstElementChild.remove();
   log.scrollTop = log.scrollHeight;
 }
 
