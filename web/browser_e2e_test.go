@@ -32,15 +32,20 @@ type liveServer struct {
 	base string // http://127.0.0.1:port
 }
 
-func startServer(t *testing.T) *liveServer {
+// startServer starts the server; tweak, when given, adjusts its configuration first.
+func startServer(t *testing.T, tweak ...func(*server.Config)) *liveServer {
 	t.Helper()
-	srv, err := server.New(server.Config{
+	cfg := server.Config{
 		Port: 0, UDPPort: 0, Bind: "127.0.0.1", AdvertiseIP: "127.0.0.1",
 		Secret: e2eSecret, Version: "e2e",
 		// Shorter than the 6 s default so that holding past it shows the page's pings keep
 		// the floor, without making the test slow.
 		FloorPingTimeout: 3 * time.Second,
-	})
+	}
+	for _, f := range tweak {
+		f(&cfg)
+	}
+	srv, err := server.New(cfg)
 	if err != nil {
 		t.Fatalf("start server: %v", err)
 	}
@@ -405,4 +410,52 @@ func TestBrowserChannelListLive(t *testing.T) {
 		`document.querySelector("#channel-list").innerText`, 5*time.Second)
 	p.waitText("#error", "Channel CH_TEST was deleted", 2*time.Second)
 	p.noExceptions()
+}
+
+// TestBrowserFloorDeniedAndRevoked shows the two refusals a talker can meet: a full queue
+// (denied) and an operator's revoke, which stays on screen while the button is held.
+func TestBrowserFloorDeniedAndRevoked(t *testing.T) {
+	browser := newBrowser(t, 90*time.Second)
+	s := startServer(t, func(c *server.Config) { c.QueueLimit = 1 })
+	const ch = "CH_0002"
+	a := openPage(t, browser, "alice", s.pageURL("alice", 100))
+	b := openPage(t, browser, "bob", s.pageURL("bob", 100))
+	c := openPage(t, browser, "carol", s.pageURL("carol", 100))
+	for _, p := range []*page{a, b, c} {
+		p.mustJoinWithAudio(ch)
+	}
+
+	releaseA := a.holdTalk("#ptt")
+	a.waitFloor("talking", "You are talking", 5*time.Second)
+	releaseB := b.holdTalk("#ptt")
+	b.waitFloor("queued", "Queued at position 1 of 1", 5*time.Second)
+	releaseC := c.holdTalk("#ptt")
+	c.waitFloor("denied", "Denied (queue full)", 5*time.Second)
+	releaseC()
+	releaseB()
+	b.waitFloor("taken", "alice is talking", 5*time.Second)
+	c.waitFloor("taken", "alice is talking", 5*time.Second)
+
+	res, err := http.Post(s.base+"/admin/floor-revoke/"+ch, "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var revoked struct {
+		RevokedFrom *string `json:"revoked_from"`
+	}
+	err = json.NewDecoder(res.Body).Decode(&revoked)
+	res.Body.Close()
+	if err != nil || res.StatusCode != http.StatusOK || revoked.RevokedFrom == nil || *revoked.RevokedFrom != "alice" {
+		t.Fatalf("admin revoke: status %d, %+v, %v", res.StatusCode, revoked, err)
+	}
+	a.waitFloor("revoked", "Revoked (revoked by an operator)", 5*time.Second)
+	b.waitFloor("idle", "Idle", 5*time.Second)
+	if st := mustEval[string](a, `document.querySelector("#floor-state").dataset.state`); st != "revoked" {
+		t.Errorf("alice's page dropped the revoke notice while she still holds the button: %s", st)
+	}
+	releaseA()
+	a.waitFloor("idle", "Idle", 5*time.Second)
+	for _, p := range []*page{a, b, c} {
+		p.noExceptions()
+	}
 }

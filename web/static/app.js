@@ -344,7 +344,9 @@ class Client {
       case Op.FLOOR_IDLE:
         room.floor = { state: "idle", holder: null, priority: 0 };
         if (room.me === "talking") room.me = "idle";
-        room.notice = null;
+        // A revoke is followed by IDLE (admin, timeouts): a user still holding the button keeps
+        // seeing why the talking stopped until letting go.
+        if (!this.isHolding(room)) room.notice = null;
         break;
       case Op.FLOOR_REVOKE:
         room.me = "idle";
@@ -522,8 +524,14 @@ class Client {
       room.me = "idle";
       room.queue = null;
     }
+    // A denial answered this press; a revoke stays while someone else talks.
+    if (room && room.notice && (room.notice.kind === "denied" || room.floor.state === "idle")) room.notice = null;
     this.updateMic();
     render();
+  }
+
+  isHolding(room) {
+    return !!this.holding && this.holding.channelId === room.channelId;
   }
 
   pingFloors() {
