@@ -348,10 +348,16 @@ func TestBrowserPushToTalk(t *testing.T) {
 }
 
 // TestBrowserSignedInElsewhere opens the same user twice: the first page stops and says why,
-// instead of reconnecting and pushing the second one out in turn.
+// instead of reconnecting and pushing the second one out in turn. The server runs a short
+// heartbeat, so the second page staying on one session also shows that it sends HEARTBEAT at
+// HELLO's interval.
 func TestBrowserSignedInElsewhere(t *testing.T) {
 	browser := newBrowser(t, 60*time.Second)
-	s := startServer(t)
+	s := startServer(t, func(c *server.Config) {
+		// A page that missed HEARTBEATs would be closed as a zombie within 0.9 s.
+		c.HeartbeatInterval = 300 * time.Millisecond
+		c.HeartbeatGrace = 300 * time.Millisecond
+	})
 	first := openPage(t, browser, "alice-1", s.pageURL("alice", 100))
 	first.waitJS("connected", `lc.state.conn === "ready"`, `lc.state`, 10*time.Second)
 	second := openPage(t, browser, "alice-2", s.pageURL("alice", 100))
@@ -362,6 +368,12 @@ func TestBrowserSignedInElsewhere(t *testing.T) {
 		`document.querySelector("#conn-state").textContent`, 2*time.Second)
 	first.waitJS("reconnect offered", `!document.querySelector("#reconnect").hidden`, `document.body.innerText`, 2*time.Second)
 	second.waitJS("second page connected", `lc.state.conn === "ready"`, `lc.state`, 10*time.Second)
+	session := mustEval[string](second, "lc.state.sessionId")
+	acks := mustEval[int](second, "lc.state.heartbeatAcks")
+	second.waitJS("heartbeats answered", fmt.Sprintf("lc.state.heartbeatAcks >= %d", acks+8), "lc.state.heartbeatAcks", 5*time.Second)
+	if now := mustEval[string](second, "lc.state.sessionId"); now != session || mustEval[string](second, "lc.state.conn") != "ready" {
+		t.Errorf("the second page's session changed from %s to %s: it was dropped", session, now)
+	}
 	users := getJSON[struct {
 		Users []struct {
 			UserID string `json:"user_id"`

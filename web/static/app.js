@@ -59,6 +59,7 @@ class Client {
     this.framesIn = 0;
     this.lastPong = 0;
     this.pongs = 0; // FLOOR_PONGs received: the server answered the holder's pings
+    this.heartbeatAcks = 0;
     this.mic.onlevel = (level) => renderLevel(level);
     setInterval(() => this.pingFloors(), FLOOR_PING_MS);
     setInterval(() => this.pollReceiveLevel(), RX_LEVEL_MS);
@@ -204,6 +205,7 @@ class Client {
         this.onReady(d);
         return;
       case Op.HEARTBEAT_ACK:
+        this.heartbeatAcks++;
         return;
       case Op.ACK:
       case Op.ERROR: {
@@ -620,6 +622,7 @@ class Client {
       rxLevel: this.rxLevel || 0,
       holding: this.holding,
       pongs: this.pongs,
+      heartbeatAcks: this.heartbeatAcks,
       lastError: this.lastError,
     };
   }
