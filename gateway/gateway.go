@@ -158,7 +158,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer g.exit()
-	ws, err := websocket.Accept(w, r, &g.accept)
+	ws, err := websocket.Accept(hijackFilter{w}, r, &g.accept)
 	if err != nil {
 		g.log.Info("websocket upgrade refused", "remote", r.RemoteAddr, "origin", r.Header.Get("Origin"), "err", err)
 		return

@@ -364,6 +364,11 @@ func TestBrowserSignedInElsewhere(t *testing.T) {
 	second.waitJS("connected", `lc.state.conn === "ready"`, `lc.state`, 10*time.Second)
 
 	first.waitJS("first page gave up", `lc.state.conn === "closed"`, `lc.state`, 30*time.Second)
+	// The browser sees the server's own close code, not 1006: the gateway sends one close
+	// frame per connection (gateway/closeonce.go).
+	if got := mustEval[float64](first, "lc.client.lastClose ? lc.client.lastClose.code : 0"); got != 4002 {
+		t.Errorf("first page's WebSocket closed with %v, want 4002 (session replaced)", got)
+	}
 	first.waitJS("first page says why", `/signed in somewhere else/i.test(document.querySelector("#conn-state").textContent)`,
 		`document.querySelector("#conn-state").textContent`, 2*time.Second)
 	first.waitJS("reconnect offered", `!document.querySelector("#reconnect").hidden`, `document.body.innerText`, 2*time.Second)

@@ -123,6 +123,7 @@ class Client {
   }
 
   onClosed(code, reason) {
+    this.lastClose = { code, reason };
     clearInterval(this.hbTimer);
     this.ws = null;
     this.sessionId = null;
@@ -139,8 +140,8 @@ class Client {
     const why = CloseText[code] || (reason ? `Connection closed: ${reason}` : "Connection lost.");
     if (!this.wanted) return;
     // A connection the server ends soon after READY, again and again, is most likely another
-    // tab signed in as the same user (close 4002, which some servers' close handshakes turn
-    // into 1006 on the browser's side): stop after three instead of fighting it.
+    // tab signed in as the same user; lcserver says so with 4002, but a proxy in between may
+    // turn any close into 1006: stop after three instead of fighting it.
     const short = this.readyAt && Date.now() - this.readyAt < FLAP_WINDOW_MS;
     this.flaps = short ? this.flaps + 1 : 0;
     this.readyAt = 0;
@@ -214,8 +215,8 @@ class Client {
           this.pending.delete(d.nonce);
           op === Op.ACK ? p.resolve(d) : p.reject(d);
         } else if (op === Op.ERROR) {
-          // A refused token ends the session: the server closes with 4001 next, but a browser
-          // may see that close only as 1006 (see onClosed), so the ERROR decides.
+          // A refused token ends the session: the server closes with 4001 next, but a proxy
+          // may turn that close into 1006 (see onClosed), so the ERROR decides.
           if (d.code === 1001) this.finalReason = "The token was refused.";
           this.showError(d.code, errorMessage(d));
         }
