@@ -45,22 +45,13 @@ func startServer(t *testing.T, tweak ...func(*server.Config)) *liveServer {
 	for _, f := range tweak {
 		f(&cfg)
 	}
-	srv, err := server.New(cfg)
+	srv, stop, err := server.Start(cfg)
 	if err != nil {
 		t.Fatalf("start server: %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
 	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("server: %v", err)
-			}
-		case <-time.After(2 * server.ShutdownTimeout):
-			t.Errorf("server did not stop within %v", 2*server.ShutdownTimeout)
+		if err := stop(); err != nil {
+			t.Errorf("server: %v", err)
 		}
 	})
 	return &liveServer{t: t, srv: srv, base: "http://127.0.0.1:" + strconv.Itoa(srv.Port())}

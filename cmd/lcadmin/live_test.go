@@ -34,7 +34,7 @@ const liveSecret = "lcadmin-live-secret"
 // port; it is shut down when the test ends.
 func liveServer(t *testing.T, adminToken string) (port string, srv *server.Server) {
 	t.Helper()
-	srv, err := server.New(server.Config{
+	srv, stop, err := server.Start(server.Config{
 		Port: 0, UDPPort: 0, Bind: "127.0.0.1", AdvertiseIP: "127.0.0.1",
 		Secret: liveSecret, AdminToken: adminToken, Version: "v-live",
 		// Long enough that no floor timer fires while the test looks at the floor.
@@ -42,20 +42,11 @@ func liveServer(t *testing.T, adminToken string) (port string, srv *server.Serve
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
-		t.Fatalf("server.New: %v", err)
+		t.Fatalf("server.Start: %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
 	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("server Run: %v", err)
-			}
-		case <-time.After(2 * server.ShutdownTimeout):
-			t.Error("server did not stop")
+		if err := stop(); err != nil {
+			t.Errorf("server: %v", err)
 		}
 	})
 	return strconv.Itoa(srv.Port()), srv

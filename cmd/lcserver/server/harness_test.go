@@ -34,22 +34,13 @@ func start(t testing.TB, tweak func(*Config)) *testServer {
 	if tweak != nil {
 		tweak(&cfg)
 	}
-	srv, err := New(cfg)
+	srv, stop, err := Start(cfg)
 	if err != nil {
-		t.Fatalf("server.New: %v", err)
+		t.Fatalf("server.Start: %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
 	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(2 * ShutdownTimeout):
-			t.Error("Run did not return after cancel")
+		if err := stop(); err != nil {
+			t.Errorf("server: %v", err)
 		}
 	})
 	base := "127.0.0.1:" + strconv.Itoa(srv.Port())

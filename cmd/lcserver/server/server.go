@@ -235,3 +235,25 @@ func (s *Server) stopActors() {
 		}
 	}
 }
+
+// Start is New followed by Run in the background, for tests and tools that embed a server.
+// stop cancels Run and waits for it (up to twice ShutdownTimeout), returning Run's error.
+func Start(cfg Config) (srv *Server, stop func() error, err error) {
+	srv, err = New(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	stop = func() error {
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(2 * ShutdownTimeout):
+			return fmt.Errorf("server did not stop within %v", 2*ShutdownTimeout)
+		}
+	}
+	return srv, stop, nil
+}
