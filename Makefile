@@ -16,6 +16,7 @@ run:
 # The whole suite with the race detector. Browser tests skip (with a line saying so) when
 # Chromium is not installed; `make e2e` insists on it.
 test:
+	@[ -x /usr/lib/chromium/chromium ] || echo "SKIP browser tests (web/): Chromium not found at /usr/lib/chromium/chromium; apt-get install chromium, or make e2e to require them"
 	$(GO) test -race -count=1 -timeout 15m ./...
 
 e2e:
