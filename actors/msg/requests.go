@@ -100,12 +100,16 @@ type ChannelRequest interface {
 	Target() (channelID string, call Call)
 }
 
-// JoinChannel is CHANNEL_JOIN; Result.Data is *JoinAck.
+// JoinChannel is CHANNEL_JOIN; Result.Data is *JoinAck. Priority is the session's priority;
+// 0 means PriorityNormal unless PrioritySet says it is a real priority 0.
 type JoinChannel struct {
 	Call      Call
 	ChannelID string
 	Priority  int
-	SSRC      uint32
+	// PrioritySet marks Priority as given, so that 0 is the lowest priority rather than
+	// "absent" (a token with max_priority 0 must not be promoted to 100).
+	PrioritySet bool
+	SSRC        uint32
 	Ufrag     string
 	SDPOffer  string
 }
@@ -170,11 +174,14 @@ type MessageAck struct {
 	MessageID string `json:"message_id"`
 }
 
-// RequestFloor is FLOOR_REQUEST. Priority is already capped by the token's max_priority.
+// RequestFloor is FLOOR_REQUEST. Priority is already capped by the token's max_priority;
+// 0 means the member's join priority unless PrioritySet says it is a real priority 0.
 type RequestFloor struct {
 	Call      Call
 	ChannelID string
 	Priority  int
+	// PrioritySet marks Priority as given (see JoinChannel.PrioritySet).
+	PrioritySet bool
 }
 
 // ReleaseFloor is FLOOR_RELEASE.
