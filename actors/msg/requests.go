@@ -110,8 +110,8 @@ type JoinChannel struct {
 	// "absent" (a token with max_priority 0 must not be promoted to 100).
 	PrioritySet bool
 	SSRC        uint32
-	Ufrag     string
-	SDPOffer  string
+	Ufrag       string
+	SDPOffer    string
 }
 
 // JoinAck is the ACK of CHANNEL_JOIN.
