@@ -177,7 +177,7 @@ func decodeRequest(op Op, d json.RawMessage, who identity, call msg.Call) (any, 
 		if e != nil {
 			return nil, e
 		}
-		req := &msg.JoinChannel{Call: call, ChannelID: id, Priority: who.priority}
+		req := &msg.JoinChannel{Call: call, ChannelID: id, Priority: who.priority, PrioritySet: true}
 		if p.SSRC != nil {
 			req.SSRC = *p.SSRC
 		}
@@ -286,7 +286,7 @@ func decodeRequest(op Op, d json.RawMessage, who identity, call msg.Call) (any, 
 			// SPEC §5: above the token's max_priority is capped silently, not refused.
 			prio = min(*p.Priority, who.maxPriority)
 		}
-		return &msg.RequestFloor{Call: call, ChannelID: id, Priority: prio}, nil
+		return &msg.RequestFloor{Call: call, ChannelID: id, Priority: prio, PrioritySet: true}, nil
 
 	case OpFloorRelease:
 		var p FloorReleasePayload

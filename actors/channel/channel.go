@@ -267,8 +267,8 @@ func (a *Actor) join(ctx actor.Context, m *msg.JoinChannel) {
 		a.log.Info("membership taken over by a new session", "user_id", user)
 		a.remove(ctx, old)
 	}
-	priority := min(m.Priority, msg.PriorityEmergency)
-	if priority <= 0 {
+	priority := min(max(m.Priority, 0), msg.PriorityEmergency)
+	if priority == 0 && !m.PrioritySet {
 		priority = msg.PriorityNormal
 	}
 	a.joins++
@@ -403,10 +403,12 @@ func (a *Actor) delete(ctx actor.Context, m *msg.DeleteChannel) {
 	a.floor = floor.New(floor.Config{QueueLimit: a.queueLimit(), PingTimeout: a.cfg.PingTimeout, MaxDuration: a.cfg.MaxDuration})
 	a.deleted = true
 	a.log.Info("channel deleted", "by", call.UserID, "admin", call.Admin)
-	respond(ctx, call.OK(&info))
+	// The directory hears of it before the deleter gets its ACK, so that a CHANNEL_LIST or a
+	// CHANNEL_CREATE of the same id sent after the ACK finds the channel gone.
 	if a.cfg.Directory != nil {
 		ctx.Send(a.cfg.Directory, &msg.ChannelDeleted{ChannelID: a.spec.ChannelID})
 	}
+	respond(ctx, call.OK(&info))
 }
 
 func (a *Actor) get(ctx actor.Context, m *msg.GetChannel) {
@@ -480,10 +482,11 @@ func (a *Actor) floorRequest(ctx actor.Context, call msg.Call, step func(now tim
 }
 
 // requestPriority is the priority a FLOOR_REQUEST asks for: as given (the session has capped
-// it by the token), the member's join priority when absent, never above emergency.
+// it by the token; 0 counts when PrioritySet), the member's join priority when absent, never
+// above emergency.
 func (a *Actor) requestPriority(m *msg.RequestFloor) int {
-	p := m.Priority
-	if p <= 0 {
+	p := max(m.Priority, 0)
+	if p == 0 && !m.PrioritySet {
 		p = msg.PriorityNormal
 		if mem := a.members[m.Call.UserID]; mem != nil {
 			p = mem.priority
