@@ -52,6 +52,7 @@ type Counters struct {
 	HandshakeFailed       prometheus.Counter
 	HandshakeTimeout      prometheus.Counter
 	Peers                 prometheus.Gauge
+	PeerPanics            prometheus.Counter // panics a peer actor recovered from (actor_panics_total{actor="peer"})
 	dropped               [numDropReasons]prometheus.Counter
 }
 
@@ -66,6 +67,7 @@ func NewCounters(m *metrics.Metrics) *Counters {
 		HandshakeFailed:  m.DTLSHandshakes.WithLabelValues("failed"),
 		HandshakeTimeout: m.DTLSHandshakes.WithLabelValues("timeout"),
 		Peers:            m.Peers,
+		PeerPanics:       m.ActorPanics.WithLabelValues("peer"),
 	}
 	for r := DropReason(1); r < numDropReasons; r++ {
 		c.dropped[r] = m.PacketsDropped.WithLabelValues(r.String())

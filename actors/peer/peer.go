@@ -2,9 +2,11 @@ package peer
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"net"
 	"net/netip"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -73,8 +75,12 @@ func newPeerActor(m *Media, ep *endpoint, offer *media.Offer, channel *actor.PID
 	}
 }
 
-// Receive handles one message; see the flow in the package comment.
+// Receive handles one message; see the flow in the package comment. A panic is recovered
+// here (see recoverPanic), so that the peer keeps its DTLS association, SRTP contexts,
+// addresses and rewriter state instead of being restarted by protoactor as the same struct
+// with half-updated fields and a handshake goroutine it no longer knows about.
 func (a *peerActor) Receive(ctx actor.Context) {
+	defer a.recoverPanic(ctx)
 	switch msg := ctx.Message().(type) {
 	case *media.Packet:
 		a.relay(msg)
@@ -94,6 +100,19 @@ func (a *peerActor) Receive(ctx actor.Context) {
 	case *actor.Stopping:
 		a.shutdown(ctx)
 	}
+}
+
+// recoverPanic logs and counts a panic and lets the peer go on with its state as it was. The
+// message that caused it is not released again: the handlers release with defer, so a
+// pooled buffer has already gone back (or is lost to the garbage collector, which is safe).
+func (a *peerActor) recoverPanic(ctx actor.Context) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	a.m.counters.PeerPanics.Inc()
+	a.m.log.Error("media peer recovered from a panic", "ufrag", a.ep.ufrag, "user_id", a.ep.userID,
+		"panic", fmt.Sprint(r), "message_type", fmt.Sprintf("%T", ctx.Message()), "stack", string(debug.Stack()))
 }
 
 func (a *peerActor) latch(ctx actor.Context, m *stunChecked) {
@@ -159,6 +178,26 @@ func (a *peerActor) startHandshake(ctx actor.Context, from netip.AddrPort) {
 	}
 	go func() {
 		defer close(done)
+		var dc *dtls.Conn
+		reported := false // whether handshakeDone went out: after it, only dtlsClosed may follow
+		defer func() {
+			// pion/dtls runs on bytes the client chose: a panic in it must cost this peer,
+			// not the process.
+			if r := recover(); r != nil {
+				m.counters.PeerPanics.Inc()
+				m.log.Error("DTLS goroutine recovered from a panic", "ufrag", ep.ufrag, "panic", fmt.Sprint(r),
+					"stack", string(debug.Stack()))
+				conn.Close()
+				if !reported {
+					report(&handshakeDone{err: fmt.Errorf("dtls: panic: %v", r)})
+				} else {
+					report(&dtlsClosed{})
+				}
+			}
+			if dc != nil {
+				dc.Close() // idempotent; covers a success report the stopped actor never saw
+			}
+		}()
 		dc, err := media.HandshakeDTLS(hctx, conn, net.UDPAddrFromAddrPort(from), opts)
 		var sess *media.SRTPSession
 		if err == nil {
@@ -166,6 +205,7 @@ func (a *peerActor) startHandshake(ctx actor.Context, from netip.AddrPort) {
 				dc.Close()
 			}
 		}
+		reported = true
 		report(&handshakeDone{conn: dc, session: sess, err: err, timedOut: hctx.Err() != nil})
 		if err != nil {
 			return

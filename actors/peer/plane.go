@@ -68,6 +68,7 @@ type Media struct {
 	host      netip.AddrPort // advertised candidate
 	localAddr *net.UDPAddr
 	started   atomic.Bool
+	closeOnce sync.Once
 
 	// owned by the UDP reader goroutine
 	stun media.BindingResponder
@@ -150,16 +151,23 @@ func (m *Media) Start() error {
 	return nil
 }
 
-// Close stops the UDP socket and the registry. Peer actors are children of their channels and
-// end with them.
+// Close stops the UDP socket and the registry and waits (bounded) for the registry to end, so
+// that the peers gauge and the look-up snapshots are empty when it returns even if peers were
+// still registered. Peer actors are children of their channels and end with them. Close is
+// idempotent; OpenPeer refuses offers afterwards.
 func (m *Media) Close() error {
 	var err error
-	if m.sock != nil {
-		err = m.sock.Close()
-	}
-	if m.attached.Load() {
-		m.system.Root.Stop(m.registry)
-	}
+	m.closeOnce.Do(func() {
+		m.started.Store(false)
+		if m.sock != nil {
+			err = m.sock.Close()
+		}
+		if m.attached.Load() {
+			if werr := m.system.Root.StopFuture(m.registry).Wait(); werr != nil {
+				m.log.Warn("media registry did not stop", "err", werr)
+			}
+		}
+	})
 	return err
 }
 
@@ -171,7 +179,7 @@ func (m *Media) Host() netip.AddrPort { return m.host }
 // It never blocks: the DTLS handshake starts when the client's first DTLS record arrives.
 func (m *Media) OpenPeer(parent actor.SpawnerContext, req msg.PeerRequest) (msg.Peer, *msg.Error) {
 	if !m.started.Load() {
-		return msg.Peer{}, msg.Errorf(msg.CodeBadOffer, "media plane not started")
+		return msg.Peer{}, msg.Errorf(msg.CodeBadOffer, "media plane not running")
 	}
 	offer, perr := media.ParseOffer(req.SDPOffer)
 	if perr != nil {

@@ -72,6 +72,14 @@ func (r *registry) Receive(ctx actor.Context) {
 			}
 		})
 		r.counters.Peers.Dec()
+	case *actor.Stopping:
+		// The media plane is closing. Peers whose unregister is still queued (or that never
+		// stopped) leave the gauge and the snapshots now: the mailbox handles this system
+		// message before pending user messages, which then go to dead letters.
+		r.counters.Peers.Sub(float64(len(r.addrs)))
+		clear(r.addrs)
+		r.byUfrag.Update(func(t map[string]*endpoint) { clear(t) })
+		r.byAddr.Update(func(t map[netip.AddrPort]*endpoint) { clear(t) })
 	}
 }
 

@@ -30,3 +30,15 @@ func fingerprintLine(t *testing.T, sdp string) string {
 func replaceFingerprint(t *testing.T, offer, from string) string {
 	return strings.ReplaceAll(offer, fingerprintLine(t, offer), fingerprintLine(t, from))
 }
+
+// iceUfrag is the a=ice-ufrag of an SDP (the client's, for an offer).
+func iceUfrag(t *testing.T, sdp string) string {
+	t.Helper()
+	for _, l := range strings.Split(sdp, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "a=ice-ufrag:"); ok {
+			return v
+		}
+	}
+	t.Fatal("no ice-ufrag")
+	return ""
+}
