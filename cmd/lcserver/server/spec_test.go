@@ -508,3 +508,252 @@ func (s *testServer) actorsNamed(part string) int {
 	}
 	return n
 }
+
+// SPEC §4.1: ACK and ERROR always carry req_op, and nonce when the request had one — for
+// every client op, answered well or badly, before and after IDENTIFY.
+func TestSpecEveryAnswerEchoesReqOpAndNonce(t *testing.T) {
+	s := start(t, nil)
+	c := wstest.Dial(t, s.ws)
+	defer c.Close()
+	check := func(op int, body map[string]any, wantOp, wantCode int) {
+		t.Helper()
+		nonce := fmt.Sprintf("n-%d-%d", op, wantCode)
+		m := map[string]any{"nonce": nonce}
+		for k, v := range body {
+			m[k] = v
+		}
+		c.Send(op, m)
+		for {
+			f := c.Next()
+			if f.Op != opAck && f.Op != opError {
+				continue // events
+			}
+			a := f.Map()
+			if f.Op != wantOp || num(t, a, "req_op") != op || a["nonce"] != nonce {
+				t.Fatalf("op %d %v answered %v, want op %d with req_op %d and nonce %s", op, body, f, wantOp, op, nonce)
+			}
+			if wantOp == opError {
+				wantKeys(t, "ERROR", a, "code", "reason", "req_op", "nonce")
+				if num(t, a, "code") != wantCode || a["reason"] == "" {
+					t.Fatalf("op %d: %v, want code %d with a reason", op, a, wantCode)
+				}
+			}
+			return
+		}
+	}
+	for _, op := range []int{opChannelCreate, opChannelJoin, opChannelLeave, opChannelUpdate, opChannelDelete,
+		opChannelList, opChannelInfo, opMessageCreate, opFloorRequest, opFloorRelease, opFloorPing} {
+		check(op, d{"channel_id": "CH_0001"}, opError, 1000)
+	}
+	check(opIdentify, d{"user_id": "alice"}, opError, 1004)
+	check(opIdentify, d{"user_id": "alice", "token": mintFor(t, "alice", 100), "priority": 101}, opError, 1007)
+	check(77, nil, opError, 1003)
+	c.Identify("alice", mintFor(t, "alice", 100), -1)
+	check(opIdentify, d{"user_id": "alice", "token": mintFor(t, "alice", 100)}, opError, 1002)
+
+	const ch = "echo-ch"
+	check(opChannelCreate, d{"channel_id": ch, "freq": "1", "channel_name": "x"}, opAck, 0)
+	check(opChannelCreate, d{"channel_id": ch, "freq": "1", "channel_name": "x"}, opError, 2005)
+	check(opChannelCreate, d{"channel_id": "bad id", "freq": "1", "channel_name": "x"}, opError, 1004)
+	check(opChannelJoin, d{"channel_id": ch}, opAck, 0)
+	check(opChannelJoin, d{"channel_id": ch}, opError, 2003)
+	check(opChannelJoin, d{"channel_id": "CH_0001", "sdp_offer": "not sdp"}, opError, 2006)
+	check(opChannelUpdate, d{"channel_id": ch, "channel_name": "y"}, opAck, 0)
+	check(opChannelUpdate, d{"channel_id": "CH_0001", "channel_name": "y"}, opError, 2002)
+	check(opChannelList, nil, opAck, 0)
+	check(opChannelInfo, d{"channel_id": ch}, opAck, 0)
+	check(opChannelInfo, d{"channel_id": "nowhere"}, opError, 2000)
+	check(opMessageCreate, d{"channel_id": ch, "content": "hi"}, opAck, 0)
+	check(opMessageCreate, d{"channel_id": ch, "content": ""}, opError, 3000)
+	check(opMessageCreate, d{"channel_id": "CH_0001", "content": "hi"}, opError, 3002)
+	check(opFloorRequest, d{"channel_id": "nowhere"}, opError, 2000)
+	check(opFloorRelease, d{}, opError, 1004)
+	check(opFloorPing, d{"channel_id": 5}, opError, 1004)
+	check(opChannelLeave, d{"channel_id": ch}, opAck, 0)
+	check(opChannelLeave, d{"channel_id": ch}, opError, 2004)
+	check(opChannelDelete, d{"channel_id": "CH_0002"}, opError, 2002)
+	check(opChannelDelete, d{"channel_id": ch}, opAck, 0)
+
+	// A frame whose op cannot be read has no req_op to echo.
+	if err := c.SendRaw([]byte(`{"d":{"nonce":"x"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	if e := c.Await(opError).Map(); num(t, e, "code") != 1004 || e["req_op"] != nil {
+		t.Fatalf("ERROR for a frame without op = %v", e)
+	}
+}
+
+// SPEC §4 / §4.1: MESSAGE_EVENT shape, message_id a string, RFC 3339 milliseconds; the length
+// limit counts Unicode code points (not bytes, not UTF-16 units).
+func TestSpecMessagePayloadAndCodePoints(t *testing.T) {
+	s := start(t, nil)
+	alice, bob := s.client("alice", 100), s.client("bob", 100)
+	alice.Request(opChannelJoin, d{"channel_id": "CH_0002"})
+	bob.Request(opChannelJoin, d{"channel_id": "CH_0002"})
+	settle(t, alice, "CH_0002")
+
+	ack := alice.Request(opMessageCreate, d{"channel_id": "CH_0002", "content": "hello"}).Map()
+	wantKeys(t, "MESSAGE_CREATE ACK", ack, "message_id", "req_op", "nonce")
+	id, ok := ack["message_id"].(string)
+	if !ok || id == "" {
+		t.Fatalf("message_id = %#v, want a non-empty string", ack["message_id"])
+	}
+	for name, c := range map[string]*wstest.Client{"alice": alice, "bob": bob} {
+		f := c.Await(opMessageEvent).Map()
+		wantKeys(t, name+"'s MESSAGE_EVENT", f, "channel_id", "message_id", "user_id", "content", "timestamp")
+		ts, _ := f["timestamp"].(string)
+		if f["message_id"] != id || f["user_id"] != "alice" || f["content"] != "hello" || !rfc3339ms.MatchString(ts) {
+			t.Fatalf("%s's MESSAGE_EVENT = %v (timestamp must be RFC 3339 with milliseconds)", name, f)
+		}
+	}
+	// 2000 astral code points (4 UTF-8 bytes, 2 UTF-16 units each) are allowed; 2001 are not.
+	alice.Request(opMessageCreate, d{"channel_id": "CH_0002", "content": strings.Repeat("😀", 2000)})
+	if code := alice.RequestError(opMessageCreate, d{"channel_id": "CH_0002", "content": strings.Repeat("😀", 2001)}); code != 3001 {
+		t.Fatalf("2001 code points: %d, want 3001", code)
+	}
+	if code := alice.RequestError(opMessageCreate, d{"channel_id": "CH_0002", "content": "   "}); code != 3000 {
+		t.Fatalf("blank message: %d, want 3000", code)
+	}
+}
+
+// SPEC §4.1: ids match [A-Za-z0-9_-]{1,64}, else 1004.
+func TestSpecIDPattern(t *testing.T) {
+	s := start(t, nil)
+	c := s.client("alice", 100)
+	long := strings.Repeat("a", 64)
+	c.Request(opChannelCreate, d{"channel_id": long, "freq": "1", "channel_name": "x"})
+	c.Request(opChannelCreate, d{"channel_id": "A-z_09", "freq": "1", "channel_name": "x"})
+	for _, bad := range []string{"", long + "a", "a b", "a.b", "é", "a/b", "채널", "a\x00"} {
+		if code := c.RequestError(opChannelCreate, d{"channel_id": bad, "freq": "1", "channel_name": "x"}); code != 1004 {
+			t.Fatalf("CREATE %q: %d, want 1004", bad, code)
+		}
+		if code := c.RequestError(opChannelJoin, d{"channel_id": bad}); code != 1004 {
+			t.Fatalf("JOIN %q: %d, want 1004", bad, code)
+		}
+	}
+	for _, bad := range []string{"", long + "a", "bob smith", "bob@x"} {
+		u := wstest.Dial(t, s.ws)
+		u.Send(opIdentify, d{"user_id": bad, "token": mintFor(t, "x", 100)})
+		if e := u.Expect(opError).Map(); num(t, e, "code") != 1004 {
+			t.Fatalf("IDENTIFY user_id %q: %v, want 1004", bad, e)
+		}
+		u.Close()
+	}
+	u := wstest.Dial(t, s.ws)
+	defer u.Close()
+	if r := u.Identify(long, mintFor(t, long, 100), -1); r.UserID != long {
+		t.Fatalf("READY = %+v", r)
+	}
+}
+
+// SPEC §4.1: an invalid token closes with 4001 and a reason; so does a token of another alg.
+func TestSpecInvalidTokenClosesWith4001AndAReason(t *testing.T) {
+	s := start(t, nil)
+	for name, tok := range map[string]string{
+		"garbage":  "not-a-jwt",
+		"alg none": "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJhbGljZSIsImV4cCI6NDEwMjQ0NDgwMH0.",
+	} {
+		c := wstest.Dial(t, s.ws)
+		c.Send(opIdentify, d{"user_id": "alice", "token": tok, "nonce": "t"})
+		if e := c.Expect(opError).Map(); num(t, e, "code") != 1001 || e["nonce"] != "t" || num(t, e, "req_op") != opIdentify {
+			t.Fatalf("%s: %v, want 1001 with req_op and nonce", name, e)
+		}
+		if cl := c.ExpectClosed(); cl.Code != 4001 || cl.Reason == "" {
+			t.Fatalf("%s: closed %d %q, want 4001 with a reason", name, cl.Code, cl.Reason)
+		}
+		c.Close()
+	}
+}
+
+// SPEC §7: REST shapes against the real server, public routes public even with an admin
+// token, errors as {error, code}.
+func TestSpecRESTShapes(t *testing.T) {
+	s := start(t, func(c *Config) { c.AdminToken = "sesame"; c.Version = "v9" })
+	alice := s.client("alice", 100)
+	alice.Request(opChannelJoin, d{"channel_id": "CH_0001"})
+	alice.Send(opFloorRequest, d{"channel_id": "CH_0001"})
+	alice.Await(opFloorGranted)
+
+	adminGet := func(path string) (int, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, s.http+path, nil)
+		req.Header.Set("Authorization", "Bearer sesame")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+			t.Fatalf("%s Content-Type = %q", path, ct)
+		}
+		var m map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		return resp.StatusCode, m
+	}
+	code, st := adminGet("/admin/status")
+	wantKeys(t, "/admin/status", st, "uptime_s", "users", "channels", "peers", "floor_active", "version")
+	for _, k := range []string{"uptime_s", "users", "channels", "peers", "floor_active"} {
+		if _, ok := st[k].(float64); !ok {
+			t.Fatalf("/admin/status %s = %#v, want a number", k, st[k])
+		}
+	}
+	if code != 200 || st["users"] != 1.0 || st["channels"] != 3.0 || st["floor_active"] != 1.0 || st["version"] != "v9" {
+		t.Fatalf("/admin/status = %d %v", code, st)
+	}
+	for path, key := range map[string]string{"/admin/users": "users", "/admin/channels": "channels", "/admin/peers": "peers"} {
+		code, m := adminGet(path)
+		if _, ok := m[key].([]any); code != 200 || !ok || len(m) != 1 {
+			t.Fatalf("%s = %d %v, want {%s: [...]}", path, code, m, key)
+		}
+	}
+	_, users := adminGet("/admin/users")
+	u := users["users"].([]any)[0].(map[string]any)
+	for _, k := range []string{"user_id", "priority", "since_heartbeat_s"} {
+		if _, ok := u[k]; !ok {
+			t.Fatalf("/admin/users item lacks %s: %v", k, u)
+		}
+	}
+	_, chans := adminGet("/admin/channels")
+	for _, x := range chans["channels"].([]any) {
+		c := x.(map[string]any)
+		if c["channel_id"] == "CH_0001" && (c["floor"].(map[string]any)["holder"] != "alice" || c["queue_size"] != 0.0) {
+			t.Fatalf("/admin/channels CH_0001 = %v, want holder alice and queue_size 0", c)
+		}
+	}
+	_, detail := adminGet("/admin/channels/CH_0001")
+	for _, k := range []string{"members", "queue", "peers", "floor"} {
+		if _, ok := detail[k]; !ok {
+			t.Fatalf("/admin/channels/CH_0001 lacks %s: %v", k, detail)
+		}
+	}
+	_, ud := adminGet("/admin/users/alice")
+	if chs, _ := ud["channels"].([]any); len(chs) != 1 || chs[0] != "CH_0001" {
+		t.Fatalf("/admin/users/alice = %v", ud)
+	}
+	for _, path := range []string{"/admin/users/nobody", "/admin/channels/nowhere", "/admin/peers/AAAAAAAAAAAAAAAA"} {
+		code, m := adminGet(path)
+		wantKeys(t, path, m, "error", "code")
+		if code != http.StatusNotFound {
+			t.Fatalf("%s = %d, want 404", path, code)
+		}
+	}
+	// Public routes need no token.
+	if code, _ := s.get("/admin/status"); code != http.StatusUnauthorized {
+		t.Fatalf("/admin/status without the token = %d, want 401", code)
+	}
+	for _, path := range []string{"/healthz", "/metrics", "/channels", "/channels/CH_0001"} {
+		if code, body := s.get(path); code != http.StatusOK {
+			t.Fatalf("%s = %d %s, want 200 without a token", path, code, body)
+		}
+	}
+	resp, err := http.Get(s.http + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != 200 || !strings.HasPrefix(ct, "text/html") {
+		t.Fatalf("/ = %d %q, want text/html", resp.StatusCode, ct)
+	}
+}
