@@ -1,0 +1,132 @@
+package load_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/minilivechat/minilivechat/cmd/lcload/load"
+	"github.com/minilivechat/minilivechat/cmd/lcserver/server"
+)
+
+const secret = "lcload-test-secret"
+
+// startServer runs an in-process lcserver with a real media plane on loopback ports.
+func startServer(t *testing.T) string {
+	t.Helper()
+	srv, stop, err := server.Start(server.Config{Port: 0, UDPPort: 0, Bind: "127.0.0.1", AdvertiseIP: "127.0.0.1",
+		Secret: secret, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("server: %v", err)
+		}
+	})
+	return "127.0.0.1:" + strconv.Itoa(srv.Port())
+}
+
+// waitGoroutines polls (bounded) until the goroutine count is back to base.
+func waitGoroutines(t *testing.T, base int) {
+	t.Helper()
+	http.DefaultClient.CloseIdleConnections()
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > base {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("goroutines: %d, baseline %d\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(20 * time.Millisecond) // polling for exit: there is no event to wait on
+	}
+}
+
+// TestMediaLightClientsReceiveAndDecrypt: a talker and three light listeners (own SDP offer,
+// STUN check, pion/dtls client, SRTP from the exporter; no pion/webrtc) go through the real
+// server; every listener receives the talker's stream and decrypts every packet with its own
+// keys, on the SSRC and payload type its answer announced.
+func TestMediaLightClientsReceiveAndDecrypt(t *testing.T) {
+	base := runtime.NumGoroutine()
+	addr := startServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	res, err := load.RunMedia(ctx, load.MediaConfig{
+		Addr: addr, Secret: []byte(secret), Channels: 2, Listeners: 3, Rate: 100,
+		Duration: time.Second, Warmup: 300 * time.Millisecond, Idle: -1, DecryptEvery: 1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range res.Report() {
+		t.Log(l)
+	}
+	if res.TotalSent < 2*100 { // 2 talkers for ≥ 1.3 s at 100 pps
+		t.Fatalf("talkers sent %d packets, want ≥ 200", res.TotalSent)
+	}
+	want := res.TotalSent * 3
+	// A talker's first packets may race the server's end of the handshake (dropped as
+	// srtp_not_ready): allow a few per channel, nothing more.
+	if res.TotalReceived+20 < want || res.TotalReceived > want {
+		t.Fatalf("listeners received %d packets, want %d (sent %d × 3)", res.TotalReceived, want, res.TotalSent)
+	}
+	if res.Decrypted != res.TotalReceived || res.DecryptFailed != 0 || res.Refused != 0 {
+		t.Fatalf("decrypted %d of %d (failed %d, wrong SSRC/PT %d)", res.Decrypted, res.TotalReceived, res.DecryptFailed, res.Refused)
+	}
+	// The window's edges are read at slightly different moments on the two sides.
+	if out, got := res.OutPackets(), float64(res.Received); out < 0.8*got || out > 1.2*got+50 {
+		t.Fatalf("server counted %.0f packets out in the window, listeners received %.0f", out, got)
+	}
+	waitGoroutines(t, base+40) // the server still runs here; its own goroutines stay
+}
+
+// TestSignalScenario runs a small signaling load: every round grants twice (one queued
+// handover), latencies are recorded, and the channels the run created are gone afterwards.
+func TestSignalScenario(t *testing.T) {
+	addr := startServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	res, err := load.RunSignal(ctx, load.SignalConfig{Addr: addr, Secret: []byte(secret), Sessions: 40, Channels: 4, Rounds: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range res.Report() {
+		t.Log(l)
+	}
+	if len(res.Grants) != 4*3 {
+		t.Fatalf("%d grants timed, want 12", len(res.Grants))
+	}
+	if res.Percentile(0.5) <= 0 || res.Percentile(1) < res.Percentile(0.5) {
+		t.Fatalf("percentiles p50 %v max %v", res.Percentile(0.5), res.Percentile(1))
+	}
+	resp, err := http.Get("http://" + addr + "/channels")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if s := string(body); len(s) == 0 || strings.Contains(s, `"ld`) {
+		t.Fatalf("the run's channels outlived it: %s", s)
+	}
+}
+
+func TestCheckLoopback(t *testing.T) {
+	for in, want := range map[string]string{
+		"127.0.0.1:8080": "127.0.0.1:8080", "localhost:1": "127.0.0.1:1", "[::1]:80": "[::1]:80",
+		"http://127.0.0.2:9": "127.0.0.2:9", "ws://127.0.0.1:8080/ws": "127.0.0.1:8080",
+	} {
+		if got, err := load.CheckLoopback(in); err != nil || got != want {
+			t.Errorf("CheckLoopback(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"10.0.0.1:8080", "192.168.1.2:80", "8.8.8.8:53", "example.com:80", "0.0.0.0:8080", "[::]:80", "127.0.0.1"} {
+		if got, err := load.CheckLoopback(in); err == nil {
+			t.Errorf("CheckLoopback(%q) = %q, want an error", in, got)
+		}
+	}
+}

@@ -1,0 +1,176 @@
+// Command lcload generates load against a running lcserver on this machine and reports
+// figures (docs/performance.md): `lcload signal` runs thousands of WebSocket sessions taking
+// turns at the floor, `lcload media` relays Opus-sized SRTP from one talker per channel to
+// many light DTLS-SRTP listeners and measures the server's CPU per output packet. Targets
+// must be loopback addresses; every run is bounded and stops by itself.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/minilivechat/minilivechat/cmd/lcload/load"
+	"github.com/minilivechat/minilivechat/gateway/token"
+	"github.com/minilivechat/minilivechat/media"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newApp(os.Stdout, os.Stderr, os.Getenv).RunContext(ctx, os.Args)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "lcload:", err)
+		os.Exit(1)
+	}
+}
+
+// newApp builds the command; getenv reads LIVECHAT_SECRET.
+func newApp(stdout, stderr io.Writer, getenv func(string) string) *cli.App {
+	common := []cli.Flag{
+		&cli.StringFlag{Name: "server", Value: "127.0.0.1:8080", EnvVars: []string{"LCLOAD_SERVER"},
+			Usage: "lcserver host:port (loopback only: 127.0.0.0/8 or ::1)"},
+		&cli.IntFlag{Name: "pid", Usage: "server process id: CPU and RSS from /proc/<pid> (else from /metrics)"},
+		&cli.DurationFlag{Name: "timeout", Value: 10 * time.Minute, Usage: "stop the whole run after this long"},
+		&cli.BoolFlag{Name: "quiet", Usage: "no progress lines, only the figures"},
+		&cli.StringFlag{Name: "spawn", Usage: "start this lcserver binary as a child process on loopback ephemeral ports " +
+			"(random secret), measure it, stop it; --server and --pid are then ignored"},
+		&cli.StringSliceFlag{Name: "server-flag", Usage: "extra flag for the spawned lcserver (repeatable), e.g. --server-flag=--floor-max-duration=10m"},
+	}
+	secret := func() []byte {
+		if s := getenv("LIVECHAT_SECRET"); s != "" {
+			return []byte(s)
+		}
+		return []byte(token.DefaultSecret)
+	}
+	logger := func(c *cli.Context) *slog.Logger {
+		if c.Bool("quiet") {
+			return slog.New(slog.DiscardHandler)
+		}
+		return slog.New(slog.NewTextHandler(stderr, nil))
+	}
+	// target returns the server to load: --server/--pid, or a spawned child process (and the
+	// function that stops it).
+	target := func(c *cli.Context) (addr string, pid int, key []byte, stop func() error, err error) {
+		bin := c.String("spawn")
+		if bin == "" {
+			return c.String("server"), c.Int("pid"), secret(), func() error { return nil }, nil
+		}
+		key = []byte("lcload-" + media.RandomAlnum(24))
+		p, err := load.SpawnServer(bin, string(key), c.StringSlice("server-flag"), nil)
+		if err != nil {
+			return "", 0, nil, nil, err
+		}
+		logger(c).Info("spawned lcserver", "addr", p.Addr, "pid", p.PID)
+		return p.Addr, p.PID, key, p.Stop, nil
+	}
+	bounded := func(c *cli.Context) (context.Context, context.CancelFunc, error) {
+		d := c.Duration("timeout")
+		if d <= 0 || d > time.Hour {
+			return nil, nil, fmt.Errorf("--timeout %v outside (0, 1h]", d)
+		}
+		ctx, cancel := context.WithTimeout(c.Context, d)
+		return ctx, cancel, nil
+	}
+	print := func(lines []string) {
+		for _, l := range lines {
+			fmt.Fprintln(stdout, l)
+		}
+	}
+	return &cli.App{
+		Name:  "lcload",
+		Usage: "load generator for lcserver (loopback only)",
+		Description: "Tokens are minted with LIVECHAT_SECRET from the environment (the server's secret; " +
+			"default " + token.DefaultSecret + "). Figures go to stdout, progress to stderr.",
+		HideHelpCommand: true,
+		Writer:          stdout,
+		ErrWriter:       stderr,
+		Commands: []*cli.Command{
+			{
+				Name:  "signal",
+				Usage: "WebSocket sessions join channels (signaling only) and take turns at the floor",
+				Flags: append([]cli.Flag{
+					&cli.IntFlag{Name: "sessions", Value: 2000, Usage: "WebSocket sessions"},
+					&cli.IntFlag{Name: "channels", Value: 100, Usage: "channels the sessions are spread over"},
+					&cli.IntFlag{Name: "rounds", Value: 20, Usage: "floor rounds per channel (each a grant and a queued handover)"},
+					&cli.IntFlag{Name: "dialers", Value: 16, Usage: "sessions set up at once"},
+				}, common...),
+				Action: func(c *cli.Context) error {
+					ctx, cancel, err := bounded(c)
+					if err != nil {
+						return err
+					}
+					defer cancel()
+					addr, pid, key, stop, err := target(c)
+					if err != nil {
+						return err
+					}
+					res, err := load.RunSignal(ctx, load.SignalConfig{
+						Addr: addr, Secret: key, Sessions: c.Int("sessions"),
+						Channels: c.Int("channels"), Rounds: c.Int("rounds"), Dialers: c.Int("dialers"),
+						PID: pid, Logger: logger(c),
+					})
+					if serr := stop(); err == nil && serr != nil {
+						err = fmt.Errorf("spawned lcserver: %w", serr)
+					}
+					if err != nil {
+						return err
+					}
+					print(res.Report())
+					return nil
+				},
+			},
+			{
+				Name:  "media",
+				Usage: "one talker per channel sends Opus-sized SRTP; light DTLS-SRTP listeners receive it",
+				Flags: append([]cli.Flag{
+					&cli.IntFlag{Name: "listeners", Value: 20, Usage: "listeners per channel"},
+					&cli.IntFlag{Name: "channels", Value: 1, Usage: "channels, each with one talker"},
+					&cli.IntFlag{Name: "rate", Value: 50, Usage: "RTP packets per second per talker"},
+					&cli.IntFlag{Name: "payload", Value: 160, Usage: "RTP payload bytes"},
+					&cli.DurationFlag{Name: "duration", Value: 20 * time.Second, Usage: "measured window"},
+					&cli.DurationFlag{Name: "warmup", Value: 2 * time.Second, Usage: "talking before the window"},
+					&cli.DurationFlag{Name: "idle", Value: 2 * time.Second, Usage: "window with nobody talking, for the fixed cost (negative skips)"},
+					&cli.IntFlag{Name: "decrypt-every", Value: 1, Usage: "listeners decrypt every n-th packet (0: count only)"},
+				}, common...),
+				Action: func(c *cli.Context) error {
+					ctx, cancel, err := bounded(c)
+					if err != nil {
+						return err
+					}
+					defer cancel()
+					addr, pid, key, stop, err := target(c)
+					if err != nil {
+						return err
+					}
+					res, err := load.RunMedia(ctx, load.MediaConfig{
+						Addr: addr, Secret: key, Channels: c.Int("channels"),
+						Listeners: c.Int("listeners"), Rate: c.Int("rate"), Payload: c.Int("payload"),
+						Duration: c.Duration("duration"), Warmup: c.Duration("warmup"), Idle: c.Duration("idle"),
+						DecryptEvery: c.Int("decrypt-every"), PID: pid, Logger: logger(c),
+					})
+					if serr := stop(); err == nil && serr != nil {
+						err = fmt.Errorf("spawned lcserver: %w", serr)
+					}
+					if err != nil {
+						return err
+					}
+					print(res.Report())
+					return nil
+				},
+			},
+		},
+		Action: func(c *cli.Context) error {
+			_ = cli.ShowAppHelp(c)
+			return errors.New("name a scenario: signal or media")
+		},
+	}
+}
