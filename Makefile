@@ -44,3 +44,11 @@ dist:
 
 clean:
 	rm -rf bin dist
+
+# A short load run against a freshly built lcserver started as a child process on loopback
+# ephemeral ports (cmd/lcload; docs/performance.md has the full scenarios and the figures).
+.PHONY: load
+load:
+	$(GO) build -o bin/lcserver ./cmd/lcserver
+	$(GO) run ./cmd/lcload media --spawn bin/lcserver --listeners 20 --duration 5s --quiet
+	$(GO) run ./cmd/lcload signal --spawn bin/lcserver --sessions 200 --channels 10 --rounds 5 --quiet
