@@ -12,7 +12,8 @@ import (
 // answers Binding requests. A request is valid when
 //
 //   - it is a well-formed STUN Binding request with a FINGERPRINT (RFC 8445 §7.2.2),
-//   - its USERNAME is "serverUfrag:clientUfrag" with a server ufrag this server issued, and
+//   - its USERNAME is "serverUfrag:clientUfrag" with a server ufrag this server issued and the
+//     client ufrag of the offer that server ufrag answered, and
 //   - its MESSAGE-INTEGRITY verifies with that peer's server pwd (short-term credential).
 //
 // The success response carries XOR-MAPPED-ADDRESS, MESSAGE-INTEGRITY and FINGERPRINT, in that
@@ -25,6 +26,7 @@ import (
 type BindingResponder struct {
 	req, resp stun.Message
 	ufrag     []byte
+	client    []byte
 	useCand   bool
 }
 
@@ -46,10 +48,14 @@ func (r *BindingResponder) Parse(b []byte) (serverUfrag []byte, reason DropReaso
 	if i <= 0 || i == len(user)-1 {
 		return nil, DropSTUNMalformed
 	}
-	r.ufrag = user[:i]
+	r.ufrag, r.client = user[:i], user[i+1:]
 	r.useCand = r.req.Contains(stun.AttrUseCandidate)
 	return r.ufrag, DropNone
 }
+
+// ClientUfrag is the client part of the parsed request's USERNAME (valid until the next Parse);
+// the caller compares it with the a=ice-ufrag of the peer's offer.
+func (r *BindingResponder) ClientUfrag() []byte { return r.client }
 
 // Answer checks the parsed request's FINGERPRINT and MESSAGE-INTEGRITY with key (the peer's
 // stun.NewShortTermIntegrity(serverPwd)) and, when both hold, builds the success response for

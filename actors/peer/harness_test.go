@@ -1,6 +1,8 @@
 package peer
 
 import (
+	"io"
+	"log/slog"
 	"net/netip"
 	"runtime"
 	"sync/atomic"
@@ -98,6 +100,9 @@ func newHarness(t *testing.T, cfg Config) *harness {
 		cfg.Bind = netip.MustParseAddrPort("127.0.0.1:0")
 	}
 	cfg.AdvertiseIP = netip.MustParseAddr("127.0.0.1")
+	if cfg.Logger == nil && !testing.Verbose() {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil)) // panics and reaps are logged on purpose
+	}
 	m, err := NewMedia(h.system, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -128,6 +133,11 @@ func (h *harness) ask(t *testing.T, m any) any {
 func (h *harness) open(t *testing.T, user, offer string) (msg.Peer, *msg.Error) {
 	t.Helper()
 	r := h.ask(t, &openPeer{user: user, offer: offer}).(*openReply)
+	if r.err == nil && h.media.started.Load() {
+		// The registry publishes the ufrag asynchronously; a real client learns it from the
+		// JOIN ACK long after, a test writing STUN at once must wait for it.
+		eventually(t, 10*time.Second, "ufrag published", func() bool { _, ok := h.media.byUfrag.Get(r.peer.Ufrag); return ok })
+	}
 	return r.peer, r.err
 }
 

@@ -48,9 +48,9 @@ func TestPeerLifecycleReturnsToBaseline(t *testing.T) {
 	eventually(t, 5*time.Second, "peer registered with an address", func() bool {
 		return h.media.byUfrag.Len() == 1 && h.media.byAddr.Len() >= 1
 	})
-	if media.CounterValue(h.media.counters.HandshakeOK) != 1 {
-		t.Fatal("handshake not counted")
-	}
+	// The client is connected when its side of DTLS finishes; the server's handshake
+	// goroutine reports to the peer actor a moment later.
+	eventually(t, 10*time.Second, "handshake counted", func() bool { return media.CounterValue(h.media.counters.HandshakeOK) == 1 })
 	d, ok := h.media.Peer(p.Ufrag)
 	if !ok || !d.SRTPReady || d.UserID != "A" || d.ChannelID != "CH" || d.Address == "" || d.Tracks[0].SSRCOut == 0 {
 		t.Fatalf("peer info %+v", d)
@@ -102,12 +102,14 @@ func rawClient(t *testing.T, h *harness) *net.UDPConn {
 
 func TestWrongSTUNIntegrityGetsNoAnswerAndLatchesNothing(t *testing.T) {
 	h := newHarness(t, Config{})
-	p, err := h.open(t, "A", readOffer(t))
+	offer := readOffer(t)
+	user := ":" + iceUfrag(t, offer)
+	p, err := h.open(t, "A", offer)
 	if err != nil {
 		t.Fatal(err)
 	}
 	conn := rawClient(t, h)
-	req, _ := stun.Build(stun.TransactionID, stun.BindingRequest, stun.NewUsername(p.Ufrag+":cli"),
+	req, _ := stun.Build(stun.TransactionID, stun.BindingRequest, stun.NewUsername(p.Ufrag+user),
 		stun.NewShortTermIntegrity("this-is-not-the-server-pwd"), stun.Fingerprint)
 	if _, err := conn.Write(req.Raw); err != nil {
 		t.Fatal(err)
@@ -123,7 +125,7 @@ func TestWrongSTUNIntegrityGetsNoAnswerAndLatchesNothing(t *testing.T) {
 	}
 	// The same request with the right password (learned from the answer) is answered.
 	pwd := answerPwd(t, p.Answer)
-	good, _ := stun.Build(stun.TransactionID, stun.BindingRequest, stun.NewUsername(p.Ufrag+":cli"),
+	good, _ := stun.Build(stun.TransactionID, stun.BindingRequest, stun.NewUsername(p.Ufrag+user),
 		stun.NewShortTermIntegrity(pwd), stun.Fingerprint)
 	conn.Write(good.Raw)
 	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -190,12 +192,13 @@ func TestPeerWhoseCertificateMismatchesIsDropped(t *testing.T) {
 // HandshakeTimeout and its peer removed.
 func TestStalledHandshakeIsAbandoned(t *testing.T) {
 	h := newHarness(t, Config{HandshakeTimeout: 200 * time.Millisecond})
-	p, err := h.open(t, "A", readOffer(t))
+	offer := readOffer(t)
+	p, err := h.open(t, "A", offer)
 	if err != nil {
 		t.Fatal(err)
 	}
 	conn := rawClient(t, h)
-	req, _ := stun.Build(stun.TransactionID, stun.BindingRequest, stun.NewUsername(p.Ufrag+":cli"),
+	req, _ := stun.Build(stun.TransactionID, stun.BindingRequest, stun.NewUsername(p.Ufrag+":"+iceUfrag(t, offer)),
 		stun.RawAttribute{Type: stun.AttrUseCandidate}, stun.NewShortTermIntegrity(answerPwd(t, p.Answer)), stun.Fingerprint)
 	conn.Write(req.Raw)
 	eventually(t, 5*time.Second, "address latched", func() bool { return h.media.byAddr.Len() == 1 })

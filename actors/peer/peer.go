@@ -26,6 +26,7 @@ type (
 	stunChecked struct {
 		from         netip.AddrPort
 		useCandidate bool
+		rebind       bool // the send address has been silent for RebindAfter
 	}
 	// handshakeDone reports the end of the DTLS handshake goroutine's handshake.
 	handshakeDone struct {
@@ -51,7 +52,6 @@ type peerActor struct {
 	channel *actor.PID
 
 	// owned by Receive
-	addrs    map[netip.AddrPort]bool // addresses latched for this peer
 	sendAddr *net.UDPAddr
 	conn     *media.PacketConn // DTLS adapter, nil until the first DTLS record
 	dtls     *dtls.Conn
@@ -69,7 +69,6 @@ type peerActor struct {
 func newPeerActor(m *Media, ep *endpoint, offer *media.Offer, channel *actor.PID) *peerActor {
 	return &peerActor{
 		m: m, ep: ep, offer: offer, channel: channel,
-		addrs:   map[netip.AddrPort]bool{},
 		stopped: make(chan struct{}),
 		rw:      media.Rewriter{SSRC: ep.track.SSRCOut, PT: offer.OpusPT},
 	}
@@ -116,15 +115,19 @@ func (a *peerActor) recoverPanic(ctx actor.Context) {
 }
 
 func (a *peerActor) latch(ctx actor.Context, m *stunChecked) {
-	if !a.addrs[m.from] {
-		a.addrs[m.from] = true
+	// The snapshot, not a private list, says whether the address is ours: the registry may
+	// have evicted it (maxAddrs) or handed it to another peer since, and a later valid check
+	// must latch it again.
+	if cur, ok := a.m.byAddr.Get(m.from); !ok || cur != a.ep {
 		ctx.Send(a.m.registry, &latch{ep: a.ep, addr: m.from})
 	}
-	// Media goes to the address the client last nominated (Chrome may switch pairs mid-call);
-	// before any nomination, to the first address that passed a check.
-	if m.useCandidate || a.sendAddr == nil {
+	// Media goes to the first address that passed a check, then to the address the client
+	// last nominated (Chrome may switch pairs mid-call), or to a new address once the old one
+	// has gone silent (NAT rebinding).
+	if a.sendAddr == nil || m.useCandidate || m.rebind {
 		if a.sendAddr == nil || a.sendAddr.AddrPort() != m.from {
 			a.sendAddr = net.UDPAddrFromAddrPort(m.from)
+			a.ep.stats.sendSeen.Store(a.m.cfg.Now().UnixNano())
 			a.ep.stats.sendAddr.Store(a.sendAddr)
 		}
 	}

@@ -37,6 +37,9 @@ type Config struct {
 	AdvertiseIP      netip.Addr     // IP of the host candidate in every answer [Bind's address; 127.0.0.1 if unspecified]
 	ReapAfter        time.Duration  // a peer with no datagram for this long is removed [30 s]
 	HandshakeTimeout time.Duration  // a DTLS handshake not finished by then is abandoned [10 s]
+	// RebindAfter: a valid check from a new address takes over sending, even without
+	// USE-CANDIDATE, once the current send address has been silent this long (NAT rebinding) [5 s]
+	RebindAfter time.Duration
 	Socket           media.SocketConfig
 	Metrics          *metrics.Metrics // [a private metrics.New()]
 	Logger           *slog.Logger     // [slog.Default()]
@@ -90,6 +93,9 @@ func NewMedia(system *actor.ActorSystem, cfg Config) (*Media, error) {
 	}
 	if cfg.HandshakeTimeout <= 0 {
 		cfg.HandshakeTimeout = 10 * time.Second
+	}
+	if cfg.RebindAfter <= 0 {
+		cfg.RebindAfter = 5 * time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -199,7 +205,7 @@ func (m *Media) OpenPeer(parent actor.SpawnerContext, req msg.PeerRequest) (msg.
 		return msg.Peer{}, msg.Errorf(msg.CodeInternal, "answer: %v", err)
 	}
 	ep := &endpoint{
-		ufrag: ufrag, userID: req.UserID, channelID: req.ChannelID,
+		ufrag: ufrag, client: offer.ICEUfrag, userID: req.UserID, channelID: req.ChannelID,
 		key:   stun.NewShortTermIntegrity(pwd),
 		track: msg.TrackInfo{Kind: "audio", Mid: offer.Mid, PayloadType: offer.OpusPT, SSRCOut: ssrc},
 		stats: &stats{}, now: m.cfg.Now,
@@ -262,14 +268,19 @@ func (m *Media) route(d *media.Datagram) bool {
 		m.counters.Drop(media.DropUnknownAddress)
 		return false
 	}
-	ep.stats.lastIn.Store(m.cfg.Now().UnixNano())
+	now := m.cfg.Now().UnixNano()
+	ep.stats.lastIn.Store(now)
+	if to := ep.stats.sendAddr.Load(); to != nil && to.AddrPort() == d.From {
+		ep.stats.sendSeen.Store(now)
+	}
 	d.Class = class
 	m.system.Root.Send(ep.pid, d)
 	return true
 }
 
-// handleSTUN answers a connectivity check inline and tells the peer about a new or
-// nominated address; the peer asks the registry to latch it.
+// handleSTUN answers a connectivity check inline and tells the peer about a new, nominated or
+// rebound address; the peer asks the registry to latch it. Every request that fails a check
+// is dropped without an answer (an error response would tell a scanner which ufrags exist).
 func (m *Media) handleSTUN(d *media.Datagram) {
 	ufrag, reason := m.stun.Parse(d.Bytes())
 	if reason != media.DropNone {
@@ -277,7 +288,7 @@ func (m *Media) handleSTUN(d *media.Datagram) {
 		return
 	}
 	ep, ok := m.byUfrag.Get(string(ufrag))
-	if !ok {
+	if !ok || string(m.stun.ClientUfrag()) != ep.client {
 		m.counters.Drop(media.DropSTUNUnknownUser)
 		return
 	}
@@ -286,12 +297,20 @@ func (m *Media) handleSTUN(d *media.Datagram) {
 		m.counters.Drop(reason)
 		return
 	}
-	ep.stats.lastIn.Store(m.cfg.Now().UnixNano())
+	now := m.cfg.Now().UnixNano()
+	ep.stats.lastIn.Store(now) // consent freshness (RFC 7675) keeps the peer from being reaped
 	m.sock.SendTo(reply, net.UDPAddrFromAddrPort(d.From), m.out)
 	cur, latched := m.byAddr.Get(d.From)
 	send := ep.stats.sendAddr.Load()
-	if !latched || cur != ep || send == nil || useCandidate && send.AddrPort() != d.From {
-		m.system.Root.Send(ep.pid, &stunChecked{from: d.From, useCandidate: useCandidate})
+	onSend := send != nil && send.AddrPort() == d.From
+	if onSend {
+		ep.stats.sendSeen.Store(now)
+	}
+	// NAT rebinding: the client's checks now arrive from a new address while the one media
+	// goes to has gone silent; the client does not know and will not nominate again.
+	rebind := send != nil && !onSend && now-ep.stats.sendSeen.Load() >= int64(m.cfg.RebindAfter)
+	if !latched || cur != ep || send == nil || useCandidate && !onSend || rebind {
+		m.system.Root.Send(ep.pid, &stunChecked{from: d.From, useCandidate: useCandidate, rebind: rebind})
 	}
 }
 

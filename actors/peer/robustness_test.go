@@ -2,6 +2,7 @@ package peer
 
 import (
 	"net"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -124,4 +125,9 @@ func TestCloseWithPeersEmptiesGaugeAndSnapshots(t *testing.T) {
 	if g := gaugeValue(t, h.media.counters.Peers); g != 0 {
 		t.Fatalf("peers gauge %v after the peers stopped", g)
 	}
+}
+
+func netipOf(t *testing.T, c *net.UDPConn) netip.AddrPort {
+	t.Helper()
+	return c.LocalAddr().(*net.UDPAddr).AddrPort()
 }

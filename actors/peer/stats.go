@@ -20,6 +20,7 @@ type stats struct {
 	lastIn               atomic.Int64 // unix nanoseconds of the last datagram from the peer
 	srtpReady            atomic.Bool
 	sendAddr             atomic.Pointer[net.UDPAddr] // where media goes (last USE-CANDIDATE)
+	sendSeen             atomic.Int64                // unix nanoseconds of the last datagram from sendAddr
 	ssrcIn               atomic.Uint32
 	fractionLost         atomic.Uint64 // float64 bits
 	packetsLost          atomic.Int64
@@ -31,6 +32,7 @@ type stats struct {
 type endpoint struct {
 	pid       *actor.PID
 	ufrag     string
+	client    string // the a=ice-ufrag of the offer: the second half of every valid USERNAME
 	userID    string
 	channelID string
 	key       []byte // stun.NewShortTermIntegrity(serverPwd)
