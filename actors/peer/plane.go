@@ -40,11 +40,11 @@ type Config struct {
 	// RebindAfter: a valid check from a new address takes over sending, even without
 	// USE-CANDIDATE, once the current send address has been silent this long (NAT rebinding) [5 s]
 	RebindAfter time.Duration
-	Socket           media.SocketConfig
-	Metrics          *metrics.Metrics // [a private metrics.New()]
-	Logger           *slog.Logger     // [slog.Default()]
-	Certificate      *media.Certificate
-	Now              func() time.Time // [time.Now]
+	Socket      media.SocketConfig
+	Metrics     *metrics.Metrics // [a private metrics.New()]
+	Logger      *slog.Logger     // [slog.Default()]
+	Certificate *media.Certificate
+	Now         func() time.Time // [time.Now]
 }
 
 // Media is the media plane: it implements msg.Media for the channel actors and owns the UDP
