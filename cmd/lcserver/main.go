@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -79,11 +80,20 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string) *cli.App {
 				Usage: "largest WebSocket frame accepted"},
 			&cli.BoolFlag{Name: "dev", EnvVars: []string{"LIVECHAT_DEV"},
 				Usage: "demo mode: print ready-to-use tokens and web client links (refused with a custom LIVECHAT_SECRET)"},
+			&cli.StringFlag{Name: "cpuprofile", EnvVars: []string{"LIVECHAT_CPUPROFILE"},
+				Usage: "write a Go CPU profile of the whole run to this file (for load measurements; docs/performance.md)"},
 		},
 		Action: func(c *cli.Context) error {
 			cfg, err := configFrom(c, getenv)
 			if err != nil {
 				return err
+			}
+			if path := c.String("cpuprofile"); path != "" {
+				stop, err := startCPUProfile(path)
+				if err != nil {
+					return err
+				}
+				defer stop()
 			}
 			return run(c.Context, cfg, stdout)
 		},
@@ -175,4 +185,18 @@ func printDevBanner(w io.Writer, port int, secret []byte, now time.Time) error {
 	fmt.Fprintf(&b, "  token: lcadmin token --user dave --max-priority 200\n%s\n", line)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// startCPUProfile profiles the process until the returned function runs (at shutdown), so a
+// load run can see where the server spends its CPU without exposing /debug/pprof.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
