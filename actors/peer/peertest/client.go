@@ -44,8 +44,13 @@ type Client struct {
 }
 
 // NewClient makes a client with the settings loopback interop needs (INTEROP.md): mDNS off,
-// UDP4 only, loopback candidates included, interface "lo" only.
-func NewClient(t testing.TB, name string) *Client {
+// UDP4 only, loopback candidates included, interface "lo" only. It offers Opus on payload
+// type 111, as Chrome does.
+func NewClient(t testing.TB, name string) *Client { return NewClientPT(t, name, 111) }
+
+// NewClientPT is NewClient offering Opus on payload type pt (Firefox uses 109), and nothing
+// else, so the server must answer and send on that payload type.
+func NewClientPT(t testing.TB, name string, pt uint8) *Client {
 	t.Helper()
 	var se webrtc.SettingEngine
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
@@ -53,7 +58,11 @@ func NewClient(t testing.TB, name string) *Client {
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetInterfaceFilter(func(n string) bool { return n == "lo" })
 	me := &webrtc.MediaEngine{}
-	if err := me.RegisterDefaultCodecs(); err != nil {
+	if err := me.RegisterCodec(webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000,
+			Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"},
+		PayloadType: webrtc.PayloadType(pt),
+	}, webrtc.RTPCodecTypeAudio); err != nil {
 		t.Fatal(err)
 	}
 	api := webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(me))

@@ -1,9 +1,12 @@
 package server
 
 import (
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/pion/rtcp"
 
 	"github.com/minilivechat/minilivechat/actors/peer"
 	"github.com/minilivechat/minilivechat/actors/peer/peertest"
@@ -38,17 +41,19 @@ func startWithMedia(t *testing.T) (*testServer, *peer.Media, *metrics.Metrics) {
 }
 
 // TestMediaInteropPion: three pion/webrtc clients join one channel over the WebSocket
-// protocol with real SDP offers and talk through the floor-gated relay (SPEC §6).
+// protocol with real SDP offers and talk through the floor-gated relay (SPEC §6). B offers
+// Opus on payload type 109 (as Firefox does), A and C on 111.
 func TestMediaInteropPion(t *testing.T) {
 	s, mp, m := startWithMedia(t)
 	names := []string{"A", "B", "C"}
+	pts := map[string]uint8{"A": 111, "B": 109, "C": 111}
 	rtc := map[string]*peertest.Client{}
 	ssrc := map[string]uint32{}
 	ufrag := map[string]string{}
 	clients := map[string]*wstest.Client{}
 	for _, n := range names {
 		c := s.client(n, 100)
-		pc := peertest.NewClient(t, n)
+		pc := peertest.NewClientPT(t, n, pts[n])
 		ack := c.Request(opChannelJoin, d{"channel_id": "CH_0001", "sdp_offer": pc.Offer(t)})
 		var join struct {
 			SDPAnswer string `json:"sdp_answer"`
@@ -65,13 +70,32 @@ func TestMediaInteropPion(t *testing.T) {
 		clients[n] = c
 	}
 	for _, n := range names {
-		rtc[n].WaitConnected(t, 10*time.Second)
+		rtc[n].WaitConnected(t, 20*time.Second)
 	}
 	for _, p := range mp.Peers() {
 		ufrag[p.UserID] = p.Ufrag
 	}
 	for _, n := range names {
-		eventually(t, 5*time.Second, n+" SRTP ready", func() bool { d, _ := mp.Peer(ufrag[n]); return d.SRTPReady })
+		eventually(t, 15*time.Second, n+" SRTP ready", func() bool { d, _ := mp.Peer(ufrag[n]); return d.SRTPReady })
+	}
+
+	// sent counts the packets the server sent to each client so far.
+	sent := func() map[string]uint64 {
+		out := map[string]uint64{}
+		for _, n := range names {
+			d, _ := mp.Peer(ufrag[n])
+			out[n] = d.PacketsOut
+		}
+		return out
+	}
+	gated := m.PacketsDropped.WithLabelValues("not_floor_holder")
+
+	// The floor is idle: A's packets reach nobody.
+	before, gatedBefore := sent(), media.CounterValue(gated)
+	rtc["A"].Send(t, 50, 'I', time.Millisecond)
+	eventually(t, 15*time.Second, "A's packets gated while idle", func() bool { return media.CounterValue(gated)-gatedBefore >= 49 })
+	if now := sent(); fmt.Sprint(now) != fmt.Sprint(before) {
+		t.Fatalf("packets sent while the floor was idle: %v -> %v", before, now)
 	}
 
 	// A takes the floor and sends 200 Opus-sized packets.
@@ -81,43 +105,37 @@ func TestMediaInteropPion(t *testing.T) {
 	clients["C"].Await(opFloorTaken)
 	rtc["A"].Send(t, 200, 'A', time.Millisecond)
 	for _, n := range []string{"B", "C"} {
-		got := rtc[n].WaitReceived(200, 5*time.Second)
+		got := rtc[n].WaitReceived(200, 15*time.Second)
 		if c := peertest.CountTagged(got, 'A'); c < 198 {
 			t.Fatalf("%s decrypted %d of A's 200 packets", n, c)
 		}
 		for _, r := range got {
-			if r.SSRC != ssrc[n] {
-				t.Fatalf("%s received SSRC %d; its answer announced %d", n, r.SSRC, ssrc[n])
+			if r.SSRC != ssrc[n] || r.PT != pts[n] {
+				t.Fatalf("%s received SSRC %d PT %d; its answer announced %d on PT %d", n, r.SSRC, r.PT, ssrc[n], pts[n])
 			}
 		}
 	}
+	lastA := time.Now() // C has every packet of A's spurt: its last one was relayed before now
 
 	// B sends while A holds the floor: nobody hears it.
-	outBefore := map[string]uint64{}
-	for _, n := range []string{"A", "C"} {
-		d, _ := mp.Peer(ufrag[n])
-		outBefore[n] = d.PacketsOut
-	}
-	gated := m.PacketsDropped.WithLabelValues("not_floor_holder")
-	gatedBefore := media.CounterValue(gated)
+	before, gatedBefore = sent(), media.CounterValue(gated)
 	rtc["B"].Send(t, 50, 'X', time.Millisecond)
-	eventually(t, 5*time.Second, "B's packets gated", func() bool { return media.CounterValue(gated)-gatedBefore >= 49 })
-	for _, n := range []string{"A", "C"} {
-		if d, _ := mp.Peer(ufrag[n]); d.PacketsOut != outBefore[n] {
-			t.Fatalf("%s was sent %d packets while B talked without the floor", n, d.PacketsOut-outBefore[n])
-		}
+	eventually(t, 15*time.Second, "B's packets gated", func() bool { return media.CounterValue(gated)-gatedBefore >= 49 })
+	if now := sent(); fmt.Sprint(now) != fmt.Sprint(before) {
+		t.Fatalf("packets sent while B talked without the floor: %v -> %v", before, now)
 	}
 
 	// The floor moves to B.
-	before := rtc["C"].Received()
-	last := before[len(before)-1]
+	heard := rtc["C"].Received()
+	last := heard[len(heard)-1]
 	clients["A"].Send(opFloorRelease, d{"channel_id": "CH_0001"})
 	clients["B"].Send(opFloorRequest, d{"channel_id": "CH_0001"})
 	clients["B"].Await(opFloorGranted)
 	clients["C"].Await(opFloorTaken)
+	firstB := time.Now() // B's first packet is relayed after now
 	rtc["B"].Send(t, 100, 'B', time.Millisecond)
-	got := rtc["C"].WaitReceived(len(before)+100, 5*time.Second)
-	fromB := got[len(before):]
+	got := rtc["C"].WaitReceived(len(heard)+100, 15*time.Second)
+	fromB := got[len(heard):]
 	if c := peertest.CountTagged(fromB, 'B'); c < 99 {
 		t.Fatalf("C decrypted %d of B's 100 packets", c)
 	}
@@ -132,12 +150,53 @@ func TestMediaInteropPion(t *testing.T) {
 			t.Fatalf("C's timestamps did not increase at packet %d", i)
 		}
 	}
-	if int32(fromB[0].Timestamp-last.Timestamp) <= 0 {
-		t.Fatalf("C's timestamp did not increase at the speaker change")
+	// The timestamp advances by the wall-clock gap between the spurts × 48 kHz, which is at
+	// least the time between A's last packet and B's first as the test saw it.
+	if adv, min := int64(int32(fromB[0].Timestamp-last.Timestamp)), firstB.Sub(lastA).Milliseconds()*48; adv < max(min, 1) {
+		t.Fatalf("C's timestamp advanced %d at the speaker change, want at least %d", adv, max(min, 1))
 	}
-	if c := peertest.CountTagged(rtc["A"].WaitReceived(99, 5*time.Second), 'B'); c < 99 {
+	gotA := rtc["A"].WaitReceived(99, 15*time.Second)
+	if c := peertest.CountTagged(gotA, 'B'); c < 99 {
 		t.Fatalf("A decrypted %d of B's 100 packets", c)
 	}
+	for _, r := range gotA {
+		if r.PT != pts["A"] {
+			t.Fatalf("A received B's packets on PT %d, want its own %d", r.PT, pts["A"])
+		}
+	}
+	// Nobody heard packets sent without the floor, and the holder never heard itself (every
+	// later packet went through the same mailboxes, so any such packet would have arrived).
+	for _, n := range names {
+		rs := rtc[n].Received()
+		if i, x, own := peertest.CountTagged(rs, 'I'), peertest.CountTagged(rs, 'X'), peertest.CountTagged(rs, n[0]); i+x+own != 0 {
+			t.Fatalf("%s heard %d idle-floor packets, %d non-holder packets and %d of its own", n, i, x, own)
+		}
+	}
+
+	// A receiver report from C about the server's stream shows up in /admin/peers.
+	rr := &rtcp.ReceiverReport{SSRC: 7, Reports: []rtcp.ReceptionReport{{SSRC: ssrc["C"], FractionLost: 64, TotalLost: 7, Jitter: 480}}}
+	if err := rtc["C"].PC.WriteRTCP([]rtcp.Packet{rr}); err != nil {
+		t.Fatal(err)
+	}
+	var peers struct {
+		Peers []struct {
+			Ufrag        string  `json:"ufrag"`
+			FractionLost float64 `json:"fraction_lost"`
+			PacketsLost  int64   `json:"packets_lost"`
+			JitterMs     float64 `json:"jitter_ms"`
+		} `json:"peers"`
+	}
+	eventually(t, 15*time.Second, "C's receiver report in /admin/peers", func() bool {
+		if getJSON(t, s, "/admin/peers", &peers) != 200 {
+			return false
+		}
+		for _, p := range peers.Peers {
+			if p.Ufrag == ufrag["C"] {
+				return p.FractionLost == 0.25 && p.PacketsLost == 7 && p.JitterMs == 10
+			}
+		}
+		return false
+	})
 
 	// Leaving tears the peers down: the admin list empties.
 	for _, n := range names {
