@@ -38,10 +38,12 @@ func pipe(queue int) (server, client *PacketConn) {
 // waitGoroutines waits (bounded) until the goroutine count is back to base.
 func waitGoroutines(t *testing.T, base int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	// Generous: under -race on two shared cores, pion's DTLS and ICE goroutines can take
+	// seconds to notice a close. Only a leak waits the whole time.
+	deadline := time.Now().Add(30 * time.Second)
 	for runtime.NumGoroutine() > base {
 		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<16)
+			buf := make([]byte, 1<<20)
 			t.Fatalf("goroutines: %d, baseline %d\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
 		}
 		runtime.Gosched()
@@ -212,5 +214,85 @@ func TestPacketConnReadDeadline(t *testing.T) {
 	}
 	if c.Push(d2) {
 		t.Fatal("push after close accepted")
+	}
+}
+
+// clientHandshake runs a DTLS client with opts against a server for offer and returns both
+// results.
+func clientHandshake(t *testing.T, offer func(client *Certificate) *Offer, opts func(cert *Certificate) []dtls.ClientOption) (*SRTPSession, error, error) {
+	t.Helper()
+	base := runtime.NumGoroutine()
+	serverCert, err := NewCertificate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientCert, err := NewCertificate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sconn, cconn := pipe(16)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	clientErr := make(chan error, 1)
+	go func() {
+		dc, err := dtls.ClientWithOptions(cconn, sconn.LocalAddr(), opts(clientCert)...)
+		if err == nil {
+			err = dc.HandshakeContext(ctx)
+			dc.Close()
+		}
+		clientErr <- err
+	}()
+	sdc, serr := HandshakeDTLS(ctx, sconn, cconn.LocalAddr(), DTLSServerOptions(serverCert, offer(clientCert)))
+	var sess *SRTPSession
+	if serr == nil {
+		sess, serr = NewSRTPSession(sdc)
+		sdc.Close()
+	}
+	cconn.Close() // a client refused mid-handshake may wait for a flight that never comes
+	cerr := <-clientErr
+	waitGoroutines(t, base)
+	return sess, serr, cerr
+}
+
+// TestDTLSServerPolicy: the server's side of SPEC §6 — AES128_CM_HMAC_SHA1_80 when the client
+// offers only that, and no handshake without extended master secret, without a client
+// certificate, or without a common SRTP profile.
+func TestDTLSServerPolicy(t *testing.T) {
+	base := func(cert *Certificate) []dtls.ClientOption {
+		return []dtls.ClientOption{dtls.WithCertificates(cert.TLS), dtls.WithInsecureSkipVerify(true),
+			dtls.WithExtendedMasterSecret(dtls.RequireExtendedMasterSecret)}
+	}
+	t.Run("cm80 only", func(t *testing.T) {
+		sess, serr, cerr := clientHandshake(t, offerFor, func(cert *Certificate) []dtls.ClientOption {
+			return append(base(cert), dtls.WithSRTPProtectionProfiles(dtls.SRTP_AES128_CM_HMAC_SHA1_80))
+		})
+		if serr != nil || cerr != nil {
+			t.Fatalf("server %v client %v", serr, cerr)
+		}
+		if sess.Profile != srtp.ProtectionProfileAes128CmHmacSha1_80 {
+			t.Fatalf("profile %v", sess.Profile)
+		}
+	})
+	refused := map[string]func(cert *Certificate) []dtls.ClientOption{
+		"no extended master secret": func(cert *Certificate) []dtls.ClientOption {
+			return []dtls.ClientOption{dtls.WithCertificates(cert.TLS), dtls.WithInsecureSkipVerify(true),
+				dtls.WithExtendedMasterSecret(dtls.DisableExtendedMasterSecret),
+				dtls.WithSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM)}
+		},
+		"no client certificate": func(*Certificate) []dtls.ClientOption {
+			return []dtls.ClientOption{dtls.WithInsecureSkipVerify(true),
+				dtls.WithExtendedMasterSecret(dtls.RequireExtendedMasterSecret),
+				dtls.WithSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM)}
+		},
+		"no common srtp profile": func(cert *Certificate) []dtls.ClientOption {
+			return append(base(cert), dtls.WithSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_256_GCM))
+		},
+	}
+	for name, opts := range refused {
+		t.Run(name, func(t *testing.T) {
+			if _, serr, _ := clientHandshake(t, offerFor, opts); serr == nil {
+				t.Fatal("server completed the handshake")
+			}
+		})
 	}
 }
