@@ -757,3 +757,55 @@ func TestSpecRESTShapes(t *testing.T) {
 		t.Fatalf("/ = %d %q, want text/html", resp.StatusCode, ct)
 	}
 }
+
+// SPEC §4.1: more than 20 bad frames within 10 s close with 4004 — 20 do not; every other
+// error leaves the session usable.
+func TestSpecBadFrameLimitBoundary(t *testing.T) {
+	s := start(t, nil)
+	c := s.client("alice", 100)
+	for i := 0; i < 20; i++ {
+		if err := c.SendRaw([]byte(`{"op":`)); err != nil {
+			t.Fatal(err)
+		}
+		if e := c.Expect(opError).Map(); num(t, e, "code") != 1004 {
+			t.Fatalf("bad frame %d: %v", i+1, e)
+		}
+	}
+	// Errors of other kinds (2xxx, 3xxx) are no bad frames, and the session still works.
+	for i := 0; i < 5; i++ {
+		if code := c.RequestError(opChannelInfo, d{"channel_id": "nowhere"}); code != 2000 {
+			t.Fatalf("INFO of an unknown channel: %d", code)
+		}
+	}
+	c.Request(opChannelList, nil)
+	if err := c.SendRaw([]byte(`{"op":`)); err != nil {
+		t.Fatal(err)
+	}
+	if cl := c.ExpectClosed(); cl.Code != 4004 || cl.Reason == "" {
+		t.Fatalf("21st bad frame: closed %d %q, want 4004 with a reason", cl.Code, cl.Reason)
+	}
+}
+
+// SPEC §3: the built-in preset channels.
+func TestSpecPresetChannels(t *testing.T) {
+	s := start(t, nil)
+	var list struct {
+		Channels []struct {
+			ChannelID   string `json:"channel_id"`
+			Freq        string `json:"freq"`
+			ChannelName string `json:"channel_name"`
+			Capacity    int    `json:"capacity"`
+			MemberCount int    `json:"member_count"`
+		} `json:"channels"`
+	}
+	if code := getJSON(t, s, "/channels", &list); code != http.StatusOK {
+		t.Fatalf("/channels = %d", code)
+	}
+	got, _ := json.Marshal(list.Channels)
+	want := `[{"channel_id":"CH_0001","freq":"0001","channel_name":"📢 영업/시연","capacity":20,"member_count":0},` +
+		`{"channel_id":"CH_0002","freq":"0002","channel_name":"🤝 스스 파트너스","capacity":20,"member_count":0},` +
+		`{"channel_id":"CH_0003","freq":"0003","channel_name":"🏠 동천 패밀리","capacity":20,"member_count":0}]`
+	if string(got) != want {
+		t.Fatalf("presets = %s\nwant %s", got, want)
+	}
+}
