@@ -12,7 +12,6 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/pion/dtls/v3"
-	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 
 	"github.com/minilivechat/minilivechat/media"
@@ -281,27 +280,11 @@ func (a *peerActor) rtcp(d *media.Datagram) {
 		a.m.counters.Drop(srtpReason(err))
 		return
 	}
-	pkts, err := rtcp.Unmarshal(plain)
-	if err != nil {
-		return
-	}
-	for _, p := range pkts {
-		var reports []rtcp.ReceptionReport
-		switch r := p.(type) {
-		case *rtcp.ReceiverReport:
-			reports = r.Reports
-		case *rtcp.SenderReport:
-			reports = r.Reports
-		}
-		for _, rr := range reports {
-			if rr.SSRC != a.ep.track.SSRCOut {
-				continue
-			}
-			s := a.ep.stats
-			s.fractionLost.Store(floatBits(float64(rr.FractionLost) / 256))
-			s.packetsLost.Store(int64(rr.TotalLost))
-			s.jitterMs.Store(floatBits(float64(rr.Jitter) / 48)) // 48 kHz clock: 48 units per ms
-		}
+	if rs, ok := media.ReadReceptionReport(plain, a.ep.track.SSRCOut, 48000); ok {
+		s := a.ep.stats
+		s.fractionLost.Store(floatBits(rs.FractionLost))
+		s.packetsLost.Store(rs.PacketsLost)
+		s.jitterMs.Store(floatBits(rs.JitterMs))
 	}
 }
 
