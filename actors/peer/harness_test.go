@@ -93,7 +93,7 @@ type harness struct {
 	ended  chan *actor.PID
 }
 
-func newHarness(t *testing.T, cfg Config) *harness {
+func newHarness(t testing.TB, cfg Config) *harness {
 	t.Helper()
 	h := &harness{system: actor.NewActorSystem(), ended: make(chan *actor.PID, 16)}
 	if !cfg.Bind.IsValid() {
@@ -121,7 +121,7 @@ func newHarness(t *testing.T, cfg Config) *harness {
 	return h
 }
 
-func (h *harness) ask(t *testing.T, m any) any {
+func (h *harness) ask(t testing.TB, m any) any {
 	t.Helper()
 	r, err := h.system.Root.RequestFuture(h.ch, m, 5*time.Second).Result()
 	if err != nil {
@@ -130,7 +130,7 @@ func (h *harness) ask(t *testing.T, m any) any {
 	return r
 }
 
-func (h *harness) open(t *testing.T, user, offer string) (msg.Peer, *msg.Error) {
+func (h *harness) open(t testing.TB, user, offer string) (msg.Peer, *msg.Error) {
 	t.Helper()
 	r := h.ask(t, &openPeer{user: user, offer: offer}).(*openReply)
 	if r.err == nil && h.media.started.Load() {
@@ -143,7 +143,7 @@ func (h *harness) open(t *testing.T, user, offer string) (msg.Peer, *msg.Error) 
 
 // eventually polls cond until it holds or timeout passes (bounded; for states that have no
 // event to wait on, such as a snapshot the registry publishes).
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {

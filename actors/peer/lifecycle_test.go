@@ -13,7 +13,7 @@ import (
 	"github.com/minilivechat/minilivechat/media"
 )
 
-func readOffer(t *testing.T) string {
+func readOffer(t testing.TB) string {
 	t.Helper()
 	c := peertest.NewClient(t, "offerer")
 	offer := c.Offer(t)

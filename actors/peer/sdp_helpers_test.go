@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-func answerPwd(t *testing.T, answer string) string {
+func answerPwd(t testing.TB, answer string) string {
 	t.Helper()
 	for _, l := range strings.Split(answer, "\n") {
 		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "a=ice-pwd:"); ok {
@@ -32,7 +32,7 @@ func replaceFingerprint(t *testing.T, offer, from string) string {
 }
 
 // iceUfrag is the a=ice-ufrag of an SDP (the client's, for an offer).
-func iceUfrag(t *testing.T, sdp string) string {
+func iceUfrag(t testing.TB, sdp string) string {
 	t.Helper()
 	for _, l := range strings.Split(sdp, "\n") {
 		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "a=ice-ufrag:"); ok {
