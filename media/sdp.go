@@ -108,36 +108,36 @@ func ParseOffer(offer string) (*Offer, *msg.Error) {
 	return o, nil
 }
 
-// findOpus picks the first Opus payload type that the m-line lists.
+// findOpus picks the Opus payload type the offerer prefers: the first one in the m-line's
+// format list (RFC 8866 §5.14 orders formats by preference) that an a=rtpmap names
+// opus/48000.
 func (o *Offer) findOpus(md *sdp.MediaDescription) *msg.Error {
-	listed := map[string]bool{}
-	for _, f := range md.MediaName.Formats {
-		listed[f] = true
-	}
-	for _, a := range md.Attributes {
-		if a.Key != "rtpmap" {
-			continue
-		}
-		pt, codec, _ := strings.Cut(a.Value, " ")
-		name, rest, _ := strings.Cut(codec, "/")
-		if !strings.EqualFold(name, "opus") || !listed[pt] {
-			continue
-		}
+	for _, pt := range md.MediaName.Formats {
 		n, err := strconv.ParseUint(pt, 10, 7)
 		if err != nil {
 			continue
 		}
-		rate, channels, _ := strings.Cut(rest, "/")
-		if rate != "48000" {
-			continue
-		}
-		o.OpusPT, o.OpusChannels = uint8(n), channels
-		for _, f := range md.Attributes {
-			if f.Key == "fmtp" && strings.HasPrefix(f.Value, pt+" ") {
-				o.OpusFmtp = strings.TrimPrefix(f.Value, pt+" ")
+		for _, a := range md.Attributes {
+			if a.Key != "rtpmap" {
+				continue
 			}
+			apt, codec, _ := strings.Cut(a.Value, " ")
+			if apt != pt {
+				continue
+			}
+			name, rest, _ := strings.Cut(strings.TrimSpace(codec), "/")
+			rate, channels, _ := strings.Cut(rest, "/")
+			if !strings.EqualFold(name, "opus") || rate != "48000" {
+				continue
+			}
+			o.OpusPT, o.OpusChannels = uint8(n), channels
+			for _, f := range md.Attributes {
+				if f.Key == "fmtp" && strings.HasPrefix(f.Value, pt+" ") {
+					o.OpusFmtp = strings.TrimPrefix(f.Value, pt+" ")
+				}
+			}
+			return nil
 		}
-		return nil
 	}
 	return badOffer("no Opus/48000 payload type on the audio m-line")
 }

@@ -200,3 +200,25 @@ func TestBuildAnswerWithoutBundle(t *testing.T) {
 	}
 	checkAnswer(t, o, p, answer)
 }
+
+// TestParseOfferPrefersTheFirstListedOpus: with two Opus payload types the m-line's format
+// order (the offerer's preference) decides, not the order of the a=rtpmap lines.
+func TestParseOfferPrefersTheFirstListedOpus(t *testing.T) {
+	chrome := readOffer(t, "chrome.sdp")
+	o, err := ParseOffer(chrome)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.OpusPT != 111 {
+		t.Fatalf("pt %d", o.OpusPT)
+	}
+	// Add Opus on 120 after 111's rtpmap but first in the format list.
+	offer := strings.Replace(chrome, "UDP/TLS/RTP/SAVPF 111", "UDP/TLS/RTP/SAVPF 120 111", 1)
+	offer = strings.Replace(offer, "a=rtpmap:111 opus/48000/2\r\n", "a=rtpmap:111 opus/48000/2\r\na=rtpmap:120 opus/48000/2\r\na=fmtp:120 useinbandfec=0\r\n", 1)
+	if o, err = ParseOffer(offer); err != nil {
+		t.Fatal(err)
+	}
+	if o.OpusPT != 120 || o.OpusFmtp != "useinbandfec=0" {
+		t.Fatalf("pt %d fmtp %q, want 120 useinbandfec=0", o.OpusPT, o.OpusFmtp)
+	}
+}
