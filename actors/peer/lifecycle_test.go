@@ -1,8 +1,11 @@
 package peer
 
 import (
+	"fmt"
 	"net"
+	"regexp"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -216,4 +219,32 @@ func TestStalledHandshakeIsAbandoned(t *testing.T) {
 	eventually(t, 5*time.Second, "snapshots empty", func() bool {
 		return h.media.byUfrag.Len() == 0 && h.media.byAddr.Len() == 0
 	})
+}
+
+// TestAnswersShareOneHostCandidate: every answer names the same host candidate (advertise IP,
+// the media port), and each peer gets its own server credentials of the required shape.
+func TestAnswersShareOneHostCandidate(t *testing.T) {
+	h := newHarness(t, Config{})
+	offer := readOffer(t)
+	want := fmt.Sprintf("127.0.0.1 %d typ host", h.media.Host().Port())
+	ufrags := map[string]bool{}
+	for _, u := range []string{"A", "B", "C"} {
+		p, err := h.open(t, u, offer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cands []string
+		for _, l := range strings.Split(p.Answer, "\n") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(l), "a=candidate:"); ok {
+				cands = append(cands, v)
+			}
+		}
+		if len(cands) != 1 || !strings.HasSuffix(cands[0], want) {
+			t.Fatalf("%s: candidates %q, want one ending %q", u, cands, want)
+		}
+		if !regexp.MustCompile(`^[A-Za-z0-9]{16}$`).MatchString(p.Ufrag) || len(answerPwd(t, p.Answer)) < 24 || ufrags[p.Ufrag] {
+			t.Fatalf("%s: ufrag %q pwd %q", u, p.Ufrag, answerPwd(t, p.Answer))
+		}
+		ufrags[p.Ufrag] = true
+	}
 }
