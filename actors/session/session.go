@@ -19,7 +19,6 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -30,16 +29,13 @@ import (
 // CloseReplaced is the WebSocket close code for a session replaced by a newer IDENTIFY.
 const CloseReplaced = 4002
 
-// opChannelLeave is CHANNEL_LEAVE's opcode, used as req_op of the leaves a session sends on
-// its own when it ends (their results never reach a client).
-const opChannelLeave = 12
+// ownLeaveOp is the op of the leaves a session sends on its own when it ends (their results
+// never reach a client). It is negative, so no client request can carry it: the gateway
+// forwards client ops only, all positive. The nonce of such a leave is the channel id.
+const ownLeaveOp = -12
 
 // opChannelJoin is CHANNEL_JOIN's opcode: results with it settle a join in flight.
 const opChannelJoin = 11
-
-// leaveNonce marks the nonce of a leave the session sends itself; a client nonce cannot reach
-// the results of those leaves because the session stops forwarding client requests first.
-const leaveNonce = "\x00session-leave:"
 
 // DefaultLeaveTimeout bounds how long an ending session waits for its leave results.
 const DefaultLeaveTimeout = 2 * time.Second
@@ -198,12 +194,14 @@ func (s *sessionActor) channelEvent(ev *msg.ChannelEvent) {
 
 // result tracks membership from a request's result and passes it on to the client.
 func (s *sessionActor) result(ctx actor.Context, r *msg.Result) {
-	if _, ok := strings.CutPrefix(r.Call.Nonce, leaveNonce); !ok && r.Call.Op == opChannelJoin && s.joining > 0 {
+	// Ownership is told by the op, never by the nonce: a client nonce may be any string.
+	own := r.Call.Op == ownLeaveOp
+	if !own && r.Call.Op == opChannelJoin && s.joining > 0 {
 		s.joining--
 	}
 	if s.leaving {
-		if ch, ok := strings.CutPrefix(r.Call.Nonce, leaveNonce); ok {
-			delete(s.pending, ch)
+		if own {
+			delete(s.pending, r.Call.Nonce)
 		} else if ack := joinAck(r); ack != nil {
 			// A join that was in flight when the connection ended: leave it too.
 			s.sendLeave(ctx, ack.ChannelID)
@@ -268,7 +266,7 @@ func (s *sessionActor) sendLeave(ctx actor.Context, ch string) {
 	s.pending[ch] = struct{}{}
 	delete(s.joined, ch)
 	ctx.Request(s.cfg.Directory, &msg.LeaveChannel{
-		Call:       msg.Call{Op: opChannelLeave, Nonce: leaveNonce + ch, UserID: s.cfg.UserID, Session: ctx.Self()},
+		Call:       msg.Call{Op: ownLeaveOp, Nonce: ch, UserID: s.cfg.UserID, Session: ctx.Self()},
 		ChannelID:  ch,
 		Disconnect: true,
 	})

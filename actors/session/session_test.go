@@ -167,7 +167,7 @@ func TestSessionTracksJoinedChannelsAndLeavesThemOnDisconnect(t *testing.T) {
 	default:
 	}
 	for ch, pid := range leaves {
-		f.sys.Root.Send(pid, (msg.Call{Op: 12, Nonce: leaveNonce + ch}).OK(&msg.LeaveAck{ChannelID: ch}))
+		f.sys.Root.Send(pid, (msg.Call{Op: ownLeaveOp, Nonce: ch}).OK(&msg.LeaveAck{ChannelID: ch}))
 	}
 	f.awaitStopped()
 	select {
@@ -359,4 +359,26 @@ func TestSessionSurvivesAPanicWithItsState(t *testing.T) {
 	case <-time.After(wait):
 		t.Fatal("no leave after the panic: the session lost its channels")
 	}
+}
+
+// A client's nonce is any string, NUL bytes included: one that looks like the session's own
+// leave marker must not make the session mistake the client's JOIN result for its own leave
+// (it would forget to leave a join that succeeded after the disconnect: a ghost member).
+func TestSessionIsNotFooledByAClientNonceLikeItsOwnLeave(t *testing.T) {
+	f := newFixture(t, time.Minute)
+	call := msg.Call{Op: 11, Nonce: "\x00session-leave:A", UserID: "alice", Session: f.session}
+	f.sys.Root.Send(f.session, &msg.JoinChannel{Call: call, ChannelID: "A"})
+	r := f.next()
+	f.sys.Root.Send(f.session, &Disconnected{})
+	if _, ok := f.next().msg.(*msg.UnregisterSession); !ok {
+		t.Fatal("no UnregisterSession")
+	}
+	f.sys.Root.Send(r.sender, call.OK(&msg.JoinAck{ChannelID: "A"}))
+	r = f.next()
+	leave, ok := r.msg.(*msg.LeaveChannel)
+	if !ok || leave.ChannelID != "A" || !leave.Disconnect {
+		t.Fatalf("directory got %#v, want a disconnect leave of A", r.msg)
+	}
+	f.sys.Root.Send(r.sender, leave.Call.OK(&msg.LeaveAck{ChannelID: "A"}))
+	f.awaitStopped()
 }
