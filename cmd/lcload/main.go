@@ -138,7 +138,7 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string) *cli.App {
 					&cli.IntFlag{Name: "payload", Value: 160, Usage: "RTP payload bytes"},
 					&cli.DurationFlag{Name: "duration", Value: 20 * time.Second, Usage: "measured window"},
 					&cli.DurationFlag{Name: "warmup", Value: 2 * time.Second, Usage: "talking before the window"},
-					&cli.DurationFlag{Name: "idle", Value: 2 * time.Second, Usage: "window with nobody talking, for the fixed cost (negative skips)"},
+					&cli.DurationFlag{Name: "idle", Value: 2 * time.Second, Usage: "window with nobody talking, for the fixed cost (-1s skips)"},
 					&cli.IntFlag{Name: "decrypt-every", Value: 1, Usage: "listeners decrypt every n-th packet (0: count only)"},
 				}, common...),
 				Action: func(c *cli.Context) error {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -436,8 +438,23 @@ func (r MediaResult) Report() []string {
 		fmt.Sprintf("talkers sent %d, listeners received %d (%.0f pps) in the window; whole talk: sent %d, received %d of %d ⇒ loss %.3f %%",
 			r.Sent, r.Received, float64(r.Received)/r.Window.Seconds(), r.TotalSent, r.TotalReceived,
 			r.TotalSent*uint64(r.Listeners), 100*r.Loss()),
-		fmt.Sprintf("decrypted %d, decrypt failures %d, wrong SSRC/PT %d; server drops in the window %.0f; server RSS %.1f MiB",
-			r.Decrypted, r.DecryptFailed, r.Refused, r.End.Dropped-r.Start.Dropped, MiB(r.End.RSS)),
+		fmt.Sprintf("decrypted %d, decrypt failures %d, wrong SSRC/PT %d; server drops in the window %.0f%s; server RSS %.1f MiB",
+			r.Decrypted, r.DecryptFailed, r.Refused, r.End.Dropped-r.Start.Dropped, r.dropReasons(), MiB(r.End.RSS)),
 	)
 	return out
+}
+
+// dropReasons lists the window's server drops by reason, " (reason n, ...)", or "".
+func (r MediaResult) dropReasons() string {
+	var parts []string
+	for reason, v := range r.End.Drops {
+		if d := v - r.Start.Drops[reason]; d > 0 {
+			parts = append(parts, fmt.Sprintf("%s %.0f", reason, d))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	slices.Sort(parts)
+	return " (" + strings.Join(parts, ", ") + ")"
 }

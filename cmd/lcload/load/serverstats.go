@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -18,12 +19,13 @@ import (
 // only /metrics has.
 type ServerSample struct {
 	At         time.Time
-	CPU        time.Duration // user + system CPU time of the whole process
-	RSS        int64         // resident set, bytes
-	HeapInuse  int64         // go_memstats_heap_inuse_bytes
-	PacketsIn  float64       // livechat_media_packets_in_total
-	PacketsOut float64       // livechat_media_packets_out_total
-	Dropped    float64       // livechat_media_packets_dropped_total, all reasons
+	CPU        time.Duration      // user + system CPU time of the whole process
+	RSS        int64              // resident set, bytes
+	HeapInuse  int64              // go_memstats_heap_inuse_bytes
+	PacketsIn  float64            // livechat_media_packets_in_total
+	PacketsOut float64            // livechat_media_packets_out_total
+	Dropped    float64            // livechat_media_packets_dropped_total, all reasons
+	Drops      map[string]float64 // the same by reason label
 }
 
 // Sampler reads ServerSamples of one server.
@@ -39,7 +41,7 @@ const clockTicks = 100
 // Sample reads /metrics and, with a pid, /proc.
 func (s Sampler) Sample(ctx context.Context) (ServerSample, error) {
 	smp := ServerSample{At: time.Now()}
-	vals, err := scrape(ctx, s.Base+"/metrics")
+	vals, drops, err := scrape(ctx, s.Base+"/metrics")
 	if err != nil {
 		return smp, err
 	}
@@ -49,6 +51,7 @@ func (s Sampler) Sample(ctx context.Context) (ServerSample, error) {
 	smp.PacketsIn = vals["livechat_media_packets_in_total"]
 	smp.PacketsOut = vals["livechat_media_packets_out_total"]
 	smp.Dropped = vals["livechat_media_packets_dropped_total"]
+	smp.Drops = drops
 	if s.PID > 0 {
 		cpu, rss, err := procStat(s.PID)
 		if err != nil {
@@ -92,27 +95,29 @@ func procStat(pid int) (cpu time.Duration, rss int64, err error) {
 }
 
 // scrape reads a Prometheus text exposition and sums every series per metric name (labels
-// dropped), which is what the figures need.
-func scrape(ctx context.Context, url string) (map[string]float64, error) {
+// dropped), which is what the figures need, plus the media drop counter by reason.
+func scrape(ctx context.Context, url string) (map[string]float64, map[string]float64, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("metrics: %w", err)
+		return nil, nil, fmt.Errorf("metrics: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("metrics: %s answered %s", url, resp.Status)
+		return nil, nil, fmt.Errorf("metrics: %s answered %s", url, resp.Status)
 	}
 	return parseMetrics(resp.Body)
 }
 
-func parseMetrics(r io.Reader) (map[string]float64, error) {
-	out := map[string]float64{}
+var dropReason = regexp.MustCompile(`^livechat_media_packets_dropped_total\{.*reason="([^"]*)"`)
+
+func parseMetrics(r io.Reader) (map[string]float64, map[string]float64, error) {
+	out, drops := map[string]float64{}, map[string]float64{}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
@@ -133,8 +138,11 @@ func parseMetrics(r io.Reader) (map[string]float64, error) {
 			continue
 		}
 		out[name] += v
+		if m := dropReason.FindStringSubmatch(line); m != nil {
+			drops[m[1]] += v
+		}
 	}
-	return out, sc.Err()
+	return out, drops, sc.Err()
 }
 
 // LoadAverage reads the 1-minute load average from /proc/loadavg (0 when unreadable): every
