@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -90,6 +91,10 @@ func Mount(e *echo.Echo, opts Options) {
 		e.GET(pathMetrics, echo.WrapHandler(promhttp.HandlerFor(opts.Metrics.Registry,
 			promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelError)})), a.count)
 	}
+
+	// echo's own refusals (405 on a known path, 404 of a route it does not have) keep the
+	// API's error shape {error, code} instead of echo's {message}.
+	e.HTTPErrorHandler = a.echoError
 
 	auth := adminAuth(opts.AdminToken, a)
 	g := e.Group("/admin")
@@ -236,4 +241,36 @@ func (a *api) revokeFloor(c echo.Context) error {
 func (a *api) notFound(c echo.Context) error {
 	return writeError(c, http.StatusNotFound, ErrorBody{Code: CodeNotFound,
 		Error: "no such admin route: " + c.Request().Method + " " + c.Request().URL.Path})
+}
+
+// echoError answers the errors echo raises itself (no route, wrong method) as {error, code}.
+func (a *api) echoError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	status, body := http.StatusInternalServerError, ErrorBody{Error: "internal error", Code: msg.CodeInternal}
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		status = he.Code
+		body.Error = http.StatusText(status)
+		if m, ok := he.Message.(string); ok && m != "" {
+			body.Error = m
+		}
+		switch status {
+		case http.StatusNotFound:
+			body.Code = CodeNotFound
+		case http.StatusMethodNotAllowed:
+			body.Code = CodeMethodNotAllowed
+			body.Error = "method " + c.Request().Method + " not allowed on " + c.Request().URL.Path
+		default:
+			body.Code = msg.Code(status * 10)
+		}
+	} else {
+		a.log.Error("http handler error", "path", c.Path(), "err", err)
+	}
+	if c.Request().Method == http.MethodHead {
+		_ = c.NoContent(status)
+		return
+	}
+	_ = writeError(c, status, body)
 }

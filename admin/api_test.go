@@ -337,3 +337,26 @@ func TestMetricsEndpoint(t *testing.T) {
 		}
 	}
 }
+
+func TestRouterRefusalsKeepTheErrorShape(t *testing.T) {
+	e, _, _ := newAPI(t, "")
+	for _, c := range []struct {
+		method, path string
+		status       int
+		code         msg.Code
+	}{
+		{"POST", "/channels", http.StatusMethodNotAllowed, admin.CodeMethodNotAllowed},
+		{"DELETE", "/channels/CH_0001", http.StatusMethodNotAllowed, admin.CodeMethodNotAllowed},
+		{"POST", "/healthz", http.StatusMethodNotAllowed, admin.CodeMethodNotAllowed},
+		{"GET", "/admin/floor-revoke/CH_0001", http.StatusNotFound, admin.CodeNotFound},
+	} {
+		rec := do(e, c.method, c.path, loopback, "")
+		if rec.Code != c.status {
+			t.Errorf("%s %s = %d, want %d", c.method, c.path, rec.Code, c.status)
+			continue
+		}
+		if body := decodeJSON[admin.ErrorBody](t, rec); body.Code != c.code || body.Error == "" {
+			t.Errorf("%s %s body %s, want {error, code %d}", c.method, c.path, rec.Body, c.code)
+		}
+	}
+}

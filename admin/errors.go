@@ -26,6 +26,8 @@ const (
 	CodeForbidden msg.Code = msg.CodeNotPermitted
 	// CodeNotFound answers a path the API does not have (HTTP 404).
 	CodeNotFound msg.Code = 4040
+	// CodeMethodNotAllowed answers a known path asked with the wrong method (HTTP 405).
+	CodeMethodNotAllowed msg.Code = 4050
 )
 
 // statusOf is the one table from errors to HTTP statuses. Backend errors are *msg.Error values

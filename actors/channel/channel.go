@@ -322,12 +322,13 @@ func (a *Actor) remove(ctx actor.Context, mem *member) {
 		a.rebuildListeners()
 	}
 	a.cfg.Metrics.Members.Dec()
-	a.sendOthers(ctx, mem.userID, &msg.ChannelEvent{ChannelID: a.spec.ChannelID, Event: msg.EventLeave, UserID: mem.userID})
 	res := a.floor.Leave(mem.userID, a.cfg.Clock.Now())
+	// The directory hears of the new member count and floor before the others hear of the
+	// leave, and the others hear of the leave before the floor moves on.
+	a.changed(ctx, "")
+	res.Changed = false
+	a.sendOthers(ctx, mem.userID, &msg.ChannelEvent{ChannelID: a.spec.ChannelID, Event: msg.EventLeave, UserID: mem.userID})
 	a.apply(ctx, res, nil)
-	if !res.Changed {
-		a.changed(ctx, "")
-	}
 }
 
 // permitted says whether call may update or delete the channel: its creator or the admin API.
@@ -518,6 +519,11 @@ func (a *Actor) revoke(ctx actor.Context, m *msg.RevokeFloor) {
 // apply carries out a floor transition's effects in order and records its metrics. asker is
 // where an event addressed to a non-member goes (the session whose request was denied).
 func (a *Actor) apply(ctx actor.Context, res floor.Result, asker *actor.PID) {
+	// The directory hears of the new floor state before any member hears of it, so that a
+	// client that saw GRANTED finds the floor taken in CHANNEL_LIST and /admin/status.
+	if res.Changed {
+		a.changed(ctx, "")
+	}
 	for _, e := range res.Effects {
 		switch e.Kind {
 		case floor.EffectSend:
@@ -559,9 +565,6 @@ func (a *Actor) apply(ctx actor.Context, res floor.Result, asker *actor.PID) {
 	}
 	if res.Denied != "" {
 		m.FloorDenials.WithLabelValues(res.Denied).Inc()
-	}
-	if res.Changed {
-		a.changed(ctx, "")
 	}
 }
 

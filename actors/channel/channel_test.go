@@ -491,3 +491,35 @@ func TestTakeoverWithBadOfferKeepsOldMembership(t *testing.T) {
 		t.Fatalf("a refused takeover changed the membership: %s", render(recs))
 	}
 }
+
+// The directory hears of every change of the channel object before any session hears of it,
+// so that a client that saw GRANTED, IDLE or a leave finds it in CHANNEL_LIST and the admin
+// API at once.
+func TestDirectoryHearsBeforeTheMembers(t *testing.T) {
+	f := newFixture(t)
+	f.join("a", "b")
+	for _, m := range []any{
+		&msg.RequestFloor{Call: call(30, "a"), ChannelID: "CH"},
+		&msg.RequestFloor{Call: call(30, "b"), ChannelID: "CH"},
+		&msg.ReleaseFloor{Call: call(31, "a"), ChannelID: "CH"},
+		&msg.LeaveChannel{Call: call(12, "b"), ChannelID: "CH"},
+	} {
+		recs := f.do(m)
+		first := -1
+		for i, r := range recs {
+			if r.To != nil && r.To.Equal(f.dir) {
+				if _, ok := r.Message.(*msg.ChannelChanged); ok && first < 0 {
+					first = i
+				}
+			}
+		}
+		if first < 0 {
+			t.Fatalf("%T: the directory heard nothing", m)
+		}
+		for i, r := range recs[:first] {
+			if r.Op == actortest.OpSend || r.Op == actortest.OpRespond {
+				t.Fatalf("%T: record %d (%T) went out before the directory heard", m, i, r.Message)
+			}
+		}
+	}
+}
