@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/minilivechat/minilivechat/actors/msg"
 )
@@ -15,7 +13,6 @@ import (
 // reaches an actor.
 const (
 	maxIDLen       = 64
-	maxContentLen  = 2000 // Unicode code points
 	maxPriority    = 255
 	maxCapacity    = 10000
 	maxStringField = 1024 // bytes of freq, channel_name, ufrag; the channel checks code points
@@ -261,12 +258,8 @@ func decodeRequest(op Op, d json.RawMessage, who identity, call msg.Call) (any, 
 		if p.Content == nil {
 			return nil, msg.Errorf(msg.CodeMalformed, "%s: missing content", op)
 		}
-		if strings.TrimSpace(*p.Content) == "" {
-			return nil, msg.Errorf(msg.CodeEmptyMessage, "message is empty")
-		}
-		if n := utf8.RuneCountInString(*p.Content); n > maxContentLen {
-			return nil, msg.Errorf(msg.CodeMessageTooLong, "message has %d characters, at most %d allowed", n, maxContentLen)
-		}
+		// Empty and too long (3000, 3001) are the channel's to judge: its limit is configurable
+		// and one place decides. The frame size limit bounds what travels there.
 		return &msg.PostMessage{Call: call, ChannelID: id, Content: *p.Content}, nil
 
 	case OpFloorRequest:

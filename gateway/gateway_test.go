@@ -211,8 +211,8 @@ func TestBadInputAnswersAndKeepsTheSession(t *testing.T) {
 		{`{"op":30,"d":{"channel_id":"A","priority":256}}`, 1004},
 		{`{"op":99,"d":{}}`, 1003},
 		{`{"op":200,"d":{}}`, 1003},
-		{`{"op":20,"d":{"channel_id":"A","content":"  "}}`, 3000},
-		{`{"op":20,"d":{"channel_id":"A","content":"` + strings.Repeat("가", 2001) + `"}}`, 3001},
+		{`{"op":20,"d":{"channel_id":"A"}}`, 1004}, // empty and too long are the channel's (3000, 3001)
+		{`{"op":20,"d":{"channel_id":"A","content":5}}`, 1004},
 	}
 	for _, tc := range cases {
 		if err := c.SendRaw([]byte(tc.frame)); err != nil {

@@ -21,6 +21,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -52,6 +53,8 @@ type Config struct {
 	MaxDuration time.Duration // default floor.DefaultMaxDuration (30 s)
 	// QueueLimit caps the floor queue; 0 makes it follow the channel's capacity.
 	QueueLimit int
+	// MaxMessageLength caps chat content in Unicode code points (default MaxMessageLength).
+	MaxMessageLength int
 
 	Clock     clock.Clock      // default clock.Real()
 	Media     msg.Media        // default msg.NoMedia{}
@@ -120,6 +123,9 @@ func New(cfg Config) *Actor {
 	}
 	if cfg.Spec.Capacity <= 0 {
 		cfg.Spec.Capacity = DefaultCapacity
+	}
+	if cfg.MaxMessageLength <= 0 {
+		cfg.MaxMessageLength = MaxMessageLength
 	}
 	a := &Actor{
 		cfg:           cfg,
@@ -442,12 +448,13 @@ func (a *Actor) postMessage(ctx actor.Context, m *msg.PostMessage) {
 		respond(ctx, call.Fail(msg.Errorf(msg.CodeNotMember, "not a member of channel %s", a.spec.ChannelID)))
 		return
 	}
-	if m.Content == "" {
+	// The one place chat content is judged (the gateway only checks that it is there).
+	if strings.TrimSpace(m.Content) == "" {
 		respond(ctx, call.Fail(msg.Errorf(msg.CodeEmptyMessage, "message content is empty")))
 		return
 	}
-	if n := utf8.RuneCountInString(m.Content); n > MaxMessageLength {
-		respond(ctx, call.Fail(msg.Errorf(msg.CodeMessageTooLong, "message has %d characters, at most %d allowed", n, MaxMessageLength)))
+	if n, limit := utf8.RuneCountInString(m.Content), a.cfg.MaxMessageLength; n > limit {
+		respond(ctx, call.Fail(msg.Errorf(msg.CodeMessageTooLong, "message has %d characters, at most %d allowed", n, limit)))
 		return
 	}
 	a.msgSeq++

@@ -396,6 +396,7 @@ func TestMessages(t *testing.T) {
 	f.join("a", "b")
 	failCode(t, f.do(&msg.PostMessage{Call: call(20, "zed"), ChannelID: "CH", Content: "hi"}), msg.CodeNotMember)
 	failCode(t, f.do(&msg.PostMessage{Call: call(20, "a"), ChannelID: "CH", Content: ""}), msg.CodeEmptyMessage)
+	failCode(t, f.do(&msg.PostMessage{Call: call(20, "a"), ChannelID: "CH", Content: " \t\n"}), msg.CodeEmptyMessage)
 	failCode(t, f.do(&msg.PostMessage{Call: call(20, "a"), ChannelID: "CH", Content: strings.Repeat("말", 2001)}), msg.CodeMessageTooLong)
 	f.clk.Advance(1234 * time.Millisecond)
 	recs := f.do(&msg.PostMessage{Call: call(20, "a"), ChannelID: "CH", Content: strings.Repeat("말", 2000)})
@@ -522,4 +523,11 @@ func TestDirectoryHearsBeforeTheMembers(t *testing.T) {
 			}
 		}
 	}
+}
+
+func TestMessageLengthLimitIsConfigurable(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.MaxMessageLength = 3 })
+	f.join("a")
+	ok(t, f.do(&msg.PostMessage{Call: call(20, "a"), ChannelID: "CH", Content: "말말말"}))
+	failCode(t, f.do(&msg.PostMessage{Call: call(20, "a"), ChannelID: "CH", Content: "말말말말"}), msg.CodeMessageTooLong)
 }

@@ -40,7 +40,7 @@ func TestFlagsAndEnvironment(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.Port != 8080 || cfg.UDPPort != 10000 || cfg.Bind != "0.0.0.0" || cfg.AdvertiseIP != "auto" ||
-		cfg.HeartbeatInterval != 10*time.Second || cfg.Secret != token.DefaultSecret {
+		cfg.HeartbeatInterval != 10*time.Second || cfg.Secret != token.DefaultSecret || cfg.MaxMessageLength != 2000 {
 		t.Fatalf("defaults = %+v", cfg)
 	}
 
@@ -48,14 +48,15 @@ func TestFlagsAndEnvironment(t *testing.T) {
 		"LIVECHAT_PORT": "9000", "LIVECHAT_UDP_PORT": "11000", "LIVECHAT_ADVERTISE_IP": "10.0.0.5",
 		"LIVECHAT_HEARTBEAT_INTERVAL": "3s", "LIVECHAT_FLOOR_MAX_DURATION": "45s",
 		"LIVECHAT_ALLOWED_ORIGINS": "a.example, *.b.example", "LIVECHAT_SECRET": "s3cret",
-		"LIVECHAT_ADMIN_TOKEN": "adm", "LIVECHAT_CHANNELS": "/etc/ch.yaml",
+		"LIVECHAT_ADMIN_TOKEN": "adm", "LIVECHAT_CHANNELS": "/etc/ch.yaml", "LIVECHAT_MAX_MESSAGE_LENGTH": "500",
 	}, "--port", "9100")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.Port != 9100 || cfg.UDPPort != 11000 || cfg.AdvertiseIP != "10.0.0.5" || cfg.HeartbeatInterval != 3*time.Second ||
 		cfg.FloorMaxDuration != 45*time.Second || cfg.Secret != "s3cret" || cfg.AdminToken != "adm" ||
-		cfg.ChannelsFile != "/etc/ch.yaml" || len(cfg.AllowedOrigins) != 2 || cfg.AllowedOrigins[1] != "*.b.example" {
+		cfg.ChannelsFile != "/etc/ch.yaml" || len(cfg.AllowedOrigins) != 2 || cfg.AllowedOrigins[1] != "*.b.example" ||
+		cfg.MaxMessageLength != 500 {
 		t.Fatalf("flag over env, env over default: %+v", cfg)
 	}
 	if _, err := parse(t, nil, "--log-level", "loud"); err == nil {

@@ -18,6 +18,8 @@ func (s *Server) spawnDirectory(presets []msg.ChannelSpec) *actor.PID {
 			MaxDuration: s.cfg.FloorMaxDuration,
 			QueueLimit:  s.cfg.QueueLimit,
 			Media:       s.cfg.Media,
+
+			MaxMessageLength: s.cfg.MaxMessageLength,
 		},
 		Metrics: s.m,
 		Logger:  s.log.With("component", "actors"),

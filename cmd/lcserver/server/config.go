@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/minilivechat/minilivechat/actors/channel"
 	"github.com/minilivechat/minilivechat/actors/msg"
 	"github.com/minilivechat/minilivechat/admin/metrics"
 	"github.com/minilivechat/minilivechat/gateway"
@@ -42,6 +43,8 @@ type Config struct {
 	RateLimit     float64 // frames per second per WebSocket; negative disables
 	RateBurst     int
 	MaxFrameBytes int
+	// MaxMessageLength caps chat content in Unicode code points (SPEC §9: 2000).
+	MaxMessageLength int
 
 	Dev     bool   // demo mode (lcserver --dev)
 	Version string // reported by /admin/status
@@ -71,6 +74,7 @@ func Defaults() Config {
 		RateLimit:         gateway.DefaultRateLimit,
 		RateBurst:         gateway.DefaultRateBurst,
 		MaxFrameBytes:     gateway.DefaultMaxFrameBytes,
+		MaxMessageLength:  channel.MaxMessageLength,
 		Version:           "dev",
 	}
 }
@@ -105,6 +109,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxFrameBytes == 0 {
 		c.MaxFrameBytes = d.MaxFrameBytes
+	}
+	if c.MaxMessageLength == 0 {
+		c.MaxMessageLength = d.MaxMessageLength
 	}
 	if c.Version == "" {
 		c.Version = d.Version
@@ -152,6 +159,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxFrameBytes < 256 {
 		bad("max frame size %d below 256 bytes", c.MaxFrameBytes)
+	}
+	if c.MaxMessageLength < 0 {
+		bad("max message length %d is negative", c.MaxMessageLength)
 	}
 	for _, o := range c.AllowedOrigins {
 		if strings.TrimSpace(o) == "" {

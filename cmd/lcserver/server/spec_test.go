@@ -809,3 +809,17 @@ func TestSpecPresetChannels(t *testing.T) {
 		t.Fatalf("presets = %s\nwant %s", got, want)
 	}
 }
+
+// SPEC §9: the chat limit is configurable; the channel is the one place that judges it.
+func TestSpecMessageLengthIsConfigurable(t *testing.T) {
+	s := start(t, func(c *Config) { c.MaxMessageLength = 5 })
+	c := s.client("alice", 100)
+	c.Request(opChannelJoin, d{"channel_id": "CH_0001"})
+	c.Request(opMessageCreate, d{"channel_id": "CH_0001", "content": "안녕하세요"})
+	if code := c.RequestError(opMessageCreate, d{"channel_id": "CH_0001", "content": "안녕하세요!"}); code != 3001 {
+		t.Fatalf("6 code points over a limit of 5: %d, want 3001", code)
+	}
+	if code := c.RequestError(opMessageCreate, d{"channel_id": "CH_0001"}); code != 1004 {
+		t.Fatalf("MESSAGE_CREATE without content: %d, want 1004", code)
+	}
+}
