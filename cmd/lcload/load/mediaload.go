@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/pion/rtp"
@@ -49,6 +50,24 @@ type MediaResult struct {
 	Decrypted, DecryptFailed  uint64        // over the whole talk
 	Refused                   uint64        // packets decrypted with the wrong SSRC or payload type
 	LoadStart, LoadEnd        float64
+	ClientCPU                 time.Duration // this process's CPU time in the window (talkers and listeners)
+}
+
+// ClientCPUPerPacket is the load tool's own CPU per received packet, µs.
+func (r MediaResult) ClientCPUPerPacket() float64 {
+	if r.Received == 0 {
+		return 0
+	}
+	return float64(r.ClientCPU.Microseconds()) / float64(r.Received)
+}
+
+// selfCPU is this process's user + system CPU time.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // ServerCPU is the server's CPU time in the window.
@@ -317,7 +336,7 @@ setup:
 		}
 		return n
 	}
-	sent0, recv0 := sent(), received()
+	sent0, recv0, self0 := sent(), received(), selfCPU()
 	if res.Start, err = sampler.Sample(ctx); err != nil {
 		return res, err
 	}
@@ -328,7 +347,7 @@ setup:
 		return res, err
 	}
 	res.Window = res.End.At.Sub(res.Start.At)
-	res.Sent, res.Received = sent()-sent0, received()-recv0
+	res.Sent, res.Received, res.ClientCPU = sent()-sent0, received()-recv0, selfCPU()-self0
 	res.LoadEnd = LoadAverage()
 	stopRun()
 	bg.Wait()
@@ -438,6 +457,7 @@ func (r MediaResult) Report() []string {
 		fmt.Sprintf("talkers sent %d, listeners received %d (%.0f pps) in the window; whole talk: sent %d, received %d of %d ⇒ loss %.3f %%",
 			r.Sent, r.Received, float64(r.Received)/r.Window.Seconds(), r.TotalSent, r.TotalReceived,
 			r.TotalSent*uint64(r.Listeners), 100*r.Loss()),
+		fmt.Sprintf("load tool CPU %.2f s in the window ⇒ %.2f µs per received packet", r.ClientCPU.Seconds(), r.ClientCPUPerPacket()),
 		fmt.Sprintf("decrypted %d, decrypt failures %d, wrong SSRC/PT %d; server drops in the window %.0f%s; server RSS %.1f MiB",
 			r.Decrypted, r.DecryptFailed, r.Refused, r.End.Dropped-r.Start.Dropped, r.dropReasons(), MiB(r.End.RSS)),
 	)
