@@ -823,3 +823,34 @@ func TestSpecMessageLengthIsConfigurable(t *testing.T) {
 		t.Fatalf("MESSAGE_CREATE without content: %d, want 1004", code)
 	}
 }
+
+// SPEC §4: any application frame, not only HEARTBEAT, proves liveness; WebSocket pings alone
+// do not (TestZombieSessionIsReapedLikeADisconnect).
+func TestSpecAnyApplicationFrameKeepsASessionAlive(t *testing.T) {
+	s := start(t, func(c *Config) {
+		c.HeartbeatInterval = 40 * time.Millisecond
+		c.HeartbeatGrace = 40 * time.Millisecond
+	})
+	c := s.client("alice", 100)
+	c.Request(opChannelJoin, d{"channel_id": "CH_0001"})
+	// Six zombie periods (120 ms each) of chat, list and floor pings but no HEARTBEAT.
+	deadline := time.Now().Add(720 * time.Millisecond)
+	for i := 0; time.Now().Before(deadline); i++ {
+		switch i % 3 {
+		case 0:
+			c.Request(opMessageCreate, d{"channel_id": "CH_0001", "content": "still here"})
+		case 1:
+			c.Request(opChannelList, nil)
+		default:
+			c.Send(opFloorPing, d{"channel_id": "CH_0001"})
+			c.Await(opFloorDeny)
+		}
+		time.Sleep(20 * time.Millisecond) // a client's pace, not synchronisation
+	}
+	if cl, closed := c.ClosedInfo(); closed {
+		t.Fatalf("closed %d %q while sending application frames", cl.Code, cl.Reason)
+	}
+	if n := s.channelMembers("CH_0001"); n != 1 {
+		t.Fatalf("members = %d, want alice still there", n)
+	}
+}
