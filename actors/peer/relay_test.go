@@ -66,7 +66,7 @@ func TestRelayWithPionClients(t *testing.T) {
 	}
 	gatedBefore := h.gated.Load()
 	clients["B"].Send(t, 50, 'X', time.Millisecond)
-	eventually(t, 15*time.Second, "B's packets gated", func() bool { return h.gated.Load()-gatedBefore >= 49 })
+	eventually(t, 15*time.Second, "B's 50 packets gated", func() bool { return h.gated.Load()-gatedBefore >= 50 })
 	for _, n := range []string{"A", "C"} {
 		d, _ := h.media.Peer(ufrags[n])
 		if d.PacketsOut != outBefore[n] {
