@@ -172,11 +172,14 @@ func (c *conn) readLoop() {
 // while handling one frame is answered with ERROR 9000 and the connection goes on: one bad
 // frame must not skip the cleanup of the session (nor, through net/http's recovery, leak it).
 func (c *conn) handle(typ websocket.MessageType, data []byte, now time.Time) (closing bool) {
+	// Known once the envelope is read, so that even a 9000 echoes req_op and nonce.
+	var reqOp *int
+	var nonce string
 	defer func() {
 		if r := recover(); r != nil {
 			c.gw.m.ActorPanics.WithLabelValues("gateway").Inc()
 			c.log().Error("recovered from a panic handling a frame", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-			c.fail(msg.Errorf(msg.CodeInternal, "internal error"), nil, "")
+			c.fail(msg.Errorf(msg.CodeInternal, "internal error"), reqOp, nonce)
 			closing = false
 		}
 	}()
@@ -187,8 +190,8 @@ func (c *conn) handle(typ websocket.MessageType, data []byte, now time.Time) (cl
 	if perr != nil {
 		return c.fail(perr, nil, "")
 	}
-	reqOp := intPtr(int(op))
-	nonce := nonceOf(d)
+	reqOp = intPtr(int(op))
+	nonce = nonceOf(d)
 	// Rate limiting comes after the envelope so that its ERROR can echo req_op and nonce; a
 	// flood costs one parse per frame until the bad-frame limit closes the connection.
 	if !c.limiter.allow(now) {
