@@ -854,3 +854,27 @@ func TestSpecAnyApplicationFrameKeepsASessionAlive(t *testing.T) {
 		t.Fatalf("members = %d, want alice still there", n)
 	}
 }
+
+// SPEC §4.1 / §9: a frame of exactly 64 KiB is accepted; one byte more is ERROR 1006 and
+// close 1009.
+func TestSpecFrameSizeBoundary(t *testing.T) {
+	s := start(t, nil)
+	frameOf := func(size int) []byte {
+		head, tail := `{"op":1,"d":{"pad":"`, `"}}`
+		return []byte(head + strings.Repeat("x", size-len(head)-len(tail)) + tail)
+	}
+	c := s.client("alice", 100)
+	if err := c.SendRaw(frameOf(64 << 10)); err != nil {
+		t.Fatal(err)
+	}
+	c.Expect(opHeartbeatAck)
+	if err := c.SendRaw(frameOf(64<<10 + 1)); err != nil {
+		t.Fatal(err)
+	}
+	if e := c.Expect(opError).Map(); num(t, e, "code") != 1006 {
+		t.Fatalf("64 KiB + 1: %v, want 1006", e)
+	}
+	if cl := c.ExpectClosed(); cl.Code != 1009 || cl.Reason == "" {
+		t.Fatalf("closed %d %q, want 1009 with a reason", cl.Code, cl.Reason)
+	}
+}
