@@ -337,6 +337,14 @@ func (a *Actor) remove(ctx actor.Context, mem *member) {
 	a.apply(ctx, res, nil)
 }
 
+// staleSession reports whether call comes from a session of a member's user that does not
+// hold the membership (the user identified again elsewhere and only one session is the
+// member). Calls without a session (admin API) are never stale.
+func (a *Actor) staleSession(call msg.Call) bool {
+	mem := a.members[call.UserID]
+	return mem != nil && call.Session != nil && !samePID(mem.session, call.Session)
+}
+
 // permitted says whether call may update or delete the channel: its creator or the admin API.
 // Preset channels have no creator, so only the admin API may.
 func (a *Actor) permitted(call msg.Call) bool {
@@ -444,7 +452,7 @@ func (a *Actor) postMessage(ctx actor.Context, m *msg.PostMessage) {
 		a.gone(ctx, call)
 		return
 	}
-	if a.members[call.UserID] == nil {
+	if a.members[call.UserID] == nil || a.staleSession(call) {
 		respond(ctx, call.Fail(msg.Errorf(msg.CodeNotMember, "not a member of channel %s", a.spec.ChannelID)))
 		return
 	}
@@ -477,6 +485,13 @@ func (a *Actor) postMessage(ctx actor.Context, m *msg.PostMessage) {
 func (a *Actor) floorRequest(ctx actor.Context, call msg.Call, step func(now time.Time) floor.Result) {
 	if a.deleted {
 		a.gone(ctx, call)
+		return
+	}
+	if a.staleSession(call) {
+		// The user's membership belongs to another (newer or older) session of the same user:
+		// this session is no member until it joins, and floor events must not go astray.
+		a.cfg.Metrics.FloorDenials.WithLabelValues(msg.DenyNotMember).Inc()
+		ctx.Send(call.Session, &msg.FloorDeny{ChannelID: a.spec.ChannelID, Reason: msg.DenyNotMember})
 		return
 	}
 	now := a.cfg.Clock.Now()

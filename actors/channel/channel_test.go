@@ -531,3 +531,26 @@ func TestMessageLengthLimitIsConfigurable(t *testing.T) {
 	ok(t, f.do(&msg.PostMessage{Call: call(20, "a"), ChannelID: "CH", Content: "말말말"}))
 	failCode(t, f.do(&msg.PostMessage{Call: call(20, "a"), ChannelID: "CH", Content: "말말말말"}), msg.CodeMessageTooLong)
 }
+
+// A user's second session that has not joined is no member, even while the first session
+// still holds the membership: its floor requests and messages are refused, and nothing is
+// sent to the session that holds the membership on its behalf.
+func TestOnlyTheMemberSessionActsForTheUser(t *testing.T) {
+	f := newFixture(t)
+	f.join("a", "b")
+	other := actor.NewPID("nonhost", "s-a-2")
+	c := msg.Call{Op: 30, UserID: "a", Session: other}
+	recs := f.ctx.Deliver(f.a, &msg.RequestFloor{Call: c, ChannelID: "CH"}, other)
+	var sent []string
+	for _, r := range recs {
+		if r.Op == actortest.OpSend && (r.To.Equal(sess("a")) || r.To.Equal(sess("b")) || r.To.Equal(other)) {
+			sent = append(sent, r.To.Id+": "+describe(r.Message))
+		}
+	}
+	if len(sent) != 1 || sent[0] != "s-a-2: DENY not_member" {
+		t.Fatalf("sent %v, want only DENY not_member to the second session", sent)
+	}
+	c.Op = 20
+	recs = f.ctx.Deliver(f.a, &msg.PostMessage{Call: c, ChannelID: "CH", Content: "hi"}, other)
+	failCode(t, recs, msg.CodeNotMember)
+}
