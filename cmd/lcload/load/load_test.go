@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,20 +18,25 @@ import (
 
 const secret = "lcload-test-secret"
 
-// startServer runs an in-process lcserver with a real media plane on loopback ports.
-func startServer(t *testing.T) string {
+// startServer runs an in-process lcserver with a real media plane on loopback ports; stop
+// (also run at cleanup, once) shuts it down.
+func startServer(t *testing.T) (addr string, stop func()) {
 	t.Helper()
-	srv, stop, err := server.Start(server.Config{Port: 0, UDPPort: 0, Bind: "127.0.0.1", AdvertiseIP: "127.0.0.1",
+	srv, stopSrv, err := server.Start(server.Config{Port: 0, UDPPort: 0, Bind: "127.0.0.1", AdvertiseIP: "127.0.0.1",
 		Secret: secret, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if err := stop(); err != nil {
-			t.Errorf("server: %v", err)
-		}
-	})
-	return "127.0.0.1:" + strconv.Itoa(srv.Port())
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			if err := stopSrv(); err != nil {
+				t.Errorf("server: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return "127.0.0.1:" + strconv.Itoa(srv.Port()), stop
 }
 
 // waitGoroutines polls (bounded) until the goroutine count is back to base.
@@ -53,7 +59,7 @@ func waitGoroutines(t *testing.T, base int) {
 // keys, on the SSRC and payload type its answer announced.
 func TestMediaLightClientsReceiveAndDecrypt(t *testing.T) {
 	base := runtime.NumGoroutine()
-	addr := startServer(t)
+	addr, stop := startServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	res, err := load.RunMedia(ctx, load.MediaConfig{
@@ -82,13 +88,15 @@ func TestMediaLightClientsReceiveAndDecrypt(t *testing.T) {
 	if out, got := res.OutPackets(), float64(res.Received); out < 0.8*got || out > 1.2*got+50 {
 		t.Fatalf("server counted %.0f packets out in the window, listeners received %.0f", out, got)
 	}
-	waitGoroutines(t, base+40) // the server still runs here; its own goroutines stay
+	// Every client of the run has closed; with the server stopped too, nothing is left.
+	stop()
+	waitGoroutines(t, base)
 }
 
 // TestSignalScenario runs a small signaling load: every round grants twice (one queued
 // handover), latencies are recorded, and the channels the run created are gone afterwards.
 func TestSignalScenario(t *testing.T) {
-	addr := startServer(t)
+	addr, _ := startServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	res, err := load.RunSignal(ctx, load.SignalConfig{Addr: addr, Secret: []byte(secret), Sessions: 40, Channels: 4, Rounds: 3})
