@@ -80,10 +80,29 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string) *cli.App {
 		ctx, cancel := context.WithTimeout(c.Context, d)
 		return ctx, cancel, nil
 	}
-	print := func(lines []string) {
-		for _, l := range lines {
+	// scenario runs one bounded load run against the target, stops a spawned server, and
+	// prints the run's figures.
+	scenario := func(c *cli.Context, run func(ctx context.Context, addr string, pid int, key []byte) (report, error)) error {
+		ctx, cancel, err := bounded(c)
+		if err != nil {
+			return err
+		}
+		defer cancel()
+		addr, pid, key, stop, err := target(c)
+		if err != nil {
+			return err
+		}
+		res, err := run(ctx, addr, pid, key)
+		if serr := stop(); err == nil && serr != nil {
+			err = fmt.Errorf("spawned lcserver: %w", serr)
+		}
+		if err != nil {
+			return err
+		}
+		for _, l := range res.Report() {
 			fmt.Fprintln(stdout, l)
 		}
+		return nil
 	}
 	return &cli.App{
 		Name:  "lcload",
@@ -104,28 +123,13 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string) *cli.App {
 					&cli.IntFlag{Name: "dialers", Value: 16, Usage: "sessions set up at once"},
 				}, common...),
 				Action: func(c *cli.Context) error {
-					ctx, cancel, err := bounded(c)
-					if err != nil {
-						return err
-					}
-					defer cancel()
-					addr, pid, key, stop, err := target(c)
-					if err != nil {
-						return err
-					}
-					res, err := load.RunSignal(ctx, load.SignalConfig{
-						Addr: addr, Secret: key, Sessions: c.Int("sessions"),
-						Channels: c.Int("channels"), Rounds: c.Int("rounds"), Dialers: c.Int("dialers"),
-						PID: pid, Logger: logger(c),
+					return scenario(c, func(ctx context.Context, addr string, pid int, key []byte) (report, error) {
+						return load.RunSignal(ctx, load.SignalConfig{
+							Addr: addr, Secret: key, Sessions: c.Int("sessions"),
+							Channels: c.Int("channels"), Rounds: c.Int("rounds"), Dialers: c.Int("dialers"),
+							PID: pid, Logger: logger(c),
+						})
 					})
-					if serr := stop(); err == nil && serr != nil {
-						err = fmt.Errorf("spawned lcserver: %w", serr)
-					}
-					if err != nil {
-						return err
-					}
-					print(res.Report())
-					return nil
 				},
 			},
 			{
@@ -142,29 +146,14 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string) *cli.App {
 					&cli.IntFlag{Name: "decrypt-every", Value: 1, Usage: "listeners decrypt every n-th packet (0: count only)"},
 				}, common...),
 				Action: func(c *cli.Context) error {
-					ctx, cancel, err := bounded(c)
-					if err != nil {
-						return err
-					}
-					defer cancel()
-					addr, pid, key, stop, err := target(c)
-					if err != nil {
-						return err
-					}
-					res, err := load.RunMedia(ctx, load.MediaConfig{
-						Addr: addr, Secret: key, Channels: c.Int("channels"),
-						Listeners: c.Int("listeners"), Rate: c.Int("rate"), Payload: c.Int("payload"),
-						Duration: c.Duration("duration"), Warmup: c.Duration("warmup"), Idle: c.Duration("idle"),
-						DecryptEvery: c.Int("decrypt-every"), PID: pid, Logger: logger(c),
+					return scenario(c, func(ctx context.Context, addr string, pid int, key []byte) (report, error) {
+						return load.RunMedia(ctx, load.MediaConfig{
+							Addr: addr, Secret: key, Channels: c.Int("channels"),
+							Listeners: c.Int("listeners"), Rate: c.Int("rate"), Payload: c.Int("payload"),
+							Duration: c.Duration("duration"), Warmup: c.Duration("warmup"), Idle: c.Duration("idle"),
+							DecryptEvery: c.Int("decrypt-every"), PID: pid, Logger: logger(c),
+						})
 					})
-					if serr := stop(); err == nil && serr != nil {
-						err = fmt.Errorf("spawned lcserver: %w", serr)
-					}
-					if err != nil {
-						return err
-					}
-					print(res.Report())
-					return nil
 				},
 			},
 		},
@@ -174,3 +163,6 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string) *cli.App {
 		},
 	}
 }
+
+// report is what a load run returns: its figures as lines of text.
+type report interface{ Report() []string }
