@@ -33,7 +33,7 @@ func TestJoinAcksAndTellsOthers(t *testing.T) {
 	f := newFixture(t)
 	f.join("alice")
 	recs := f.do(&msg.JoinChannel{Call: call(11, "bob"), ChannelID: "CH", Priority: 200})
-	ack := ok(t, recs).(*msg.JoinAck)
+	ack := actortest.OK(t, recs).(*msg.JoinAck)
 	if ack.ChannelID != "CH" || ack.SDPAnswer != "" || ack.Floor.State != "idle" || ack.Floor.Holder != nil {
 		t.Fatalf("ack %+v", ack)
 	}
@@ -53,11 +53,11 @@ func TestJoinAcksAndTellsOthers(t *testing.T) {
 func TestJoinErrors(t *testing.T) {
 	f := newFixture(t)
 	f.join("a", "b", "c", "d")
-	failCode(t, f.do(&msg.JoinChannel{Call: call(11, "e"), ChannelID: "CH"}), msg.CodeChannelFull)
-	failCode(t, f.do(&msg.JoinChannel{Call: call(11, "a"), ChannelID: "CH"}), msg.CodeAlreadyJoined)
+	actortest.FailCode(t, f.do(&msg.JoinChannel{Call: call(11, "e"), ChannelID: "CH"}), msg.CodeChannelFull)
+	actortest.FailCode(t, f.do(&msg.JoinChannel{Call: call(11, "a"), ChannelID: "CH"}), msg.CodeAlreadyJoined)
 	f.do(&msg.LeaveChannel{Call: call(12, "d"), ChannelID: "CH"})
-	failCode(t, f.do(&msg.JoinChannel{Call: call(11, "e"), ChannelID: "CH", SDPOffer: "bad"}), msg.CodeBadOffer)
-	failCode(t, f.do(&msg.JoinChannel{Call: msg.Call{Op: 11, Session: sess("x")}, ChannelID: "CH"}), msg.CodeMalformed)
+	actortest.FailCode(t, f.do(&msg.JoinChannel{Call: call(11, "e"), ChannelID: "CH", SDPOffer: "bad"}), msg.CodeBadOffer)
+	actortest.FailCode(t, f.do(&msg.JoinChannel{Call: msg.Call{Op: 11, Session: sess("x")}, ChannelID: "CH"}), msg.CodeMalformed)
 	if len(f.a.members) != 3 {
 		t.Fatalf("failed joins changed membership: %d members", len(f.a.members))
 	}
@@ -66,7 +66,7 @@ func TestJoinErrors(t *testing.T) {
 func TestJoinWithOfferOpensPeer(t *testing.T) {
 	f := newFixture(t)
 	recs := f.do(&msg.JoinChannel{Call: call(11, "alice"), ChannelID: "CH", SDPOffer: "offer"})
-	ack := ok(t, recs).(*msg.JoinAck)
+	ack := actortest.OK(t, recs).(*msg.JoinAck)
 	if ack.SDPAnswer != "answer-alice" {
 		t.Fatalf("answer %q", ack.SDPAnswer)
 	}
@@ -89,7 +89,7 @@ func TestTakeoverFromNewSession(t *testing.T) {
 	newSession := actor.NewPID("nonhost", "s-alice2")
 	recs := f.ctx.Deliver(f.a, &msg.JoinChannel{
 		Call: msg.Call{Op: 11, UserID: "alice", Session: newSession}, ChannelID: "CH", SDPOffer: "offer"}, newSession)
-	ack := ok(t, recs).(*msg.JoinAck)
+	ack := actortest.OK(t, recs).(*msg.JoinAck)
 	if h := ack.Floor.Holder; h == nil || *h != "bob" {
 		t.Fatalf("the old membership's floor should have passed to bob, got %+v", ack.Floor)
 	}
@@ -100,7 +100,7 @@ func TestTakeoverFromNewSession(t *testing.T) {
 	}
 	// The replaced session's leave arrives late: it is acknowledged and changes nothing.
 	recs = f.do(&msg.LeaveChannel{Call: call(12, "alice"), ChannelID: "CH", Disconnect: true})
-	ok(t, recs)
+	actortest.OK(t, recs)
 	wantSends(t, recs)
 	if m := f.a.members["alice"]; m == nil || !m.session.Equal(newSession) {
 		t.Fatal("late leave of the replaced session removed the new membership")
@@ -113,16 +113,16 @@ func TestTakeoverFromNewSession(t *testing.T) {
 func TestLeave(t *testing.T) {
 	f := newFixture(t)
 	f.join("a", "b", "c")
-	failCode(t, f.do(&msg.LeaveChannel{Call: call(12, "zed"), ChannelID: "CH"}), msg.CodeNotJoined)
+	actortest.FailCode(t, f.do(&msg.LeaveChannel{Call: call(12, "zed"), ChannelID: "CH"}), msg.CodeNotJoined)
 	recs := f.do(&msg.LeaveChannel{Call: call(12, "b"), ChannelID: "CH"})
-	if d := ok(t, recs).(*msg.LeaveAck); d.ChannelID != "CH" {
+	if d := actortest.OK(t, recs).(*msg.LeaveAck); d.ChannelID != "CH" {
 		t.Fatalf("ack %+v", d)
 	}
 	wantSends(t, recs, "a: EVENT leave b", "c: EVENT leave b")
 	if got := toDirectory(recs); !slices.Equal(got, []string{"CHANGED  n=2 idle - q=0"}) {
 		t.Fatalf("directory got %q", got)
 	}
-	failCode(t, f.do(&msg.LeaveChannel{Call: call(12, "b"), ChannelID: "CH"}), msg.CodeNotJoined)
+	actortest.FailCode(t, f.do(&msg.LeaveChannel{Call: call(12, "b"), ChannelID: "CH"}), msg.CodeNotJoined)
 }
 
 func TestDisconnectWithoutSenderIsHandled(t *testing.T) {
@@ -203,7 +203,7 @@ func TestFloorThroughActor(t *testing.T) {
 
 func TestFloorRequestDefaultsToMemberPriority(t *testing.T) {
 	f := newFixture(t)
-	ok(t, f.do(&msg.JoinChannel{Call: call(11, "a"), ChannelID: "CH", Priority: 200}))
+	actortest.OK(t, f.do(&msg.JoinChannel{Call: call(11, "a"), ChannelID: "CH", Priority: 200}))
 	f.join("b")
 	wantSends(t, f.do(&msg.RequestFloor{Call: call(30, "a"), ChannelID: "CH"}), "a: GRANTED 200 30000", "b: TAKEN a 200")
 }
@@ -278,20 +278,20 @@ func TestStaleTimerIgnored(t *testing.T) {
 func TestAdminRevoke(t *testing.T) {
 	f := newFixture(t)
 	f.join("a", "b", "c")
-	res := ok(t, f.do(&msg.RevokeFloor{Call: adminCall(0), ChannelID: "CH"})).(*msg.RevokeResult)
+	res := actortest.OK(t, f.do(&msg.RevokeFloor{Call: adminCall(0), ChannelID: "CH"})).(*msg.RevokeResult)
 	if res.RevokedFrom != nil || res.ChannelID != "CH" {
 		t.Fatalf("idle revoke answered %+v", res)
 	}
 	f.do(&msg.RequestFloor{Call: call(30, "a"), ChannelID: "CH"})
 	f.do(&msg.RequestFloor{Call: call(30, "b"), ChannelID: "CH"})
-	failCode(t, f.do(&msg.RevokeFloor{Call: call(0, "c"), ChannelID: "CH"}), msg.CodeNotPermitted)
+	actortest.FailCode(t, f.do(&msg.RevokeFloor{Call: call(0, "c"), ChannelID: "CH"}), msg.CodeNotPermitted)
 	recs := f.do(&msg.RevokeFloor{Call: adminCall(0), ChannelID: "CH"})
-	res = ok(t, recs).(*msg.RevokeResult)
+	res = actortest.OK(t, recs).(*msg.RevokeResult)
 	if res.RevokedFrom == nil || *res.RevokedFrom != "a" {
 		t.Fatalf("revoke answered %+v", res)
 	}
 	wantSends(t, recs, "a: REVOKE admin", "a: IDLE", "b: IDLE", "c: IDLE")
-	d := ok(t, f.do(&msg.GetChannel{Call: call(16, "c"), ChannelID: "CH"})).(*msg.ChannelDetail)
+	d := actortest.OK(t, f.do(&msg.GetChannel{Call: call(16, "c"), ChannelID: "CH"})).(*msg.ChannelDetail)
 	if len(d.Queue) != 0 || d.Floor.State != "idle" {
 		t.Fatalf("after revoke: %+v", d)
 	}
@@ -301,43 +301,43 @@ func TestUpdatePermissionsAndCapacity(t *testing.T) {
 	f := newFixture(t)
 	f.join("a", "b", "c")
 	name := "New name"
-	failCode(t, f.do(&msg.UpdateChannel{Call: call(13, "a"), ChannelID: "CH", ChannelName: &name}), msg.CodeNotPermitted)
+	actortest.FailCode(t, f.do(&msg.UpdateChannel{Call: call(13, "a"), ChannelID: "CH", ChannelName: &name}), msg.CodeNotPermitted)
 	two, zero := 2, 0
-	failCode(t, f.do(&msg.UpdateChannel{Call: call(13, "owner"), ChannelID: "CH", Capacity: &two}), msg.CodeMalformed)
-	failCode(t, f.do(&msg.UpdateChannel{Call: call(13, "owner"), ChannelID: "CH", Capacity: &zero}), msg.CodeMalformed)
+	actortest.FailCode(t, f.do(&msg.UpdateChannel{Call: call(13, "owner"), ChannelID: "CH", Capacity: &two}), msg.CodeMalformed)
+	actortest.FailCode(t, f.do(&msg.UpdateChannel{Call: call(13, "owner"), ChannelID: "CH", Capacity: &zero}), msg.CodeMalformed)
 	empty := ""
-	failCode(t, f.do(&msg.UpdateChannel{Call: call(13, "owner"), ChannelID: "CH", ChannelName: &empty}), msg.CodeMalformed)
+	actortest.FailCode(t, f.do(&msg.UpdateChannel{Call: call(13, "owner"), ChannelID: "CH", ChannelName: &empty}), msg.CodeMalformed)
 	long := strings.Repeat("가", MaxNameLength+1)
-	failCode(t, f.do(&msg.UpdateChannel{Call: call(13, "owner"), ChannelID: "CH", ChannelName: &long}), msg.CodeMalformed)
+	actortest.FailCode(t, f.do(&msg.UpdateChannel{Call: call(13, "owner"), ChannelID: "CH", ChannelName: &long}), msg.CodeMalformed)
 
 	three := 3
 	recs := f.do(&msg.UpdateChannel{Call: call(13, "owner"), ChannelID: "CH", ChannelName: &name, Capacity: &three})
-	info := ok(t, recs).(*msg.ChannelInfo)
+	info := actortest.OK(t, recs).(*msg.ChannelInfo)
 	if info.ChannelName != name || info.Capacity != 3 || info.MemberCount != 3 {
 		t.Fatalf("info %+v", info)
 	}
 	if got := toDirectory(recs); !slices.Equal(got, []string{"CHANGED update n=3 idle - q=0"}) {
 		t.Fatalf("directory got %q", got)
 	}
-	failCode(t, f.do(&msg.JoinChannel{Call: call(11, "d"), ChannelID: "CH"}), msg.CodeChannelFull)
-	ok(t, f.do(&msg.UpdateChannel{Call: adminCall(0), ChannelID: "CH", Capacity: &three}))
+	actortest.FailCode(t, f.do(&msg.JoinChannel{Call: call(11, "d"), ChannelID: "CH"}), msg.CodeChannelFull)
+	actortest.OK(t, f.do(&msg.UpdateChannel{Call: adminCall(0), ChannelID: "CH", Capacity: &three}))
 }
 
 func TestPresetChannelOnlyAdminMayChange(t *testing.T) {
 	f := newFixture(t, func(c *Config) { c.Creator = "" })
 	name := "x"
-	failCode(t, f.do(&msg.UpdateChannel{Call: call(13, ""), ChannelID: "CH", ChannelName: &name}), msg.CodeNotPermitted)
-	failCode(t, f.do(&msg.DeleteChannel{Call: call(14, "owner"), ChannelID: "CH"}), msg.CodeNotPermitted)
-	ok(t, f.do(&msg.DeleteChannel{Call: adminCall(0), ChannelID: "CH"}))
+	actortest.FailCode(t, f.do(&msg.UpdateChannel{Call: call(13, ""), ChannelID: "CH", ChannelName: &name}), msg.CodeNotPermitted)
+	actortest.FailCode(t, f.do(&msg.DeleteChannel{Call: call(14, "owner"), ChannelID: "CH"}), msg.CodeNotPermitted)
+	actortest.OK(t, f.do(&msg.DeleteChannel{Call: adminCall(0), ChannelID: "CH"}))
 }
 
 func TestDelete(t *testing.T) {
 	f := newFixture(t)
 	f.joinMedia("a", "b")
 	f.do(&msg.RequestFloor{Call: call(30, "a"), ChannelID: "CH"})
-	failCode(t, f.do(&msg.DeleteChannel{Call: call(14, "a"), ChannelID: "CH"}), msg.CodeNotPermitted)
+	actortest.FailCode(t, f.do(&msg.DeleteChannel{Call: call(14, "a"), ChannelID: "CH"}), msg.CodeNotPermitted)
 	recs := f.do(&msg.DeleteChannel{Call: call(14, "owner"), ChannelID: "CH"})
-	info := ok(t, recs).(*msg.ChannelInfo)
+	info := actortest.OK(t, recs).(*msg.ChannelInfo)
 	if info.MemberCount != 2 {
 		t.Fatalf("delete should answer the channel as it was: %+v", info)
 	}
@@ -366,7 +366,7 @@ func TestDelete(t *testing.T) {
 		&msg.PingFloor{Call: call(32, "a"), ChannelID: "CH"},
 		&msg.RevokeFloor{Call: adminCall(0), ChannelID: "CH"},
 	} {
-		failCode(t, f.do(req), msg.CodeNoSuchChannel)
+		actortest.FailCode(t, f.do(req), msg.CodeNoSuchChannel)
 	}
 }
 
@@ -377,7 +377,7 @@ func TestGetChannel(t *testing.T) {
 	f.do(&msg.RequestFloor{Call: call(30, "b"), ChannelID: "CH"})
 	f.do(&msg.RequestFloor{Call: call(30, "c"), ChannelID: "CH"})
 	f.do(&msg.RequestFloor{Call: call(30, "a"), ChannelID: "CH", Priority: 50})
-	d := ok(t, f.do(&msg.GetChannel{Call: call(16, "zed"), ChannelID: "CH"})).(*msg.ChannelDetail)
+	d := actortest.OK(t, f.do(&msg.GetChannel{Call: call(16, "zed"), ChannelID: "CH"})).(*msg.ChannelDetail)
 	if d.MemberCount != 3 || d.QueueSize != 2 || d.Floor.State != "taken" || *d.Floor.Holder != "b" ||
 		d.Floor.Since == nil || !d.Floor.Since.Equal(t0) || d.Creator != "owner" || !d.CreatedAt.Equal(t0) {
 		t.Fatalf("detail %+v", d)
@@ -385,7 +385,7 @@ func TestGetChannel(t *testing.T) {
 	if want := []msg.MemberInfo{{UserID: "c", Priority: 100}, {UserID: "a", Priority: 50}}; !slices.Equal(d.Queue, want) {
 		t.Fatalf("queue %+v, want %+v", d.Queue, want)
 	}
-	ad := ok(t, f.do(&msg.GetChannel{Call: adminCall(0), ChannelID: "CH"})).(*msg.AdminChannelDetail)
+	ad := actortest.OK(t, f.do(&msg.GetChannel{Call: adminCall(0), ChannelID: "CH"})).(*msg.AdminChannelDetail)
 	if len(ad.Peers) != 1 || ad.Peers[0].UserID != "a" || len(ad.Members) != 3 {
 		t.Fatalf("admin detail %+v", ad)
 	}
@@ -394,13 +394,13 @@ func TestGetChannel(t *testing.T) {
 func TestMessages(t *testing.T) {
 	f := newFixture(t)
 	f.join("a", "b")
-	failCode(t, f.do(&msg.PostMessage{Call: call(20, "zed"), ChannelID: "CH", Content: "hi"}), msg.CodeNotMember)
-	failCode(t, f.do(&msg.PostMessage{Call: call(20, "a"), ChannelID: "CH", Content: ""}), msg.CodeEmptyMessage)
-	failCode(t, f.do(&msg.PostMessage{Call: call(20, "a"), ChannelID: "CH", Content: " \t\n"}), msg.CodeEmptyMessage)
-	failCode(t, f.do(&msg.PostMessage{Call: call(20, "a"), ChannelID: "CH", Content: strings.Repeat("말", 2001)}), msg.CodeMessageTooLong)
+	actortest.FailCode(t, f.do(&msg.PostMessage{Call: call(20, "zed"), ChannelID: "CH", Content: "hi"}), msg.CodeNotMember)
+	actortest.FailCode(t, f.do(&msg.PostMessage{Call: call(20, "a"), ChannelID: "CH", Content: ""}), msg.CodeEmptyMessage)
+	actortest.FailCode(t, f.do(&msg.PostMessage{Call: call(20, "a"), ChannelID: "CH", Content: " \t\n"}), msg.CodeEmptyMessage)
+	actortest.FailCode(t, f.do(&msg.PostMessage{Call: call(20, "a"), ChannelID: "CH", Content: strings.Repeat("말", 2001)}), msg.CodeMessageTooLong)
 	f.clk.Advance(1234 * time.Millisecond)
 	recs := f.do(&msg.PostMessage{Call: call(20, "a"), ChannelID: "CH", Content: strings.Repeat("말", 2000)})
-	if ack := ok(t, recs).(*msg.MessageAck); ack.MessageID != "1" {
+	if ack := actortest.OK(t, recs).(*msg.MessageAck); ack.MessageID != "1" {
 		t.Fatalf("ack %+v", ack)
 	}
 	sent := actortest.Filter(recs, actortest.OpSend)
@@ -412,7 +412,7 @@ func TestMessages(t *testing.T) {
 		t.Fatalf("event %+v", ev)
 	}
 	recs = f.do(&msg.PostMessage{Call: call(20, "b"), ChannelID: "CH", Content: "two"})
-	if ack := ok(t, recs).(*msg.MessageAck); ack.MessageID != "2" {
+	if ack := actortest.OK(t, recs).(*msg.MessageAck); ack.MessageID != "2" {
 		t.Fatalf("second message id %q", ack.MessageID)
 	}
 }
@@ -421,11 +421,11 @@ func TestPanicRecoveredStateKept(t *testing.T) {
 	f := newFixture(t)
 	f.join("a")
 	f.do(&msg.RequestFloor{Call: call(30, "a"), ChannelID: "CH"})
-	failCode(t, f.do(&msg.JoinChannel{Call: call(11, "b"), ChannelID: "CH", SDPOffer: "panic"}), msg.CodeInternal)
+	actortest.FailCode(t, f.do(&msg.JoinChannel{Call: call(11, "b"), ChannelID: "CH", SDPOffer: "panic"}), msg.CodeInternal)
 	if got := value(t, f.met.ActorPanics.WithLabelValues("channel")); got != 1 {
 		t.Fatalf("panics counted %v", got)
 	}
-	d := ok(t, f.do(&msg.GetChannel{Call: call(16, "a"), ChannelID: "CH"})).(*msg.ChannelDetail)
+	d := actortest.OK(t, f.do(&msg.GetChannel{Call: call(16, "a"), ChannelID: "CH"})).(*msg.ChannelDetail)
 	if d.MemberCount != 1 || d.Floor.Holder == nil || *d.Floor.Holder != "a" {
 		t.Fatalf("state lost after panic: %+v", d)
 	}
@@ -457,7 +457,7 @@ func TestBaselineAfterEveryoneLeaves(t *testing.T) {
 	f.do(&msg.RequestFloor{Call: call(30, "a"), ChannelID: "CH"})
 	f.do(&msg.RequestFloor{Call: call(30, "b"), ChannelID: "CH"})
 	for _, u := range []string{"a", "b", "c"} {
-		ok(t, f.do(&msg.LeaveChannel{Call: call(12, u), ChannelID: "CH", Disconnect: true}))
+		actortest.OK(t, f.do(&msg.LeaveChannel{Call: call(12, u), ChannelID: "CH", Disconnect: true}))
 	}
 	if len(f.a.members) != 0 || len(f.a.listeners) != 0 || f.a.floor.State() != floor.Idle || f.a.floor.QueueLen() != 0 {
 		t.Fatalf("state left behind: members %d listeners %d floor %s queue %d",
@@ -487,7 +487,7 @@ func TestTakeoverWithBadOfferKeepsOldMembership(t *testing.T) {
 	newSession := actor.NewPID("nonhost", "s-alice2")
 	recs := f.ctx.Deliver(f.a, &msg.JoinChannel{
 		Call: msg.Call{Op: 11, UserID: "alice", Session: newSession}, ChannelID: "CH", SDPOffer: "bad"}, newSession)
-	failCode(t, recs, msg.CodeBadOffer)
+	actortest.FailCode(t, recs, msg.CodeBadOffer)
 	if len(actortest.Filter(recs, actortest.OpStop)) != 0 || !f.a.members["alice"].session.Equal(sess("alice")) {
 		t.Fatalf("a refused takeover changed the membership: %s", render(recs))
 	}
@@ -528,8 +528,8 @@ func TestDirectoryHearsBeforeTheMembers(t *testing.T) {
 func TestMessageLengthLimitIsConfigurable(t *testing.T) {
 	f := newFixture(t, func(c *Config) { c.MaxMessageLength = 3 })
 	f.join("a")
-	ok(t, f.do(&msg.PostMessage{Call: call(20, "a"), ChannelID: "CH", Content: "말말말"}))
-	failCode(t, f.do(&msg.PostMessage{Call: call(20, "a"), ChannelID: "CH", Content: "말말말말"}), msg.CodeMessageTooLong)
+	actortest.OK(t, f.do(&msg.PostMessage{Call: call(20, "a"), ChannelID: "CH", Content: "말말말"}))
+	actortest.FailCode(t, f.do(&msg.PostMessage{Call: call(20, "a"), ChannelID: "CH", Content: "말말말말"}), msg.CodeMessageTooLong)
 }
 
 // A user's second session that has not joined is no member, even while the first session
@@ -552,5 +552,5 @@ func TestOnlyTheMemberSessionActsForTheUser(t *testing.T) {
 	}
 	c.Op = 20
 	recs = f.ctx.Deliver(f.a, &msg.PostMessage{Call: c, ChannelID: "CH", Content: "hi"}, other)
-	failCode(t, recs, msg.CodeNotMember)
+	actortest.FailCode(t, recs, msg.CodeNotMember)
 }

@@ -103,47 +103,17 @@ func (f *fixture) do(m any) []actortest.Record {
 	return f.ctx.Deliver(f.a, m, sender)
 }
 
-// result is the one Result the records hold.
-func result(t *testing.T, recs []actortest.Record) *msg.Result {
-	t.Helper()
-	rs := actortest.Responses(recs)
-	if len(rs) != 1 {
-		t.Fatalf("want exactly one response, got %d: %s", len(rs), render(recs))
-	}
-	return rs[0].(*msg.Result)
-}
-
-func ok(t *testing.T, recs []actortest.Record) any {
-	t.Helper()
-	r := result(t, recs)
-	if r.Err != nil {
-		t.Fatalf("unexpected error %v", r.Err)
-	}
-	return r.Data
-}
-
-func failCode(t *testing.T, recs []actortest.Record, want msg.Code) {
-	t.Helper()
-	r := result(t, recs)
-	if r.Err == nil || r.Err.Code != want {
-		t.Fatalf("result %+v, want error %d", r, want)
-	}
-	if r.Err.Reason == "" {
-		t.Fatalf("error %d without a reason", r.Err.Code)
-	}
-}
-
 func (f *fixture) join(users ...string) {
 	f.t.Helper()
 	for _, u := range users {
-		ok(f.t, f.do(&msg.JoinChannel{Call: call(11, u), ChannelID: "CH", Priority: 100}))
+		actortest.OK(f.t, f.do(&msg.JoinChannel{Call: call(11, u), ChannelID: "CH", Priority: 100}))
 	}
 }
 
 func (f *fixture) joinMedia(users ...string) {
 	f.t.Helper()
 	for _, u := range users {
-		ok(f.t, f.do(&msg.JoinChannel{Call: call(11, u), ChannelID: "CH", Priority: 100, SDPOffer: "offer"}))
+		actortest.OK(f.t, f.do(&msg.JoinChannel{Call: call(11, u), ChannelID: "CH", Priority: 100, SDPOffer: "offer"}))
 	}
 }
 

@@ -48,31 +48,6 @@ func (f *fixture) register(user string, session *actor.PID) []actortest.Record {
 	return f.ctx.Deliver(f.d, &msg.RegisterSession{UserID: user, Priority: 100, Session: session}, session)
 }
 
-func result(t *testing.T, recs []actortest.Record) *msg.Result {
-	t.Helper()
-	rs := actortest.Responses(recs)
-	if len(rs) != 1 {
-		t.Fatalf("want one response, got %d in %+v", len(rs), recs)
-	}
-	return rs[0].(*msg.Result)
-}
-
-func ok(t *testing.T, recs []actortest.Record) any {
-	t.Helper()
-	r := result(t, recs)
-	if r.Err != nil {
-		t.Fatalf("unexpected error %v", r.Err)
-	}
-	return r.Data
-}
-
-func failCode(t *testing.T, recs []actortest.Record, want msg.Code) {
-	t.Helper()
-	if r := result(t, recs); r.Err == nil || r.Err.Code != want || r.Err.Reason == "" {
-		t.Fatalf("result %+v, want error %d", r, want)
-	}
-}
-
 func gauge(t *testing.T, g interface{ Write(*dto.Metric) error }) float64 {
 	var m dto.Metric
 	if err := g.Write(&m); err != nil {
@@ -97,7 +72,7 @@ func TestPresetsSpawnedAtStart(t *testing.T) {
 	if n := len(actortest.Filter(f.ctx.Records, actortest.OpSpawn)); n != 3 {
 		t.Fatalf("%d channel actors spawned, want 3 (invalid and duplicate presets skipped)", n)
 	}
-	list := ok(t, f.do(&msg.ListChannels{Call: msg.Call{Op: 15}})).(*msg.ChannelList)
+	list := actortest.OK(t, f.do(&msg.ListChannels{Call: msg.Call{Op: 15}})).(*msg.ChannelList)
 	if got := ids(list.Channels); !slices.Equal(got, []string{"CH_0001", "CH_0002", "CH_0003"}) {
 		t.Fatalf("channels %q", got)
 	}
@@ -119,11 +94,11 @@ func TestCreateChannel(t *testing.T) {
 		{ChannelID: ""}, {ChannelID: "has space"}, {ChannelID: string(make([]byte, 65))},
 		{ChannelID: "ok", Capacity: -1},
 	} {
-		failCode(t, f.do(&msg.CreateChannel{Call: msg.Call{Op: 10, UserID: "alice"}, Spec: bad}), msg.CodeMalformed)
+		actortest.FailCode(t, f.do(&msg.CreateChannel{Call: msg.Call{Op: 10, UserID: "alice"}, Spec: bad}), msg.CodeMalformed)
 	}
 	recs := f.do(&msg.CreateChannel{Call: msg.Call{Op: 10, UserID: "alice", Session: sess("alice")},
 		Spec: msg.ChannelSpec{ChannelID: "Team-1", Freq: "0101"}})
-	info := ok(t, recs).(*msg.ChannelInfo)
+	info := actortest.OK(t, recs).(*msg.ChannelInfo)
 	if info.ChannelID != "Team-1" || info.Capacity != 20 || info.ChannelName != "Team-1" || info.Creator != "alice" || info.MemberCount != 0 {
 		t.Fatalf("created %+v", info)
 	}
@@ -140,7 +115,7 @@ func TestCreateChannel(t *testing.T) {
 			t.Fatalf("%s got %+v", u, ev)
 		}
 	}
-	failCode(t, f.do(&msg.CreateChannel{Call: msg.Call{Op: 10, UserID: "bob"}, Spec: msg.ChannelSpec{ChannelID: "Team-1"}}), msg.CodeChannelExists)
+	actortest.FailCode(t, f.do(&msg.CreateChannel{Call: msg.Call{Op: 10, UserID: "bob"}, Spec: msg.ChannelSpec{ChannelID: "Team-1"}}), msg.CodeChannelExists)
 }
 
 func TestForwardsChannelRequests(t *testing.T) {
@@ -159,13 +134,13 @@ func TestForwardsChannelRequests(t *testing.T) {
 			t.Fatalf("%T: %+v", req, recs)
 		}
 	}
-	failCode(t, f.do(&msg.JoinChannel{Call: msg.Call{Op: 11}, ChannelID: "nope"}), msg.CodeNoSuchChannel)
-	failCode(t, f.do(&msg.RequestFloor{Call: msg.Call{Op: 30}, ChannelID: "nope"}), msg.CodeNoSuchChannel)
+	actortest.FailCode(t, f.do(&msg.JoinChannel{Call: msg.Call{Op: 11}, ChannelID: "nope"}), msg.CodeNoSuchChannel)
+	actortest.FailCode(t, f.do(&msg.RequestFloor{Call: msg.Call{Op: 30}, ChannelID: "nope"}), msg.CodeNoSuchChannel)
 }
 
 func TestSessionsReplaceAndUnregister(t *testing.T) {
 	f := newFixture(t, nil)
-	if r := result(t, f.register("alice", sess("alice"))); r.Err != nil {
+	if r := actortest.Result(t, f.register("alice", sess("alice"))); r.Err != nil {
 		t.Fatal(r.Err)
 	}
 	newer := actor.NewPID("nonhost", "s-alice-2")
@@ -177,7 +152,7 @@ func TestSessionsReplaceAndUnregister(t *testing.T) {
 	}
 	// The replaced session unregisters late: ignored.
 	f.ctx.Deliver(f.d, &msg.UnregisterSession{UserID: "alice", Session: sess("alice")}, nil)
-	users := ok(t, f.do(&msg.ListUsers{})).(*msg.UserList)
+	users := actortest.OK(t, f.do(&msg.ListUsers{})).(*msg.UserList)
 	if len(users.Users) != 1 {
 		t.Fatalf("late unregister removed the new session: %+v", users)
 	}
@@ -187,7 +162,7 @@ func TestSessionsReplaceAndUnregister(t *testing.T) {
 		t.Fatalf("GetUser: %+v", recs)
 	}
 	f.ctx.Deliver(f.d, &msg.UnregisterSession{UserID: "alice", Session: newer}, nil)
-	failCode(t, f.do(&msg.GetUser{UserID: "alice"}), msg.CodeNoSuchUser)
+	actortest.FailCode(t, f.do(&msg.GetUser{UserID: "alice"}), msg.CodeNoSuchUser)
 	if gauge(t, f.met.Users) != 0 {
 		t.Fatal("users gauge not back to 0")
 	}
@@ -201,7 +176,7 @@ func TestListUsersAndStatus(t *testing.T) {
 	f.clk.Advance(3 * time.Second)
 	f.register("adam", sess("adam"))
 	f.clk.Advance(2 * time.Second)
-	users := ok(t, f.do(&msg.ListUsers{})).(*msg.UserList).Users
+	users := actortest.OK(t, f.do(&msg.ListUsers{})).(*msg.UserList).Users
 	if len(users) != 2 || users[0].UserID != "adam" || users[1].UserID != "zoe" {
 		t.Fatalf("users %+v", users)
 	}
@@ -212,7 +187,7 @@ func TestListUsersAndStatus(t *testing.T) {
 	info := f.d.channels["CH_0002"].info
 	info.Floor = msg.FloorInfo{State: msg.FloorStateTaken, Holder: &holder}
 	f.ctx.Deliver(f.d, &msg.ChannelChanged{Info: info}, nil)
-	st := ok(t, f.do(&msg.GetStatus{})).(*msg.DirectoryStatus)
+	st := actortest.OK(t, f.do(&msg.GetStatus{})).(*msg.DirectoryStatus)
 	if *st != (msg.DirectoryStatus{Users: 2, Channels: 3, FloorActive: 1}) {
 		t.Fatalf("status %+v", st)
 	}
@@ -231,7 +206,7 @@ func TestChannelChangedAndDeleted(t *testing.T) {
 	if evs := actortest.SentTo(recs, sess("a")); len(evs) != 1 || evs[0].(*msg.ChannelEvent).Channel.ChannelName != "renamed" {
 		t.Fatalf("update broadcast %+v", recs)
 	}
-	list := ok(t, f.do(&msg.ListChannels{})).(*msg.ChannelList)
+	list := actortest.OK(t, f.do(&msg.ListChannels{})).(*msg.ChannelList)
 	if list.Channels[0].MemberCount != 4 || list.Channels[0].ChannelName != "renamed" {
 		t.Fatalf("cache not updated: %+v", list.Channels[0])
 	}
@@ -244,10 +219,10 @@ func TestChannelChangedAndDeleted(t *testing.T) {
 	if evs := actortest.SentTo(recs, sess("a")); len(evs) != 1 || evs[0].(*msg.ChannelEvent).Event != msg.EventDelete {
 		t.Fatalf("delete broadcast %+v", recs)
 	}
-	failCode(t, f.do(&msg.GetChannel{ChannelID: "CH_0001"}), msg.CodeNoSuchChannel)
+	actortest.FailCode(t, f.do(&msg.GetChannel{ChannelID: "CH_0001"}), msg.CodeNoSuchChannel)
 	// A late change from the deleted channel does not bring it back.
 	f.ctx.Deliver(f.d, &msg.ChannelChanged{Info: info}, nil)
-	if got := ids(ok(t, f.do(&msg.ListChannels{})).(*msg.ChannelList).Channels); !slices.Equal(got, []string{"CH_0002", "CH_0003"}) {
+	if got := ids(actortest.OK(t, f.do(&msg.ListChannels{})).(*msg.ChannelList).Channels); !slices.Equal(got, []string{"CH_0002", "CH_0003"}) {
 		t.Fatalf("channels %q", got)
 	}
 	// A channel actor that ends on its own is dropped too.
@@ -270,11 +245,11 @@ func TestBroadcast(t *testing.T) {
 func TestPanicRecovered(t *testing.T) {
 	f := newFixture(t, nil)
 	f.ctx.Deliver(f.d, &msg.RegisterSession{UserID: "a", Session: sess("a"), LastSeen: func() time.Time { panic("clock broke") }}, nil)
-	failCode(t, f.do(&msg.ListUsers{}), msg.CodeInternal)
+	actortest.FailCode(t, f.do(&msg.ListUsers{}), msg.CodeInternal)
 	if gauge(t, f.met.ActorPanics.WithLabelValues("directory")) != 1 {
 		t.Fatal("panic not counted")
 	}
-	if st := ok(t, f.do(&msg.GetStatus{})).(*msg.DirectoryStatus); st.Users != 1 {
+	if st := actortest.OK(t, f.do(&msg.GetStatus{})).(*msg.DirectoryStatus); st.Users != 1 {
 		t.Fatalf("state lost: %+v", st)
 	}
 }
