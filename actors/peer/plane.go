@@ -299,13 +299,16 @@ func (m *Media) handleSTUN(d *media.Datagram) {
 	}
 	now := m.cfg.Now().UnixNano()
 	ep.stats.lastIn.Store(now) // consent freshness (RFC 7675) keeps the peer from being reaped
-	m.sock.SendTo(reply, net.UDPAddrFromAddrPort(d.From), m.out)
 	cur, latched := m.byAddr.Get(d.From)
 	send := ep.stats.sendAddr.Load()
 	onSend := send != nil && send.AddrPort() == d.From
+	replyTo := send // the shared, immutable send address: a consent check allocates none
 	if onSend {
 		ep.stats.sendSeen.Store(now)
+	} else {
+		replyTo = net.UDPAddrFromAddrPort(d.From)
 	}
+	m.sock.SendTo(reply, replyTo, m.out)
 	// NAT rebinding: the client's checks now arrive from a new address while the one media
 	// goes to has gone silent; the client does not know and will not nominate again.
 	rebind := send != nil && !onSend && now-ep.stats.sendSeen.Load() >= int64(m.cfg.RebindAfter)
