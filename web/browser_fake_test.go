@@ -52,6 +52,18 @@ func TestBrowserSignalingAgainstFakeServer(t *testing.T) {
 	b.chat("hello from bob")
 	a.waitText("#chat-log", "hello from bob", 5*time.Second)
 
+	// A screen reader can name every control on screen: a <label>, an aria-label or its text.
+	// The join buttons name their channel, since "Leave" alone says nothing in a list.
+	unnamed := mustEval[[]any](a, `[...document.querySelectorAll("button, input")]
+		.filter((el) => el.offsetParent !== null && !el.labels?.length && !el.getAttribute("aria-label") && !el.textContent.trim())
+		.map((el) => el.id || el.outerHTML)`)
+	if len(unnamed) != 0 {
+		t.Fatalf("controls without an accessible name: %v", unnamed)
+	}
+	if got := mustEval[string](a, `document.querySelector('[data-testid="join-CH_0001"]').getAttribute("aria-label")`); got != "Leave Fake CH_0001" {
+		t.Fatalf("join button of a joined channel is labelled %q, want %q", got, "Leave Fake CH_0001")
+	}
+
 	// A server error is shown as a sentence with its code.
 	mustEval[any](a, `lc.client.join("CH_NOPE").then(() => null)`)
 	a.waitText("#error", "Could not join CH_NOPE: No such channel. (2000: no such channel)", 5*time.Second)

@@ -711,6 +711,8 @@ function renderChannels() {
     fl.dataset.state = floor.state || "idle";
     const btn = li.querySelector(".join");
     btn.textContent = joined ? "Leave" : "Join";
+    // The visible text is one word in a list of them; a screen reader needs the channel too.
+    btn.setAttribute("aria-label", `${btn.textContent} ${ch.channel_name || id}`);
     btn.dataset.action = joined ? "leave" : "join";
   });
 }
