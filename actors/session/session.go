@@ -157,8 +157,6 @@ func (s *sessionActor) Receive(ctx actor.Context) {
 
 	case *msg.ChannelEvent:
 		s.channelEvent(m)
-	case msg.ChannelEvent:
-		s.channelEvent(&m)
 
 	default:
 		// Floor and message events, and anything else addressed to the client.
@@ -223,27 +221,21 @@ func (s *sessionActor) result(ctx actor.Context, r *msg.Result) {
 		if ack := joinAck(r); ack != nil {
 			s.joined[ack.ChannelID] = struct{}{}
 		}
-		switch d := r.Data.(type) {
-		case *msg.LeaveAck:
-			delete(s.joined, d.ChannelID)
-		case msg.LeaveAck:
+		if d, ok := r.Data.(*msg.LeaveAck); ok {
 			delete(s.joined, d.ChannelID)
 		}
 	}
 	s.cfg.Out.Deliver(r)
 }
 
+// joinAck is the JoinAck of a successful join result, nil for any other result. Channel actors
+// answer and send events with pointers only (see actors/channel), so values are not looked for.
 func joinAck(r *msg.Result) *msg.JoinAck {
 	if r.Err != nil {
 		return nil
 	}
-	switch d := r.Data.(type) {
-	case *msg.JoinAck:
-		return d
-	case msg.JoinAck:
-		return &d
-	}
-	return nil
+	d, _ := r.Data.(*msg.JoinAck)
+	return d
 }
 
 // leave starts the end of the session: leave every joined channel, unregister, and stop once
