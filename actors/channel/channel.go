@@ -135,12 +135,17 @@ func New(cfg Config) *Actor {
 		spec:          cfg.Spec,
 		members:       make(map[string]*member),
 	}
-	a.floor = floor.New(floor.Config{
-		QueueLimit:  a.queueLimit(),
-		PingTimeout: cfg.PingTimeout,
-		MaxDuration: cfg.MaxDuration,
-	})
+	a.floor = a.newFloor()
 	return a
+}
+
+// newFloor is an idle floor with no members under the channel's timers and queue limit.
+func (a *Actor) newFloor() *floor.Machine {
+	return floor.New(floor.Config{
+		QueueLimit:  a.queueLimit(),
+		PingTimeout: a.cfg.PingTimeout,
+		MaxDuration: a.cfg.MaxDuration,
+	})
 }
 
 // Props is how the directory spawns a channel actor.
@@ -415,7 +420,7 @@ func (a *Actor) delete(ctx actor.Context, m *msg.DeleteChannel) {
 	}
 	a.members = make(map[string]*member)
 	a.listeners = nil
-	a.floor = floor.New(floor.Config{QueueLimit: a.queueLimit(), PingTimeout: a.cfg.PingTimeout, MaxDuration: a.cfg.MaxDuration})
+	a.floor = a.newFloor()
 	a.deleted = true
 	a.log.Info("channel deleted", "by", call.UserID, "admin", call.Admin)
 	// The directory hears of it before the deleter gets its ACK, so that a CHANNEL_LIST or a
