@@ -404,12 +404,18 @@ func TestMessages(t *testing.T) {
 		t.Fatalf("ack %+v", ack)
 	}
 	sent := actortest.Filter(recs, actortest.OpSend)
-	if len(sent) != 2 {
-		t.Fatalf("message should reach both members incl. the sender: %s", render(recs))
+	var to []string
+	for _, r := range sent {
+		to = append(to, r.To.Id)
+		ev, ok := r.Message.(*msg.MessageEvent)
+		if !ok || ev.MessageID != "1" || ev.UserID != "a" || ev.ChannelID != "CH" ||
+			ev.Content != strings.Repeat("말", 2000) || ev.Timestamp != "2026-03-04T05:06:08.234Z" {
+			t.Fatalf("event to %s: %+v", r.To.Id, r.Message)
+		}
 	}
-	ev := sent[0].Message.(*msg.MessageEvent)
-	if ev.MessageID != "1" || ev.UserID != "a" || ev.ChannelID != "CH" || ev.Timestamp != "2026-03-04T05:06:08.234Z" {
-		t.Fatalf("event %+v", ev)
+	slices.Sort(to)
+	if want := []string{sess("a").Id, sess("b").Id}; !slices.Equal(to, want) {
+		t.Fatalf("message went to %q, want both members incl. the sender %q", to, want)
 	}
 	recs = f.do(&msg.PostMessage{Call: call(20, "b"), ChannelID: "CH", Content: "two"})
 	if ack := actortest.OK(t, recs).(*msg.MessageAck); ack.MessageID != "2" {
