@@ -58,6 +58,9 @@ func TestPeerLifecycleReturnsToBaseline(t *testing.T) {
 	if !ok || !d.SRTPReady || d.UserID != "A" || d.ChannelID != "CH" || d.Address == "" || d.Tracks[0].SSRCOut == 0 {
 		t.Fatalf("peer info %+v", d)
 	}
+	if g := gaugeValue(t, h.media.counters.Peers); g != 1 {
+		t.Fatalf("peers gauge %v with one peer, want 1", g)
+	}
 	c.Close()
 	h.ask(t, &stopPeer{user: "A"})
 	select {
@@ -71,6 +74,8 @@ func TestPeerLifecycleReturnsToBaseline(t *testing.T) {
 	if len(h.media.Peers()) != 0 {
 		t.Fatal("admin list still has the peer")
 	}
+	// The registry publishes the snapshots before it lowers the gauge: wait for both.
+	eventually(t, 5*time.Second, "peers gauge back to 0", func() bool { return gaugeValue(t, h.media.counters.Peers) == 0 })
 	waitGoroutines(t, base)
 }
 
