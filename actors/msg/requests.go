@@ -41,14 +41,14 @@ func (c Call) OK(data any) *Result { return &Result{Call: c, Data: data} }
 
 // ---- directory requests ----
 
-// RegisterSession tells the directory that a session identified as Call.UserID. A previous
+// RegisterSession tells the directory that a session identified as UserID. A previous
 // session of the same user gets Replaced.
 type RegisterSession struct {
 	UserID   string
 	Priority int
 	Session  *actor.PID
-	// LastSeen is the unix-nano time of the session's last application frame, written by the
-	// gateway and read by the admin API.
+	// LastSeen reports the time of the session's last application frame (the gateway's
+	// connection records it; the admin API reads it for since_heartbeat_s).
 	LastSeen func() time.Time
 }
 
