@@ -114,11 +114,18 @@ export class ChannelPeer {
     await this.pc.setLocalDescription(await this.pc.createOffer());
     if (this.pc.iceGatheringState !== "complete") {
       await new Promise((resolve) => {
-        const done = () => {
-          if (this.pc.iceGatheringState === "complete") resolve();
+        // Whichever comes first ends the wait and removes the other, so that neither the
+        // listener nor the timer outlives it.
+        const finish = () => {
+          clearTimeout(timer);
+          this.pc.removeEventListener("icegatheringstatechange", onChange);
+          resolve();
         };
-        this.pc.addEventListener("icegatheringstatechange", done);
-        setTimeout(resolve, GATHER_TIMEOUT_MS);
+        const onChange = () => {
+          if (this.pc.iceGatheringState === "complete") finish();
+        };
+        const timer = setTimeout(finish, GATHER_TIMEOUT_MS);
+        this.pc.addEventListener("icegatheringstatechange", onChange);
       });
     }
     return this.pc.localDescription.sdp;
