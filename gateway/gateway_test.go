@@ -290,10 +290,25 @@ func TestIdentifyTimeoutAndHeartbeatTimeoutClose(t *testing.T) {
 	z := wstest.Dial(t, e.url)
 	defer z.Close()
 	z.Identify("zed", mint(t, "zed", 100), -1)
-	// WebSocket pings are not application frames and must not keep the session alive.
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	_ = z.Conn().Ping(ctx)
-	cancel()
+	// WebSocket pings are not application frames and must not keep the session alive: a
+	// client that keeps pinging (for ten times the 300 ms zombie limit) is closed all the same.
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	open := true
+	for i := 0; i < 150 && open; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err := z.Conn().Ping(ctx)
+		cancel()
+		_, closed := z.ClosedInfo()
+		// A failed ping means the server closed the connection.
+		open = err == nil && !closed
+		if open {
+			<-tick.C
+		}
+	}
+	if open {
+		t.Fatal("a client that only sent WebSocket pings stayed open for 3 s")
+	}
 	if cl := z.ExpectClosed(); cl.Code != 4003 || cl.Reason == "" {
 		t.Fatalf("closed %d %q, want 4003", cl.Code, cl.Reason)
 	}
