@@ -189,8 +189,8 @@ func decodeRequest(op Op, d json.RawMessage, who identity, call msg.Call) (any, 
 		}
 		return req, nil
 
-	case OpChannelLeave:
-		var p ChannelLeavePayload
+	case OpChannelLeave, OpChannelDelete, OpChannelInfo, OpFloorRelease, OpFloorPing:
+		var p ChannelIDPayload
 		if e := decodePayload(op, d, &p); e != nil {
 			return nil, e
 		}
@@ -198,7 +198,7 @@ func decodeRequest(op Op, d json.RawMessage, who identity, call msg.Call) (any, 
 		if e != nil {
 			return nil, e
 		}
-		return &msg.LeaveChannel{Call: call, ChannelID: id}, nil
+		return channelIDRequest(op, call, id), nil
 
 	case OpChannelUpdate:
 		var p ChannelUpdatePayload
@@ -217,34 +217,12 @@ func decodeRequest(op Op, d json.RawMessage, who identity, call msg.Call) (any, 
 		}
 		return &msg.UpdateChannel{Call: call, ChannelID: id, ChannelName: p.ChannelName, Capacity: p.Capacity}, nil
 
-	case OpChannelDelete:
-		var p ChannelDeletePayload
-		if e := decodePayload(op, d, &p); e != nil {
-			return nil, e
-		}
-		id, e := requireID(op, "channel_id", p.ChannelID)
-		if e != nil {
-			return nil, e
-		}
-		return &msg.DeleteChannel{Call: call, ChannelID: id}, nil
-
 	case OpChannelList:
 		var p ChannelListPayload
 		if e := decodePayload(op, d, &p); e != nil {
 			return nil, e
 		}
 		return &msg.ListChannels{Call: call}, nil
-
-	case OpChannelInfo:
-		var p ChannelInfoPayload
-		if e := decodePayload(op, d, &p); e != nil {
-			return nil, e
-		}
-		id, e := requireID(op, "channel_id", p.ChannelID)
-		if e != nil {
-			return nil, e
-		}
-		return &msg.GetChannel{Call: call, ChannelID: id}, nil
 
 	case OpMessageCreate:
 		var p MessageCreatePayload
@@ -281,29 +259,25 @@ func decodeRequest(op Op, d json.RawMessage, who identity, call msg.Call) (any, 
 		}
 		return &msg.RequestFloor{Call: call, ChannelID: id, Priority: prio, PrioritySet: true}, nil
 
-	case OpFloorRelease:
-		var p FloorReleasePayload
-		if e := decodePayload(op, d, &p); e != nil {
-			return nil, e
-		}
-		id, e := requireID(op, "channel_id", p.ChannelID)
-		if e != nil {
-			return nil, e
-		}
-		return &msg.ReleaseFloor{Call: call, ChannelID: id}, nil
-
-	case OpFloorPing:
-		var p FloorPingPayload
-		if e := decodePayload(op, d, &p); e != nil {
-			return nil, e
-		}
-		id, e := requireID(op, "channel_id", p.ChannelID)
-		if e != nil {
-			return nil, e
-		}
-		return &msg.PingFloor{Call: call, ChannelID: id}, nil
 	}
 	return nil, msg.Errorf(msg.CodeUnknownOp, "unknown op %d", int(op))
+}
+
+// channelIDRequest builds the request of an op whose payload is ChannelIDPayload.
+func channelIDRequest(op Op, call msg.Call, id string) any {
+	switch op {
+	case OpChannelLeave:
+		return &msg.LeaveChannel{Call: call, ChannelID: id}
+	case OpChannelDelete:
+		return &msg.DeleteChannel{Call: call, ChannelID: id}
+	case OpChannelInfo:
+		return &msg.GetChannel{Call: call, ChannelID: id}
+	case OpFloorRelease:
+		return &msg.ReleaseFloor{Call: call, ChannelID: id}
+	case OpFloorPing:
+		return &msg.PingFloor{Call: call, ChannelID: id}
+	}
+	panic(fmt.Sprintf("gateway: op %d has no channel-id request", int(op)))
 }
 
 // clientOp reports whether op is one a client may send.

@@ -36,6 +36,7 @@ func fuzzSeeds() []string {
 		`{"op":20,"d":{"channel_id":"CH_0001","content":"\ud83d"}}`,
 		`{"op":30,"d":{"channel_id":"CH_0001","priority":255}}`, `{"op":30,"d":{"channel_id":"CH_0001","priority":1.5}}`,
 		`{"op":31,"d":{"channel_id":"CH_0001"}}`, `{"op":32,"d":{"channel_id":"CH_0001","nonce":7}}`,
+		`{"op":32,"d":{"channel_id":"CH_0001"}}`,
 		`{"op":77,"d":{}}`, `{"op":-1}`, `{"op":1e999}`, `{"op":"1"}`, `{"d":{}}`, `{`, `null`, `[]`, `"x"`,
 		`{"op":11,"d":"CH_0001"}`, `{"op":11,"d":{"channel_id":null}}`, "\x00\xff", ``,
 		`{"op":20,"d":{"channel_id":"CH_0001","content":"` + strings.Repeat("é", 2001) + `"}}`,

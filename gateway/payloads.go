@@ -49,8 +49,10 @@ type ChannelJoinPayload struct {
 	Nonce     string  `json:"nonce"`
 }
 
-// ChannelLeavePayload is CHANNEL_LEAVE's `d` (op 12).
-type ChannelLeavePayload struct {
+// ChannelIDPayload is the `d` of every request that names a channel and nothing else:
+// CHANNEL_LEAVE (op 12), CHANNEL_DELETE (14), CHANNEL_INFO (16), FLOOR_RELEASE (31) and
+// FLOOR_PING (32).
+type ChannelIDPayload struct {
 	ChannelID *string `json:"channel_id"`
 	Nonce     string  `json:"nonce"`
 }
@@ -63,21 +65,9 @@ type ChannelUpdatePayload struct {
 	Nonce       string  `json:"nonce"`
 }
 
-// ChannelDeletePayload is CHANNEL_DELETE's `d` (op 14).
-type ChannelDeletePayload struct {
-	ChannelID *string `json:"channel_id"`
-	Nonce     string  `json:"nonce"`
-}
-
 // ChannelListPayload is CHANNEL_LIST's `d` (op 15); it may be empty or absent.
 type ChannelListPayload struct {
 	Nonce string `json:"nonce"`
-}
-
-// ChannelInfoPayload is CHANNEL_INFO's `d` (op 16).
-type ChannelInfoPayload struct {
-	ChannelID *string `json:"channel_id"`
-	Nonce     string  `json:"nonce"`
 }
 
 // MessageCreatePayload is MESSAGE_CREATE's `d` (op 20).
@@ -91,18 +81,6 @@ type MessageCreatePayload struct {
 type FloorRequestPayload struct {
 	ChannelID *string `json:"channel_id"`
 	Priority  *int    `json:"priority"`
-	Nonce     string  `json:"nonce"`
-}
-
-// FloorReleasePayload is FLOOR_RELEASE's `d` (op 31).
-type FloorReleasePayload struct {
-	ChannelID *string `json:"channel_id"`
-	Nonce     string  `json:"nonce"`
-}
-
-// FloorPingPayload is FLOOR_PING's `d` (op 32).
-type FloorPingPayload struct {
-	ChannelID *string `json:"channel_id"`
 	Nonce     string  `json:"nonce"`
 }
 
