@@ -340,3 +340,31 @@ func TestReplacingSessionCanRejoinAtOnce(t *testing.T) {
 		t.Fatalf("users = %d, want 2", n)
 	}
 }
+
+// A stopped server leaves nothing running: every goroutine New and Run started (actor
+// system, media plane, HTTP server, connection readers and writers) ends with Run.
+func TestStoppedServerLeavesNoGoroutines(t *testing.T) {
+	http.DefaultClient.CloseIdleConnections()
+	base := goroutines()
+	srv, stop, err := Start(Config{Bind: "127.0.0.1", AdvertiseIP: "127.0.0.1", Secret: testSecret, Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "ws://127.0.0.1:" + strconv.Itoa(srv.Port()) + "/ws"
+	c := wstest.Dial(t, url)
+	c.Identify("alice", mintFor(t, "alice", 100), -1)
+	c.Request(opChannelJoin, d{"channel_id": "CH_0001"})
+	c.Send(opFloorRequest, d{"channel_id": "CH_0001"})
+	c.Await(opFloorGranted)
+	if err := stop(); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	if cl := c.ExpectClosed(); cl.Code != 1001 {
+		t.Fatalf("closed %d %q, want 1001", cl.Code, cl.Reason)
+	}
+	c.Close()
+	eventually(t, 5*time.Second, "goroutines back to the count before the server started", func() bool {
+		http.DefaultClient.CloseIdleConnections()
+		return goroutines() <= base
+	})
+}
