@@ -21,6 +21,9 @@ func TestRandomSequencesKeepInvariants(t *testing.T) {
 		pos := map[string]int{}
 		holder := map[string]string{}
 		var stale []Effect // every timer ever armed
+		// The generation of each timer kind as armed and cancelled by the effects (0: none):
+		// a timer of any other generation is stale.
+		var live [2]uint64
 		for step := 0; step < 300; step++ {
 			now = now.Add(time.Duration(rng.IntN(3000)) * time.Millisecond)
 			u := users[rng.IntN(len(users))]
@@ -49,11 +52,19 @@ func TestRandomSequencesKeepInvariants(t *testing.T) {
 				if len(stale) > 0 {
 					e := stale[rng.IntN(len(stale))]
 					r = m.Timer(e.Timer, e.Generation, now)
+					acted := r.Changed || len(r.Effects) > 0
+					if current := e.Generation == live[e.Timer]; acted != current {
+						t.Fatalf("seed %d step %d: %s timer gen %d (live %d) acted=%v", seed, step, e.Timer, e.Generation, live[e.Timer], acted)
+					}
 				}
 			}
 			for _, e := range r.Effects {
-				if e.Kind == EffectArmTimer {
+				switch e.Kind {
+				case EffectArmTimer:
 					stale = append(stale, e)
+					live[e.Timer] = e.Generation
+				case EffectCancelTimer:
+					live[e.Timer] = 0
 				}
 			}
 			apply(m, r, pos, holder)
