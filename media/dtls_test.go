@@ -233,23 +233,38 @@ func clientHandshake(t *testing.T, offer func(client *Certificate) *Offer, opts 
 	sconn, cconn := pipe(16)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	// Each side finishes its handshake on its own schedule: the client as soon as it has the
+	// server's Finished, the server once that flight is out. Neither may tear down its end
+	// before the other's result is in, or a close_notify / closed conn fails a handshake that
+	// was succeeding.
 	clientErr := make(chan error, 1)
+	serverDone, clientDone := make(chan struct{}), make(chan struct{})
 	go func() {
+		defer close(clientDone)
 		dc, err := dtls.ClientWithOptions(cconn, sconn.LocalAddr(), opts(clientCert)...)
 		if err == nil {
 			err = dc.HandshakeContext(ctx)
-			dc.Close()
 		}
 		clientErr <- err
+		if dc != nil {
+			<-serverDone
+			dc.Close()
+		}
 	}()
 	sdc, serr := HandshakeDTLS(ctx, sconn, cconn.LocalAddr(), DTLSServerOptions(serverCert, offer(clientCert)))
 	var sess *SRTPSession
 	if serr == nil {
 		sess, serr = NewSRTPSession(sdc)
+	} else {
+		cconn.Close() // a client refused mid-handshake may wait for a flight that never comes
+	}
+	cerr := <-clientErr
+	close(serverDone) // now the client may send its close_notify
+	<-clientDone
+	if sdc != nil {
 		sdc.Close()
 	}
-	cconn.Close() // a client refused mid-handshake may wait for a flight that never comes
-	cerr := <-clientErr
+	cconn.Close()
 	waitGoroutines(t, base)
 	return sess, serr, cerr
 }
