@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/minilivechat/minilivechat/actors/channel"
+	"github.com/minilivechat/minilivechat/actors/floor"
 	"github.com/minilivechat/minilivechat/actors/msg"
 	"github.com/minilivechat/minilivechat/admin/metrics"
 	"github.com/minilivechat/minilivechat/gateway"
@@ -68,8 +69,8 @@ func Defaults() Config {
 		HeartbeatInterval: gateway.DefaultHeartbeatInterval,
 		HeartbeatGrace:    gateway.DefaultHeartbeatGrace,
 		IdentifyTimeout:   gateway.DefaultIdentifyTimeout,
-		FloorPingTimeout:  6 * time.Second,
-		FloorMaxDuration:  30 * time.Second,
+		FloorPingTimeout:  floor.DefaultPingTimeout,
+		FloorMaxDuration:  floor.DefaultMaxDuration,
 		Secret:            token.DefaultSecret,
 		RateLimit:         gateway.DefaultRateLimit,
 		RateBurst:         gateway.DefaultRateBurst,
