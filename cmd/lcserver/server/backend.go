@@ -38,13 +38,15 @@ func (b *backend) ask(ctx context.Context, req any) (any, error) {
 		}
 		return nil, fmt.Errorf("ask directory %T: %w", req, err)
 	}
-	if r, ok := res.(*msg.Result); ok {
-		if r.Err != nil {
-			return nil, r.Err
-		}
-		return r.Data, nil
+	// The directory, the channels and the sessions all answer with *msg.Result.
+	r, ok := res.(*msg.Result)
+	if !ok {
+		return nil, fmt.Errorf("ask directory %T: answer %T is not a *msg.Result", req, res)
 	}
-	return res, nil // a bare answer (e.g. *msg.UserDetail straight from a session)
+	if r.Err != nil {
+		return nil, r.Err
+	}
+	return r.Data, nil
 }
 
 // as converts an answer's data to *T, accepting a pointer or a value.
@@ -106,22 +108,15 @@ func (b *backend) Channel(ctx context.Context, channelID string) (*msg.ChannelDe
 }
 
 func (b *backend) AdminChannel(ctx context.Context, channelID string) (*msg.AdminChannelDetail, error) {
-	v, err := b.ask(ctx, &msg.GetChannel{Call: adminCall, ChannelID: channelID})
-	if err != nil {
-		return nil, err
-	}
-	if d, ok := v.(*msg.ChannelDetail); ok { // a channel that keeps no admin view
-		return &msg.AdminChannelDetail{ChannelDetail: *d, Peers: []msg.PeerInfo{}}, nil
-	}
-	d, err := as[msg.AdminChannelDetail](v, nil)
+	d, err := as[msg.AdminChannelDetail](b.ask(ctx, &msg.GetChannel{Call: adminCall, ChannelID: channelID}))
 	if err == nil && d.Peers == nil {
 		d.Peers = []msg.PeerInfo{}
 	}
 	return d, err
 }
 
-// peers lists the media peers. The server has no media plane of its own yet: the list stays
-// empty until Config.Media reports peers.
+// peers lists the media peers of a Config.Media that can list them (the server's own media
+// plane, actors/peer, can); any other media plane reports none.
 func (b *backend) peers() []msg.PeerInfo {
 	if pl, ok := b.s.cfg.Media.(PeerLister); ok {
 		return pl.Peers()
