@@ -72,11 +72,13 @@ func TestPresetChannelsFromJSONAndYAML(t *testing.T) {
 	}
 
 	for name, body := range map[string]string{
-		"dup.json":     `[{"channel_id":"a"},{"channel_id":"a"}]`,
-		"badid.json":   `[{"channel_id":"a b"}]`,
-		"empty.json":   `[]`,
-		"unknown.json": `[{"channel_id":"a","colour":"red"}]`,
-		"broken.yaml":  "channels: [",
+		"dup.json":      `[{"channel_id":"a"},{"channel_id":"a"}]`,
+		"badid.json":    `[{"channel_id":"a b"}]`,
+		"empty.json":    `[]`,
+		"unknown.json":  `[{"channel_id":"a","colour":"red"}]`,
+		"longname.json": `[{"channel_id":"a","channel_name":"` + strings.Repeat("x", 101) + `"}]`,
+		"negcap.json":   `[{"channel_id":"a","capacity":-1}]`,
+		"broken.yaml":   "channels: [",
 	} {
 		if _, err := LoadChannels(write(name, body)); err == nil {
 			t.Errorf("%s accepted", name)

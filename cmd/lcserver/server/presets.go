@@ -10,11 +10,9 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/minilivechat/minilivechat/actors/directory"
 	"github.com/minilivechat/minilivechat/actors/msg"
 )
-
-// defaultPresetCapacity applies to preset entries without a capacity.
-const defaultPresetCapacity = 20
 
 // LoadChannels reads a preset file: JSON or YAML (by extension, else sniffed), either a list
 // of channels or {channels: [...]}, each {channel_id, freq, channel_name, capacity?}.
@@ -69,41 +67,24 @@ func strictJSON(data []byte, v any) error {
 	return nil
 }
 
+// validateChannels normalises every spec with directory.ValidateSpec (the rules of
+// CHANNEL_CREATE: id pattern, capacity, name and freq limits) and refuses duplicates, so that a
+// bad file stops the server at start instead of losing a channel.
 func validateChannels(specs []msg.ChannelSpec) error {
 	if len(specs) == 0 {
 		return fmt.Errorf("no channels")
 	}
 	seen := map[string]bool{}
 	for i := range specs {
-		s := &specs[i]
-		if !validID(s.ChannelID) {
-			return fmt.Errorf("channel %d: channel_id %q must match [A-Za-z0-9_-]{1,64}", i+1, s.ChannelID)
+		s, err := directory.ValidateSpec(specs[i])
+		if err != nil {
+			return fmt.Errorf("channel %d: %s", i+1, err.Reason)
 		}
 		if seen[s.ChannelID] {
 			return fmt.Errorf("channel %s listed twice", s.ChannelID)
 		}
 		seen[s.ChannelID] = true
-		if s.Capacity == 0 {
-			s.Capacity = defaultPresetCapacity
-		}
-		if s.Capacity < 0 {
-			return fmt.Errorf("channel %s: capacity %d is negative", s.ChannelID, s.Capacity)
-		}
-		if s.ChannelName == "" {
-			s.ChannelName = s.ChannelID
-		}
+		specs[i] = s
 	}
 	return nil
-}
-
-func validID(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for _, c := range s {
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
 }
