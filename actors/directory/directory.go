@@ -184,9 +184,6 @@ func (d *Actor) Receive(ctx actor.Context) {
 			return
 		}
 		respond(ctx, m.Call.Fail(msg.Errorf(msg.CodeNoSuchUser, "user %s is not connected", m.UserID)))
-	case *msg.Broadcast:
-		d.broadcast(ctx, m.Event)
-
 	case *msg.ChannelChanged:
 		if e := d.channels[m.Info.ChannelID]; e != nil {
 			e.info = m.Info

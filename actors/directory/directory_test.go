@@ -232,16 +232,6 @@ func TestChannelChangedAndDeleted(t *testing.T) {
 	}
 }
 
-func TestBroadcast(t *testing.T) {
-	f := newFixture(t, nil)
-	f.register("a", sess("a"))
-	f.register("b", sess("b"))
-	recs := f.ctx.Deliver(f.d, &msg.Broadcast{Event: "shutdown"}, nil)
-	if len(actortest.SentTo(recs, sess("a"))) != 1 || len(actortest.SentTo(recs, sess("b"))) != 1 {
-		t.Fatalf("broadcast %+v", recs)
-	}
-}
-
 func TestPanicRecovered(t *testing.T) {
 	f := newFixture(t, nil)
 	f.ctx.Deliver(f.d, &msg.RegisterSession{UserID: "a", Session: sess("a"), LastSeen: func() time.Time { panic("clock broke") }}, nil)

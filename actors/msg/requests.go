@@ -89,9 +89,6 @@ type ChannelChanged struct {
 // the directory drops it from its table, broadcasts CHANNEL_EVENT delete and stops it.
 type ChannelDeleted struct{ ChannelID string }
 
-// Broadcast asks the directory to send Event to every identified session.
-type Broadcast struct{ Event any }
-
 // ---- channel requests (sent to the directory, forwarded to the channel) ----
 
 // ChannelRequest is implemented by every request that names a channel; the directory uses it
