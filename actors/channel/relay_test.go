@@ -158,6 +158,11 @@ func TestActorSystemEndToEnd(t *testing.T) {
 	sys.Root.Send(pid, p)
 	got := actortest.Expect[*media.Packet](t, peers["b"], wait)
 	got.Release()
+	// The channel releases its own reference after sending to b; a request answered from its
+	// mailbox afterwards proves that it has (and orders its writes before the check).
+	if r := ask(&msg.GetChannel{Call: msg.Call{Op: 16}, ChannelID: "CH"}); r.Err != nil {
+		t.Fatal(r.Err)
+	}
 	if !returned(p) {
 		t.Fatal("relayed packet not returned to the pool")
 	}
