@@ -26,7 +26,7 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 lint:
-	gofmt -l . | tee /dev/stderr | (! read)
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
 # Static release binaries of lcserver and lcadmin for gateway devices (linux amd64, arm64,
