@@ -11,7 +11,7 @@ build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/lcadmin ./cmd/lcadmin
 
 run:
-	$(GO) run ./cmd/lcserver --dev --advertise-ip 127.0.0.1
+	$(GO) run ./cmd/lcserver --dev --bind 127.0.0.1 --advertise-ip 127.0.0.1
 
 # The whole suite with the race detector. Browser tests skip (with a line saying so) when
 # Chromium is not installed; `make e2e` insists on it.
