@@ -49,7 +49,7 @@ const (
 )
 
 // idPattern is the id syntax of SPEC §4.1 for channel and user ids.
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+var idPattern = regexp.MustCompile(msg.IDPattern)
 
 // ufragPattern accepts ICE ufrags (RFC 8839 ice-char, bounded length); the server's own are
 // 16 alphanumerics.

@@ -12,25 +12,10 @@ import (
 // Limits of SPEC §4.1 and §9 that the gateway checks at the edge, so that no malformed value
 // reaches an actor.
 const (
-	maxIDLen       = 64
 	maxPriority    = 255
 	maxCapacity    = 10000
 	maxStringField = 1024 // bytes of freq, channel_name, ufrag; the channel checks code points
 )
-
-// validID reports whether s matches [A-Za-z0-9_-]{1,64}.
-func validID(s string) bool {
-	if len(s) == 0 || len(s) > maxIDLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
 
 // parseEnvelope splits a frame into its opcode and raw payload. A missing or null `d` is an
 // empty object.
@@ -111,7 +96,7 @@ func requireID(op Op, field string, v *string) (string, *msg.Error) {
 	if v == nil {
 		return "", msg.Errorf(msg.CodeMalformed, "%s: missing %s", op, field)
 	}
-	if !validID(*v) {
+	if !msg.ValidID(*v) {
 		return "", msg.Errorf(msg.CodeMalformed, "%s: %s must match [A-Za-z0-9_-]{1,64}", op, field)
 	}
 	return *v, nil

@@ -149,7 +149,7 @@ func checkRequest(t *testing.T, op Op, req any, who identity) {
 	default:
 		t.Fatalf("op %d decoded to an unexpected %T", op, req)
 	}
-	if !validID(id) {
+	if !msg.ValidID(id) {
 		t.Fatalf("op %d passed an invalid channel id %q", op, id)
 	}
 }

@@ -21,7 +21,6 @@ package directory
 import (
 	"fmt"
 	"log/slog"
-	"regexp"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -61,17 +60,11 @@ func DefaultPresets() []msg.ChannelSpec {
 	}
 }
 
-// idPattern is the form of channel and user ids (SPEC §4.1).
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-
-// ValidID reports whether id is a valid channel or user id.
-func ValidID(id string) bool { return idPattern.MatchString(id) }
-
 // ValidateSpec checks a CHANNEL_CREATE (or preset) and returns it normalised: capacity 0
 // becomes channel.DefaultCapacity and an empty channel_name becomes the channel id. Errors are
 // 1004 with a reason.
 func ValidateSpec(s msg.ChannelSpec) (msg.ChannelSpec, *msg.Error) {
-	if !ValidID(s.ChannelID) {
+	if !msg.ValidID(s.ChannelID) {
 		return s, msg.Errorf(msg.CodeMalformed, "channel_id %q must match [A-Za-z0-9_-]{1,64}", s.ChannelID)
 	}
 	switch {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/minilivechat/minilivechat/actors/msg"
 	"github.com/minilivechat/minilivechat/admin"
 	"github.com/minilivechat/minilivechat/gateway/token"
 )
@@ -161,7 +162,7 @@ func runToken(r tokenRequest, now time.Time, stdout, stderr io.Writer) error {
 	if r.TTL <= 0 {
 		return fmt.Errorf("--ttl must be positive, got %v", r.TTL)
 	}
-	if !validID(r.UserID) {
+	if !msg.ValidID(r.UserID) {
 		return fmt.Errorf("invalid --user %q: user ids match [A-Za-z0-9_-]{1,64}", r.UserID)
 	}
 	secret := r.Secret
@@ -188,18 +189,6 @@ func runToken(r tokenRequest, now time.Time, stdout, stderr io.Writer) error {
 		return err
 	}
 	return writeJSON(stdout, out)
-}
-
-func validID(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
-			return false
-		}
-	}
-	return true
 }
 
 // describe turns an error into the one line lcadmin prints, with a hint where the fix is on
