@@ -220,27 +220,12 @@ func (a *Actor) recoverPanic(ctx actor.Context) {
 		"message_type", fmt.Sprintf("%T", ctx.Message()), "stack", string(debug.Stack()))
 	if req, ok := ctx.Message().(msg.ChannelRequest); ok {
 		_, call := req.Target()
-		respond(ctx, call.Fail(msg.Errorf(msg.CodeInternal, "internal error in channel %s", a.spec.ChannelID)))
-	}
-}
-
-// respond answers the current request; a message sent without a sender gets no answer
-// (protoactor would route it to dead letters).
-func respond(ctx actor.Context, r *msg.Result) {
-	if ctx.Sender() != nil {
-		ctx.Respond(r)
+		msg.Reply(ctx, call.Fail(msg.Errorf(msg.CodeInternal, "internal error in channel %s", a.spec.ChannelID)))
 	}
 }
 
 func (a *Actor) gone(ctx actor.Context, call msg.Call) {
-	respond(ctx, call.Fail(msg.Errorf(msg.CodeNoSuchChannel, "channel %s does not exist", a.spec.ChannelID)))
-}
-
-func samePID(x, y *actor.PID) bool {
-	if x == nil || y == nil {
-		return x == y
-	}
-	return x.Equal(y)
+	msg.Reply(ctx, call.Fail(msg.Errorf(msg.CodeNoSuchChannel, "channel %s does not exist", a.spec.ChannelID)))
 }
 
 func (a *Actor) join(ctx actor.Context, m *msg.JoinChannel) {
@@ -251,16 +236,16 @@ func (a *Actor) join(ctx actor.Context, m *msg.JoinChannel) {
 	}
 	user := call.UserID
 	if user == "" {
-		respond(ctx, call.Fail(msg.Errorf(msg.CodeMalformed, "joining needs an identified user")))
+		msg.Reply(ctx, call.Fail(msg.Errorf(msg.CodeMalformed, "joining needs an identified user")))
 		return
 	}
 	old := a.members[user]
-	if old != nil && samePID(old.session, call.Session) {
-		respond(ctx, call.Fail(msg.Errorf(msg.CodeAlreadyJoined, "already joined channel %s", a.spec.ChannelID)))
+	if old != nil && msg.SamePID(old.session, call.Session) {
+		msg.Reply(ctx, call.Fail(msg.Errorf(msg.CodeAlreadyJoined, "already joined channel %s", a.spec.ChannelID)))
 		return
 	}
 	if old == nil && len(a.members) >= a.spec.Capacity {
-		respond(ctx, call.Fail(msg.Errorf(msg.CodeChannelFull, "channel %s is full (%d members)", a.spec.ChannelID, a.spec.Capacity)))
+		msg.Reply(ctx, call.Fail(msg.Errorf(msg.CodeChannelFull, "channel %s is full (%d members)", a.spec.ChannelID, a.spec.Capacity)))
 		return
 	}
 	var peer msg.Peer
@@ -269,7 +254,7 @@ func (a *Actor) join(ctx actor.Context, m *msg.JoinChannel) {
 			ChannelID: a.spec.ChannelID, UserID: user, SDPOffer: m.SDPOffer, Channel: ctx.Self(),
 		})
 		if err != nil {
-			respond(ctx, call.Fail(err))
+			msg.Reply(ctx, call.Fail(err))
 			return
 		}
 		peer = p
@@ -293,7 +278,7 @@ func (a *Actor) join(ctx actor.Context, m *msg.JoinChannel) {
 	// The directory hears of the change before the joiner gets its ACK, so a CHANNEL_LIST sent
 	// after the ACK already counts it.
 	a.changed(ctx, "")
-	respond(ctx, call.OK(&msg.JoinAck{
+	msg.Reply(ctx, call.OK(&msg.JoinAck{
 		ChannelID:     a.spec.ChannelID,
 		SDPAnswer:     peer.Answer,
 		ActiveMembers: a.memberList(),
@@ -310,17 +295,17 @@ func (a *Actor) leave(ctx actor.Context, m *msg.LeaveChannel) {
 	}
 	mem := a.members[call.UserID]
 	if mem == nil {
-		respond(ctx, call.Fail(msg.Errorf(msg.CodeNotJoined, "not joined to channel %s", a.spec.ChannelID)))
+		msg.Reply(ctx, call.Fail(msg.Errorf(msg.CodeNotJoined, "not joined to channel %s", a.spec.ChannelID)))
 		return
 	}
-	if call.Session != nil && !samePID(mem.session, call.Session) {
+	if call.Session != nil && !msg.SamePID(mem.session, call.Session) {
 		// A replaced session leaving late: the membership belongs to the newer session now.
 		// From the old session's view it has left, so it gets its ACK; nothing changes.
-		respond(ctx, call.OK(&msg.LeaveAck{ChannelID: a.spec.ChannelID}))
+		msg.Reply(ctx, call.OK(&msg.LeaveAck{ChannelID: a.spec.ChannelID}))
 		return
 	}
 	a.remove(ctx, mem)
-	respond(ctx, call.OK(&msg.LeaveAck{ChannelID: a.spec.ChannelID}))
+	msg.Reply(ctx, call.OK(&msg.LeaveAck{ChannelID: a.spec.ChannelID}))
 }
 
 // remove takes a member out: leave event to the others, the floor moves on (a leaving holder
@@ -347,7 +332,7 @@ func (a *Actor) remove(ctx actor.Context, mem *member) {
 // member). Calls without a session (admin API) are never stale.
 func (a *Actor) staleSession(call msg.Call) bool {
 	mem := a.members[call.UserID]
-	return mem != nil && call.Session != nil && !samePID(mem.session, call.Session)
+	return mem != nil && call.Session != nil && !msg.SamePID(mem.session, call.Session)
 }
 
 // permitted says whether call may update or delete the channel: its creator or the admin API.
@@ -363,23 +348,23 @@ func (a *Actor) update(ctx actor.Context, m *msg.UpdateChannel) {
 		return
 	}
 	if !a.permitted(call) {
-		respond(ctx, call.Fail(msg.Errorf(msg.CodeNotPermitted, "only the creator of channel %s may change it", a.spec.ChannelID)))
+		msg.Reply(ctx, call.Fail(msg.Errorf(msg.CodeNotPermitted, "only the creator of channel %s may change it", a.spec.ChannelID)))
 		return
 	}
 	if m.ChannelName != nil {
 		if err := CheckName(*m.ChannelName); err != nil {
-			respond(ctx, call.Fail(err))
+			msg.Reply(ctx, call.Fail(err))
 			return
 		}
 	}
 	if m.Capacity != nil {
 		c := *m.Capacity
 		if c <= 0 {
-			respond(ctx, call.Fail(msg.Errorf(msg.CodeMalformed, "capacity must be positive, got %d", c)))
+			msg.Reply(ctx, call.Fail(msg.Errorf(msg.CodeMalformed, "capacity must be positive, got %d", c)))
 			return
 		}
 		if c < len(a.members) {
-			respond(ctx, call.Fail(msg.Errorf(msg.CodeMalformed,
+			msg.Reply(ctx, call.Fail(msg.Errorf(msg.CodeMalformed,
 				"capacity %d is below the %d current members of channel %s", c, len(a.members), a.spec.ChannelID)))
 			return
 		}
@@ -393,7 +378,7 @@ func (a *Actor) update(ctx actor.Context, m *msg.UpdateChannel) {
 	}
 	info := a.info()
 	a.changed(ctx, msg.EventUpdate)
-	respond(ctx, call.OK(&info))
+	msg.Reply(ctx, call.OK(&info))
 }
 
 func (a *Actor) delete(ctx actor.Context, m *msg.DeleteChannel) {
@@ -403,7 +388,7 @@ func (a *Actor) delete(ctx actor.Context, m *msg.DeleteChannel) {
 		return
 	}
 	if !a.permitted(call) {
-		respond(ctx, call.Fail(msg.Errorf(msg.CodeNotPermitted, "only the creator of channel %s may delete it", a.spec.ChannelID)))
+		msg.Reply(ctx, call.Fail(msg.Errorf(msg.CodeNotPermitted, "only the creator of channel %s may delete it", a.spec.ChannelID)))
 		return
 	}
 	info := a.info()
@@ -428,7 +413,7 @@ func (a *Actor) delete(ctx actor.Context, m *msg.DeleteChannel) {
 	if a.cfg.Directory != nil {
 		ctx.Send(a.cfg.Directory, &msg.ChannelDeleted{ChannelID: a.spec.ChannelID})
 	}
-	respond(ctx, call.OK(&info))
+	msg.Reply(ctx, call.OK(&info))
 }
 
 func (a *Actor) get(ctx actor.Context, m *msg.GetChannel) {
@@ -438,7 +423,7 @@ func (a *Actor) get(ctx actor.Context, m *msg.GetChannel) {
 	}
 	d := msg.ChannelDetail{ChannelInfo: a.info(), Members: a.memberList(), Queue: a.queueList()}
 	if !m.Call.Admin {
-		respond(ctx, m.Call.OK(&d))
+		msg.Reply(ctx, m.Call.OK(&d))
 		return
 	}
 	peers := []msg.PeerInfo{}
@@ -447,7 +432,7 @@ func (a *Actor) get(ctx actor.Context, m *msg.GetChannel) {
 			peers = append(peers, mem.peer.Info().PeerInfo)
 		}
 	}
-	respond(ctx, m.Call.OK(&msg.AdminChannelDetail{ChannelDetail: d, Peers: peers}))
+	msg.Reply(ctx, m.Call.OK(&msg.AdminChannelDetail{ChannelDetail: d, Peers: peers}))
 }
 
 // postMessage handles MESSAGE_CREATE.
@@ -458,16 +443,16 @@ func (a *Actor) postMessage(ctx actor.Context, m *msg.PostMessage) {
 		return
 	}
 	if a.members[call.UserID] == nil || a.staleSession(call) {
-		respond(ctx, call.Fail(msg.Errorf(msg.CodeNotMember, "not a member of channel %s", a.spec.ChannelID)))
+		msg.Reply(ctx, call.Fail(msg.Errorf(msg.CodeNotMember, "not a member of channel %s", a.spec.ChannelID)))
 		return
 	}
 	// The one place chat content is judged (the gateway only checks that it is there).
 	if strings.TrimSpace(m.Content) == "" {
-		respond(ctx, call.Fail(msg.Errorf(msg.CodeEmptyMessage, "message content is empty")))
+		msg.Reply(ctx, call.Fail(msg.Errorf(msg.CodeEmptyMessage, "message content is empty")))
 		return
 	}
 	if n, limit := utf8.RuneCountInString(m.Content), a.cfg.MaxMessageLength; n > limit {
-		respond(ctx, call.Fail(msg.Errorf(msg.CodeMessageTooLong, "message has %d characters, at most %d allowed", n, limit)))
+		msg.Reply(ctx, call.Fail(msg.Errorf(msg.CodeMessageTooLong, "message has %d characters, at most %d allowed", n, limit)))
 		return
 	}
 	a.msgSeq++
@@ -479,7 +464,7 @@ func (a *Actor) postMessage(ctx actor.Context, m *msg.PostMessage) {
 		Content:   m.Content,
 		Timestamp: a.cfg.Clock.Now().UTC().Format(msg.TimestampFormat),
 	}
-	respond(ctx, call.OK(&msg.MessageAck{MessageID: id}))
+	msg.Reply(ctx, call.OK(&msg.MessageAck{MessageID: id}))
 	for _, mem := range a.members {
 		ctx.Send(mem.session, ev)
 	}
@@ -530,7 +515,7 @@ func (a *Actor) revoke(ctx actor.Context, m *msg.RevokeFloor) {
 		return
 	}
 	if !call.Admin {
-		respond(ctx, call.Fail(msg.Errorf(msg.CodeNotPermitted, "only the admin API may revoke the floor")))
+		msg.Reply(ctx, call.Fail(msg.Errorf(msg.CodeNotPermitted, "only the admin API may revoke the floor")))
 		return
 	}
 	who, res := a.floor.Revoke(a.cfg.Clock.Now())
@@ -540,7 +525,7 @@ func (a *Actor) revoke(ctx actor.Context, m *msg.RevokeFloor) {
 		out.RevokedFrom = &who
 		a.log.Info("floor revoked by admin", "user_id", who)
 	}
-	respond(ctx, call.OK(out))
+	msg.Reply(ctx, call.OK(out))
 }
 
 // apply carries out a floor transition's effects in order and records its metrics. asker is
@@ -666,7 +651,7 @@ func (a *Actor) relay(ctx actor.Context, pkt *media.Packet) {
 // member stays, signaling-only.
 func (a *Actor) peerStopped(pid *actor.PID) {
 	for _, mem := range a.members {
-		if samePID(mem.peer.PID, pid) {
+		if msg.SamePID(mem.peer.PID, pid) {
 			a.log.Info("media peer ended; member stays without media", "user_id", mem.userID, "ufrag", mem.peer.Ufrag)
 			mem.peer = msg.Peer{}
 			a.rebuildListeners()

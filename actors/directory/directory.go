@@ -146,21 +146,21 @@ func (d *Actor) Receive(ctx actor.Context) {
 			ctx.Forward(e.pid)
 			return
 		}
-		respond(ctx, call.Fail(msg.Errorf(msg.CodeNoSuchChannel, "channel %s does not exist", id)))
+		msg.Reply(ctx, call.Fail(msg.Errorf(msg.CodeNoSuchChannel, "channel %s does not exist", id)))
 
 	case *msg.RegisterSession:
 		d.register(ctx, m)
 	case *msg.UnregisterSession:
-		if u := d.users[m.UserID]; u != nil && samePID(u.session, m.Session) {
+		if u := d.users[m.UserID]; u != nil && msg.SamePID(u.session, m.Session) {
 			delete(d.users, m.UserID)
 			d.cfg.Metrics.Users.Set(float64(len(d.users)))
 		}
-		respond(ctx, &msg.Result{})
+		msg.Reply(ctx, &msg.Result{})
 
 	case *msg.CreateChannel:
 		d.create(ctx, m)
 	case *msg.ListChannels:
-		respond(ctx, m.Call.OK(&msg.ChannelList{Channels: d.channelList()}))
+		msg.Reply(ctx, m.Call.OK(&msg.ChannelList{Channels: d.channelList()}))
 	case *msg.GetStatus:
 		active := 0
 		for _, e := range d.channels {
@@ -168,15 +168,15 @@ func (d *Actor) Receive(ctx actor.Context) {
 				active++
 			}
 		}
-		respond(ctx, m.Call.OK(&msg.DirectoryStatus{Users: len(d.users), Channels: len(d.channels), FloorActive: active}))
+		msg.Reply(ctx, m.Call.OK(&msg.DirectoryStatus{Users: len(d.users), Channels: len(d.channels), FloorActive: active}))
 	case *msg.ListUsers:
-		respond(ctx, m.Call.OK(&msg.UserList{Users: d.userList()}))
+		msg.Reply(ctx, m.Call.OK(&msg.UserList{Users: d.userList()}))
 	case *msg.GetUser:
 		if u := d.users[m.UserID]; u != nil {
 			ctx.Forward(u.session)
 			return
 		}
-		respond(ctx, m.Call.Fail(msg.Errorf(msg.CodeNoSuchUser, "user %s is not connected", m.UserID)))
+		msg.Reply(ctx, m.Call.Fail(msg.Errorf(msg.CodeNoSuchUser, "user %s is not connected", m.UserID)))
 	case *msg.ChannelChanged:
 		if e := d.channels[m.Info.ChannelID]; e != nil {
 			e.info = m.Info
@@ -197,7 +197,7 @@ func (d *Actor) Receive(ctx actor.Context) {
 		d.startPresets(ctx)
 	case *actor.Terminated:
 		for id, e := range d.channels {
-			if samePID(e.pid, m.Who) {
+			if msg.SamePID(e.pid, m.Who) {
 				d.log.Warn("channel actor ended without a delete; dropping it", "channel_id", id)
 				d.drop(ctx, id, e)
 				return
@@ -215,7 +215,7 @@ func (d *Actor) recoverPanic(ctx actor.Context) {
 	d.log.Error("directory actor recovered from a panic", "panic", fmt.Sprint(r),
 		"message_type", fmt.Sprintf("%T", ctx.Message()), "stack", string(debug.Stack()))
 	if call, ok := callOf(ctx.Message()); ok {
-		respond(ctx, call.Fail(msg.Errorf(msg.CodeInternal, "internal error in the directory")))
+		msg.Reply(ctx, call.Fail(msg.Errorf(msg.CodeInternal, "internal error in the directory")))
 	}
 }
 
@@ -239,22 +239,8 @@ func callOf(m any) (msg.Call, bool) {
 	return msg.Call{}, false
 }
 
-// respond answers a request; a plain Send gets no answer (it would go to dead letters).
-func respond(ctx actor.Context, r *msg.Result) {
-	if ctx.Sender() != nil {
-		ctx.Respond(r)
-	}
-}
-
-func samePID(x, y *actor.PID) bool {
-	if x == nil || y == nil {
-		return x == y
-	}
-	return x.Equal(y)
-}
-
 func (d *Actor) register(ctx actor.Context, m *msg.RegisterSession) {
-	if old := d.users[m.UserID]; old != nil && !samePID(old.session, m.Session) {
+	if old := d.users[m.UserID]; old != nil && !msg.SamePID(old.session, m.Session) {
 		d.log.Info("session replaced by a newer IDENTIFY", "user_id", m.UserID)
 		ctx.Send(old.session, &msg.Replaced{})
 	}
@@ -265,7 +251,7 @@ func (d *Actor) register(ctx actor.Context, m *msg.RegisterSession) {
 	}
 	d.users[m.UserID] = &user{session: m.Session, priority: m.Priority, connectedAt: d.cfg.Clock.Now(), lastSeen: lastSeen}
 	d.cfg.Metrics.Users.Set(float64(len(d.users)))
-	respond(ctx, &msg.Result{})
+	msg.Reply(ctx, &msg.Result{})
 }
 
 func (d *Actor) startPresets(ctx actor.Context) {
@@ -285,17 +271,17 @@ func (d *Actor) startPresets(ctx actor.Context) {
 func (d *Actor) create(ctx actor.Context, m *msg.CreateChannel) {
 	spec, err := ValidateSpec(m.Spec)
 	if err != nil {
-		respond(ctx, m.Call.Fail(err))
+		msg.Reply(ctx, m.Call.Fail(err))
 		return
 	}
 	if d.channels[spec.ChannelID] != nil {
-		respond(ctx, m.Call.Fail(msg.Errorf(msg.CodeChannelExists, "channel %s already exists", spec.ChannelID)))
+		msg.Reply(ctx, m.Call.Fail(msg.Errorf(msg.CodeChannelExists, "channel %s already exists", spec.ChannelID)))
 		return
 	}
 	info := d.spawn(ctx, spec, m.Call.UserID)
 	d.log.Info("channel created", "channel_id", spec.ChannelID, "by", m.Call.UserID)
 	reply := info
-	respond(ctx, m.Call.OK(&reply))
+	msg.Reply(ctx, m.Call.OK(&reply))
 	d.broadcast(ctx, &msg.ChannelEvent{ChannelID: spec.ChannelID, Event: msg.EventCreate, Channel: &info})
 }
 

@@ -215,3 +215,25 @@ func (r *RequestFloor) Target() (string, Call)  { return r.ChannelID, r.Call }
 func (r *ReleaseFloor) Target() (string, Call)  { return r.ChannelID, r.Call }
 func (r *PingFloor) Target() (string, Call)     { return r.ChannelID, r.Call }
 func (r *RevokeFloor) Target() (string, Call)   { return r.ChannelID, r.Call }
+
+// Responder is the part of actor.Context that answers the request being handled.
+type Responder interface {
+	Sender() *actor.PID
+	Respond(response any)
+}
+
+// Reply answers the request being handled with r. A message sent with a plain Send has no
+// sender and gets no answer (protoactor would route the answer to dead letters).
+func Reply(ctx Responder, r *Result) {
+	if ctx.Sender() != nil {
+		ctx.Respond(r)
+	}
+}
+
+// SamePID reports whether two PIDs name the same actor (two nils count as the same).
+func SamePID(x, y *actor.PID) bool {
+	if x == nil || y == nil {
+		return x == y
+	}
+	return x.Equal(y)
+}
