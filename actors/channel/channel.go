@@ -164,6 +164,13 @@ func (a *Actor) queueLimit() int {
 // keeps its members and floor instead of being restarted empty.
 func (a *Actor) Receive(ctx actor.Context) {
 	defer a.recoverPanic(ctx)
+	// A deleted channel answers every request that was already on its way with 2000 until
+	// the directory's Poison reaches it.
+	if r, ok := ctx.Message().(msg.ChannelRequest); ok && a.deleted {
+		_, call := r.Target()
+		a.gone(ctx, call)
+		return
+	}
 	switch m := ctx.Message().(type) {
 	case *media.Packet:
 		a.relay(ctx, m)
@@ -230,10 +237,6 @@ func (a *Actor) gone(ctx actor.Context, call msg.Call) {
 
 func (a *Actor) join(ctx actor.Context, m *msg.JoinChannel) {
 	call := m.Call
-	if a.deleted {
-		a.gone(ctx, call)
-		return
-	}
 	user := call.UserID
 	if user == "" {
 		msg.Reply(ctx, call.Fail(msg.Errorf(msg.CodeMalformed, "joining needs an identified user")))
@@ -289,10 +292,6 @@ func (a *Actor) join(ctx actor.Context, m *msg.JoinChannel) {
 
 func (a *Actor) leave(ctx actor.Context, m *msg.LeaveChannel) {
 	call := m.Call
-	if a.deleted {
-		a.gone(ctx, call)
-		return
-	}
 	mem := a.members[call.UserID]
 	if mem == nil {
 		msg.Reply(ctx, call.Fail(msg.Errorf(msg.CodeNotJoined, "not joined to channel %s", a.spec.ChannelID)))
@@ -343,10 +342,6 @@ func (a *Actor) permitted(call msg.Call) bool {
 
 func (a *Actor) update(ctx actor.Context, m *msg.UpdateChannel) {
 	call := m.Call
-	if a.deleted {
-		a.gone(ctx, call)
-		return
-	}
 	if !a.permitted(call) {
 		msg.Reply(ctx, call.Fail(msg.Errorf(msg.CodeNotPermitted, "only the creator of channel %s may change it", a.spec.ChannelID)))
 		return
@@ -383,10 +378,6 @@ func (a *Actor) update(ctx actor.Context, m *msg.UpdateChannel) {
 
 func (a *Actor) delete(ctx actor.Context, m *msg.DeleteChannel) {
 	call := m.Call
-	if a.deleted {
-		a.gone(ctx, call)
-		return
-	}
 	if !a.permitted(call) {
 		msg.Reply(ctx, call.Fail(msg.Errorf(msg.CodeNotPermitted, "only the creator of channel %s may delete it", a.spec.ChannelID)))
 		return
@@ -417,10 +408,6 @@ func (a *Actor) delete(ctx actor.Context, m *msg.DeleteChannel) {
 }
 
 func (a *Actor) get(ctx actor.Context, m *msg.GetChannel) {
-	if a.deleted {
-		a.gone(ctx, m.Call)
-		return
-	}
 	d := msg.ChannelDetail{ChannelInfo: a.info(), Members: a.memberList(), Queue: a.queueList()}
 	if !m.Call.Admin {
 		msg.Reply(ctx, m.Call.OK(&d))
@@ -438,10 +425,6 @@ func (a *Actor) get(ctx actor.Context, m *msg.GetChannel) {
 // postMessage handles MESSAGE_CREATE.
 func (a *Actor) postMessage(ctx actor.Context, m *msg.PostMessage) {
 	call := m.Call
-	if a.deleted {
-		a.gone(ctx, call)
-		return
-	}
 	if a.members[call.UserID] == nil || a.staleSession(call) {
 		msg.Reply(ctx, call.Fail(msg.Errorf(msg.CodeNotMember, "not a member of channel %s", a.spec.ChannelID)))
 		return
@@ -473,10 +456,6 @@ func (a *Actor) postMessage(ctx actor.Context, m *msg.PostMessage) {
 // floorRequest runs a floor transition for a session's request. Floor requests are answered
 // with floor events, not Results; only a deleted channel answers with 2000.
 func (a *Actor) floorRequest(ctx actor.Context, call msg.Call, step func(now time.Time) floor.Result) {
-	if a.deleted {
-		a.gone(ctx, call)
-		return
-	}
 	if a.staleSession(call) {
 		// The user's membership belongs to another (newer or older) session of the same user:
 		// this session is no member until it joins, and floor events must not go astray.
@@ -510,10 +489,6 @@ func (a *Actor) requestPriority(m *msg.RequestFloor) int {
 
 func (a *Actor) revoke(ctx actor.Context, m *msg.RevokeFloor) {
 	call := m.Call
-	if a.deleted {
-		a.gone(ctx, call)
-		return
-	}
 	if !call.Admin {
 		msg.Reply(ctx, call.Fail(msg.Errorf(msg.CodeNotPermitted, "only the admin API may revoke the floor")))
 		return
