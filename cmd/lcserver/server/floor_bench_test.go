@@ -13,42 +13,17 @@ import (
 // event back through the session, writer, client decode), with one other member receiving
 // FLOOR_TAKEN. Each iteration also releases the floor and waits for FLOOR_IDLE so the next
 // request finds it idle; grant-ns/op reports the request→grant leg alone.
-func BenchmarkFloorGrantRoundTrip(b *testing.B) {
-	s := start(b, func(c *Config) { c.RateLimit = -1; c.FloorPingTimeout = time.Hour })
-	talker := wstest.Dial(b, s.ws)
-	defer talker.Close()
-	talker.Identify("talker", mintFor(b, "talker", 100), -1)
-	listener := wstest.Dial(b, s.ws)
-	defer listener.Close()
-	listener.Identify("listener", mintFor(b, "listener", 100), -1)
-	talker.Request(opChannelJoin, d{"channel_id": "CH_0001"})
-	listener.Request(opChannelJoin, d{"channel_id": "CH_0001"})
-
-	req := d{"channel_id": "CH_0001"}
-	var grant time.Duration
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		t0 := time.Now()
-		talker.Send(opFloorRequest, req)
-		talker.Await(opFloorGranted)
-		grant += time.Since(t0)
-		talker.Send(opFloorRelease, req)
-		talker.Await(opFloorIdle)
-		if f, err := listener.AwaitErr(opFloorIdle); err != nil {
-			b.Fatalf("listener: %v (%v)", err, f)
-		}
-	}
-	b.StopTimer()
-	b.ReportMetric(float64(grant.Nanoseconds())/float64(b.N), "grant-ns/op")
-}
+func BenchmarkFloorGrantRoundTrip(b *testing.B) { benchmarkFloorGrant(b, 2) }
 
 // BenchmarkFloorGrantFanout20 is the round trip in a full channel: the talker's grant while
 // 19 other members each receive FLOOR_TAKEN and FLOOR_IDLE over their own WebSockets.
-func BenchmarkFloorGrantFanout20(b *testing.B) {
+func BenchmarkFloorGrantFanout20(b *testing.B) { benchmarkFloorGrant(b, 20) }
+
+// benchmarkFloorGrant runs the grant round trip in CH_0001 with n members; the first talks.
+func benchmarkFloorGrant(b *testing.B, n int) {
 	s := start(b, func(c *Config) { c.RateLimit = -1; c.FloorPingTimeout = time.Hour })
 	var members []*wstest.Client
-	for i := 0; i < 20; i++ {
+	for i := 0; i < n; i++ {
 		c := wstest.Dial(b, s.ws)
 		defer c.Close()
 		user := "m" + strconv.Itoa(i)
@@ -68,8 +43,8 @@ func BenchmarkFloorGrantFanout20(b *testing.B) {
 		grant += time.Since(t0)
 		talker.Send(opFloorRelease, req)
 		for _, m := range members {
-			if _, err := m.AwaitErr(opFloorIdle); err != nil {
-				b.Fatal(err)
+			if f, err := m.AwaitErr(opFloorIdle); err != nil {
+				b.Fatalf("%v (%v)", err, f)
 			}
 		}
 	}
