@@ -80,27 +80,15 @@ func (b *backend) Status(ctx context.Context) (*admin.Status, error) {
 }
 
 func (b *backend) Users(ctx context.Context) (*msg.UserList, error) {
-	l, err := as[msg.UserList](b.ask(ctx, &msg.ListUsers{Call: adminCall}))
-	if err == nil && l.Users == nil {
-		l.Users = []msg.UserInfo{}
-	}
-	return l, err
+	return as[msg.UserList](b.ask(ctx, &msg.ListUsers{Call: adminCall}))
 }
 
 func (b *backend) User(ctx context.Context, userID string) (*msg.UserDetail, error) {
-	d, err := as[msg.UserDetail](b.ask(ctx, &msg.GetUser{Call: adminCall, UserID: userID}))
-	if err == nil && d.Channels == nil {
-		d.Channels = []string{}
-	}
-	return d, err
+	return as[msg.UserDetail](b.ask(ctx, &msg.GetUser{Call: adminCall, UserID: userID}))
 }
 
 func (b *backend) Channels(ctx context.Context) (*msg.ChannelList, error) {
-	l, err := as[msg.ChannelList](b.ask(ctx, &msg.ListChannels{Call: adminCall}))
-	if err == nil && l.Channels == nil {
-		l.Channels = []msg.ChannelInfo{}
-	}
-	return l, err
+	return as[msg.ChannelList](b.ask(ctx, &msg.ListChannels{Call: adminCall}))
 }
 
 func (b *backend) Channel(ctx context.Context, channelID string) (*msg.ChannelDetail, error) {
@@ -108,11 +96,7 @@ func (b *backend) Channel(ctx context.Context, channelID string) (*msg.ChannelDe
 }
 
 func (b *backend) AdminChannel(ctx context.Context, channelID string) (*msg.AdminChannelDetail, error) {
-	d, err := as[msg.AdminChannelDetail](b.ask(ctx, &msg.GetChannel{Call: adminCall, ChannelID: channelID}))
-	if err == nil && d.Peers == nil {
-		d.Peers = []msg.PeerInfo{}
-	}
-	return d, err
+	return as[msg.AdminChannelDetail](b.ask(ctx, &msg.GetChannel{Call: adminCall, ChannelID: channelID}))
 }
 
 // peers lists the media peers of a Config.Media that can list them (the server's own media
