@@ -80,6 +80,9 @@ type Client struct {
 	closed  Closed        // valid after done
 	timeout time.Duration
 	nonce   atomic.Int64
+	// held keeps the frames RequestErr read past while it waited for its answer (events
+	// that raced ahead of the ACK); Next returns them first, so no event is lost.
+	held []Frame
 
 	// HeartbeatInterval is HELLO's heartbeat_interval in milliseconds.
 	HeartbeatInterval int64
@@ -215,6 +218,16 @@ func (c *Client) ClosedInfo() (Closed, bool) {
 
 // NextErrWithin waits up to d for the next frame.
 func (c *Client) NextErrWithin(d time.Duration) (Frame, error) {
+	if len(c.held) > 0 {
+		f := c.held[0]
+		c.held = c.held[1:]
+		return f, nil
+	}
+	return c.receive(d)
+}
+
+// receive waits up to d for the next frame from the connection, past any held ones.
+func (c *Client) receive(d time.Duration) (Frame, error) {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -279,6 +292,9 @@ func (c *Client) Await(op int) Frame {
 // ExpectNone fails the test if a frame arrives within d.
 func (c *Client) ExpectNone(d time.Duration) {
 	c.tb.Helper()
+	if len(c.held) > 0 {
+		c.tb.Fatalf("wstest: unexpected frame %v", c.held[0])
+	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -292,6 +308,7 @@ func (c *Client) ExpectNone(d time.Duration) {
 // skipped) and returns the close code and reason.
 func (c *Client) ExpectClosed() Closed {
 	c.tb.Helper()
+	c.held = nil
 	t := time.NewTimer(c.timeout)
 	defer t.Stop()
 	for {
@@ -338,7 +355,7 @@ func (c *Client) Identify(userID, token string, priority int) Ready {
 }
 
 // RequestErr sends op with d plus a fresh nonce and waits for the ACK or ERROR carrying that
-// nonce, skipping other frames (events) on the way.
+// nonce. Frames that arrive before it (events racing ahead of the answer) are held for Next.
 func (c *Client) RequestErr(op int, d map[string]any) (Frame, error) {
 	nonce := "n" + strconv.FormatInt(c.nonce.Add(1), 10)
 	body := make(map[string]any, len(d)+1)
@@ -350,19 +367,17 @@ func (c *Client) RequestErr(op int, d map[string]any) (Frame, error) {
 		return Frame{}, err
 	}
 	for i := 0; i < 1000; i++ {
-		f, err := c.NextErr()
+		f, err := c.receive(c.timeout)
 		if err != nil {
 			return Frame{}, fmt.Errorf("await answer to op %d: %w", op, err)
-		}
-		if f.Op != opAck && f.Op != opError {
-			continue
 		}
 		var tag struct {
 			Nonce string `json:"nonce"`
 		}
-		if f.Decode(&tag) == nil && tag.Nonce == nonce {
+		if (f.Op == opAck || f.Op == opError) && f.Decode(&tag) == nil && tag.Nonce == nonce {
 			return f, nil
 		}
+		c.held = append(c.held, f)
 	}
 	return Frame{}, fmt.Errorf("no answer to op %d among 1000 frames", op)
 }
