@@ -28,6 +28,7 @@ import (
 	"github.com/minilivechat/minilivechat/admin/metrics"
 	"github.com/minilivechat/minilivechat/gateway"
 	"github.com/minilivechat/minilivechat/gateway/token"
+	"github.com/minilivechat/minilivechat/media"
 	"github.com/minilivechat/minilivechat/web"
 )
 
@@ -94,7 +95,14 @@ func New(cfg Config) (*Server, error) {
 
 	s.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return s.log.With("lib", "protoactor")
-	}))
+	}),
+		// The actor system would log every undelivered message with its content: a late JOIN
+		// ACK carries the SDP answer with its a=ice-pwd, a late datagram its bytes. Only the
+		// number of dead letters per second is logged; the media plane returns pooled buffers
+		// and counts them (dead_letter).
+		actor.WithDeadLetterThrottleCount(0),
+		actor.WithDeadLetterRequestLogging(false),
+	)
 	if cfg.Media == nil {
 		mp, err := s.startMedia()
 		if err != nil {
@@ -154,6 +162,8 @@ func (s *Server) startMedia() (*peer.Media, error) {
 	mp, err := peer.NewMedia(s.system, peer.Config{
 		Bind:        netip.AddrPortFrom(bind.Unmap(), uint16(s.cfg.UDPPort)),
 		AdvertiseIP: adv.Unmap(),
+		ReapAfter:   s.cfg.PeerIdleTimeout,
+		Socket:      media.SocketConfig{Workers: s.cfg.UDPWorkers},
 		Metrics:     s.m,
 		Logger:      s.log,
 	})
