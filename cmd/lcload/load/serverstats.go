@@ -24,6 +24,7 @@ type ServerSample struct {
 	HeapInuse  int64              // go_memstats_heap_inuse_bytes
 	PacketsIn  float64            // livechat_media_packets_in_total
 	PacketsOut float64            // livechat_media_packets_out_total
+	SendCalls  float64            // livechat_media_send_calls_total (sendmmsg calls with relayed media)
 	Dropped    float64            // livechat_media_packets_dropped_total, all reasons
 	Drops      map[string]float64 // the same by reason label
 }
@@ -50,6 +51,7 @@ func (s Sampler) Sample(ctx context.Context) (ServerSample, error) {
 	smp.HeapInuse = int64(vals["go_memstats_heap_inuse_bytes"])
 	smp.PacketsIn = vals["livechat_media_packets_in_total"]
 	smp.PacketsOut = vals["livechat_media_packets_out_total"]
+	smp.SendCalls = vals["livechat_media_send_calls_total"]
 	smp.Dropped = vals["livechat_media_packets_dropped_total"]
 	smp.Drops = drops
 	if s.PID > 0 {
