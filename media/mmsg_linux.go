@@ -83,7 +83,10 @@ func (rx *rxBatch) recv(fd uintptr) bool {
 		rx.hdrs[i].Hdr.Flags = 0
 	}
 	for {
-		r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&rx.hdrs[0])), uintptr(len(rx.hdrs)), 0, 0, 0)
+		// RawSyscall: the socket is non-blocking, so recvmmsg returns at once; telling the
+		// scheduler about the call (entersyscall) would wake its sysmon thread on every
+		// packet, a context switch that costs more than the call (docs/performance.md).
+		r, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&rx.hdrs[0])), uintptr(len(rx.hdrs)), 0, 0, 0)
 		switch e {
 		case 0:
 			rx.n, rx.errno = int(r), 0
@@ -192,7 +195,9 @@ type txState struct {
 
 func (tx *txState) write(fd uintptr) bool {
 	for {
-		r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&tx.hdrs[tx.off])),
+		// RawSyscall, as in recv: MSG_DONTWAIT never blocks; the call holds this thread's P
+		// for the time the kernel takes to deliver the batch (tens of µs on loopback).
+		r, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&tx.hdrs[tx.off])),
 			uintptr(tx.end-tx.off), unix.MSG_DONTWAIT, 0, 0)
 		if e == unix.EINTR {
 			continue

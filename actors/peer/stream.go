@@ -1,6 +1,7 @@
 package peer
 
 import (
+	"net"
 	"net/netip"
 	"sync/atomic"
 
@@ -26,8 +27,10 @@ type stream struct {
 	local atomic.Pointer[srtp.Context] // written by the peer actor, read by Seal
 
 	// owned by the channel's relay path
-	rw  media.Rewriter
-	hdr rtp.Header
+	rw     media.Rewriter
+	hdr    rtp.Header
+	lastTo *net.UDPAddr   // the send address last seen, and
+	to     netip.AddrPort // its form for sendmmsg (converted once, not per packet)
 }
 
 var _ msg.Stream = (*stream)(nil)
@@ -56,5 +59,8 @@ func (s *stream) Seal(dst, plain []byte) ([]byte, netip.AddrPort, bool) {
 	}
 	s.ep.stats.packetsOut.Add(1)
 	s.ep.stats.bytesOut.Add(uint64(len(enc)))
-	return enc, to.AddrPort(), true
+	if to != s.lastTo {
+		s.lastTo, s.to = to, to.AddrPort()
+	}
+	return enc, s.to, true
 }

@@ -52,11 +52,12 @@ type Window struct {
 	Relay      string             `json:"relay"` // "lcserver" or "floor"
 	Round      int                `json:"round"`
 	Seconds    float64            `json:"seconds"`
-	CPUSeconds float64            `json:"cpu_seconds"` // the relay process's CPU time in the window
-	OutPackets float64            `json:"out_packets"` // lcserver: its packets-out counter; floor: what its listeners received
-	Sent       uint64             `json:"sent"`        // talker packets in the window
-	Received   uint64             `json:"received"`    // listener packets in the window
-	SendCalls  float64            `json:"send_calls"`  // lcserver's sendmmsg calls in the window
+	CPUSeconds float64            `json:"cpu_seconds"`      // the relay process's CPU time in the window
+	OutPackets float64            `json:"out_packets"`      // lcserver: its packets-out counter; floor: what its listeners received
+	Sent       uint64             `json:"sent"`             // talker packets in the window
+	Received   uint64             `json:"received"`         // listener packets in the window
+	SendCalls  float64            `json:"send_calls"`       // lcserver's sendmmsg calls in the window
+	Switches   int64              `json:"context_switches"` // of the relay process's threads in the window
 	LatP50us   float64            `json:"latency_p50_us"`
 	LatP99us   float64            `json:"latency_p99_us"`
 	Load       float64            `json:"load_average"`
@@ -537,6 +538,7 @@ func measure(ctx context.Context, cfg MediaConfig, set *relaySet, round int, bas
 	lat := set.latency().minus(lat0)
 	w.Seconds = s1.At.Sub(s0.At).Seconds()
 	w.CPUSeconds = (s1.CPU - s0.CPU).Seconds()
+	w.Switches = s1.Switches - s0.Switches
 	w.Sent, w.Received = set.sent()-sent0, set.received()-recv0
 	w.ClientCPU = (selfCPU() - self0).Seconds()
 	w.LatP50us, w.LatP99us = lat.percentile(0.5), lat.percentile(0.99)
@@ -599,7 +601,7 @@ func startFloor(ctx context.Context, cfg MediaConfig, base time.Time, all *[]*li
 		set.stop = p.stop
 		set.sample = func(context.Context) (ServerSample, error) {
 			cpu, rss, err := procStat(p.pid)
-			return ServerSample{At: time.Now(), CPU: cpu, RSS: rss}, err
+			return ServerSample{At: time.Now(), CPU: cpu, RSS: rss, Switches: procSwitches(p.pid)}, err
 		}
 	}
 	for ci := range set.chans {
@@ -745,8 +747,9 @@ func (r MediaResult) Report() []string {
 			float64(r.IdleCPU.Microseconds())/1000/r.IdleWindow.Seconds()))
 	}
 	for _, w := range r.Windows {
-		line := fmt.Sprintf("round %d %-8s: %.0f out pps, CPU %.2f s (%.2f cores) ⇒ %.2f µs per output packet; latency p50 %.0f µs p99 %.0f µs; load %.2f",
-			w.Round, w.Relay, w.OutPackets/w.Seconds, w.CPUSeconds, w.CPUSeconds/w.Seconds, w.CPUPerOut(), w.LatP50us, w.LatP99us, w.Load)
+		line := fmt.Sprintf("round %d %-8s: %.0f out pps, CPU %.2f s (%.2f cores) ⇒ %.2f µs per output packet; latency p50 %.0f µs p99 %.0f µs; %.1f context switches per talker packet; load %.2f",
+			w.Round, w.Relay, w.OutPackets/w.Seconds, w.CPUSeconds, w.CPUSeconds/w.Seconds, w.CPUPerOut(), w.LatP50us, w.LatP99us,
+			float64(w.Switches)/max(1, float64(w.Sent)), w.Load)
 		if w.Relay == "lcserver" {
 			line += fmt.Sprintf("; %.2f sendmmsg calls per talker packet", w.CallsPerTalkerPacket())
 			if len(w.Drops) > 0 {
