@@ -126,7 +126,7 @@ func TestSocketReadErrorsBackOff(t *testing.T) {
 	}})
 	defer s.Close()
 	w := s.workers[0]
-	w.rx.readFn = func(uintptr) bool { w.rx.n, w.rx.errno = 0, 12 /* ENOMEM */; return true }
+	w.rx.readFn = func(uintptr) bool { w.rx.n, w.rx.errno = 0, 12; /* ENOMEM */ return true }
 	s.Run(func(*Datagram) bool { t.Error("no datagram expected"); return false })
 	<-done
 	s.Close()

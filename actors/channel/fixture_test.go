@@ -3,9 +3,9 @@ package channel
 import (
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"sort"
-	"net/netip"
 	"strings"
 	"sync/atomic"
 	"testing"
