@@ -49,7 +49,7 @@ func TestDeadLettersNeverLogTheirContent(t *testing.T) {
 	defer srv.system.EventStream.Unsubscribe(sub)
 	gone := actor.NewPID(srv.system.Address(), "session-that-left")
 	ack := msg.Call{Op: 11}.OK(&msg.JoinAck{ChannelID: "CH", SDPAnswer: "v=0\r\na=ice-pwd:TOPSECRETPASSWORD\r\n"})
-	srv.system.Root.Send(gone, ack)                            // no sender
+	srv.system.Root.Send(gone, ack)                          // no sender
 	srv.system.Root.RequestWithCustomSender(gone, ack, gone) // with a sender
 	for range 2 {
 		select {
