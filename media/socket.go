@@ -37,7 +37,10 @@ type SocketConfig struct {
 	// Workers is the number of SO_REUSEPORT sockets, each with its own reader [1; the
 	// measurement behind the default is in docs/performance.md].
 	Workers int
-	Batch   int          // datagrams per recvmmsg and per sendmmsg call [64]
+	Batch   int          // datagrams per recvmmsg call [64]
+	// SendBatch is the most datagrams one sendmmsg call carries [1024, the kernel's
+	// UIO_MAXIOV]: a whole fan-out of up to that many listeners is one system call.
+	SendBatch int
 	Logger  *slog.Logger // [slog.Default()]
 	// sleep waits d before the reader tries again after an error; false when the socket is
 	// closing. Tests replace it; nil is a timer that also ends on Close.
@@ -62,6 +65,9 @@ func ListenUDP(addr netip.AddrPort, counters *Counters, cfg SocketConfig) (*Sock
 	}
 	if cfg.Batch <= 0 {
 		cfg.Batch = 64
+	}
+	if cfg.SendBatch <= 0 || cfg.SendBatch > 1024 {
+		cfg.SendBatch = 1024
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -161,7 +167,7 @@ func newWorker(s *Socket, id int, conn *net.UDPConn, v6 bool, cfg SocketConfig) 
 	if err != nil {
 		return nil, fmt.Errorf("media socket: %w", err)
 	}
-	w := &Worker{id: id, sock: s, conn: conn, raw: raw, v6: v6, maxBatch: cfg.Batch,
+	w := &Worker{id: id, sock: s, conn: conn, raw: raw, v6: v6, maxBatch: cfg.SendBatch,
 		counters: s.counters, in: NewDatagramPool(), sleep: cfg.sleep}
 	if w.sleep == nil {
 		w.sleep = func(d time.Duration) bool {
@@ -244,7 +250,7 @@ func (w *Worker) WriteTo(b []byte, to netip.AddrPort) {
 	w.counters.BytesOut.Add(float64(len(b)))
 }
 
-// Send writes the whole fan-out f from this worker's socket, ceil(len/batch) sendmmsg calls,
+// Send writes the whole fan-out f from this worker's socket, ceil(len/SendBatch) sendmmsg calls,
 // and empties f. It never waits for the socket: what the kernel does not take at once is
 // dropped and counted.
 func (w *Worker) Send(f *Fanout) {

@@ -21,7 +21,7 @@ func listenLoopback(t *testing.T, cfg SocketConfig) (*Socket, *Counters) {
 
 func TestSocketRoundTrip(t *testing.T) {
 	base := runtime.NumGoroutine()
-	s, c := listenLoopback(t, SocketConfig{})
+	s, c := listenLoopback(t, SocketConfig{SendBatch: 64})
 	got := make(chan *Worker, 200)
 	s.Run(func(d *Datagram) bool {
 		if string(d.Bytes()) == "ping" && d.From.Addr().String() == "127.0.0.1" {

@@ -102,7 +102,7 @@ func (r *relayRig) relay(d *media.Datagram) {
 
 // TestRelayThroughActorsAllocatesNothing: one talker packet through the actors — route,
 // the talker's peer, the channel's gate, 20 listener streams and one sendmmsg — allocates
-// nothing once warm, starts no goroutine, and goes out in ceil(20/64) = 1 system call.
+// nothing once warm, starts no goroutine, and goes out in one system call.
 func TestRelayThroughActorsAllocatesNothing(t *testing.T) {
 	r := newRelayRig(t, 20)
 	c := r.h.media.counters

@@ -104,7 +104,7 @@ type MediaResult struct {
 	Setup                              time.Duration
 	LoadStart, LoadEnd                 float64
 	IdleWindow, IdleCPU                time.Duration
-	Before, Connected                  ServerSample // server before the first client, after the last connected
+	Before, Connected, End             ServerSample // server before the first client, after the last connected, at the end
 	Windows                            []Window
 	Server, Floor                      Totals
 	JoinFirstAudio                     []time.Duration // sorted
@@ -498,6 +498,9 @@ setup:
 		}
 	}
 	res.LoadEnd = LoadAverage()
+	if res.End, err = sampler.Sample(ctx); err != nil {
+		return res, err
+	}
 	stopRun()
 	bg.Wait()
 	res.Server = server.totals()
@@ -780,6 +783,16 @@ func (r MediaResult) Report() []string {
 		}
 		out = append(out, fmt.Sprintf("%s whole talk: sent %d, received %d of %d ⇒ loss %.3f %%; decrypted %d, failures %d, wrong SSRC/PT %d",
 			t.name, t.t.Sent, t.t.Received, t.t.Sent*uint64(t.t.Listeners), 100*t.t.Loss(), t.t.Decrypted, t.t.DecryptFailed, t.t.Refused))
+	}
+	var drops []string
+	for reason, v := range r.End.Drops {
+		if d := v - r.Before.Drops[reason]; d > 0 {
+			drops = append(drops, fmt.Sprintf("%s %.0f", reason, d))
+		}
+	}
+	if len(drops) > 0 {
+		slices.Sort(drops)
+		out = append(out, "server drops over the whole run: "+strings.Join(drops, ", "))
 	}
 	if n := len(r.JoinFirstAudio); n > 0 {
 		out = append(out, fmt.Sprintf("join → first audio (%d listeners joining one by one): p50 %v, p99 %v, max %v",
