@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/pion/rtp"
@@ -113,11 +114,11 @@ func RunFloorRelay(ctx context.Context, addr string, secret []byte, ready func(n
 			}
 			if idx == 0 {
 				talkers[from], talkerCh[from] = sctx, ch
-			} else {
+			} else if !slices.ContainsFunc(c.listeners, func(l *floorListener) bool { return l.addr.AddrPort() == from }) {
 				c.listeners = append(c.listeners, &floorListener{addr: net.UDPAddrFromAddrPort(from), ctx: sctx, buf: make([]byte, 0, 1600)})
 				c.msgs = append(c.msgs, ipv4.Message{Buffers: [][]byte{nil}})
 			}
-			_, _ = conn.WriteToUDPAddrPort(b, from) // the acknowledgement
+			_, _ = conn.WriteToUDPAddrPort(b, from) // the acknowledgement; a repeated registration changes nothing
 			continue
 		}
 		t := talkers[from]
