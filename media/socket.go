@@ -37,11 +37,11 @@ type SocketConfig struct {
 	// Workers is the number of SO_REUSEPORT sockets, each with its own reader [1; the
 	// measurement behind the default is in docs/performance.md].
 	Workers int
-	Batch   int          // datagrams per recvmmsg call [64]
+	Batch   int // datagrams per recvmmsg call [64]
 	// SendBatch is the most datagrams one sendmmsg call carries [1024, the kernel's
 	// UIO_MAXIOV]: a whole fan-out of up to that many listeners is one system call.
 	SendBatch int
-	Logger  *slog.Logger // [slog.Default()]
+	Logger    *slog.Logger // [slog.Default()]
 	// sleep waits d before the reader tries again after an error; false when the socket is
 	// closing. Tests replace it; nil is a timer that also ends on Close.
 	sleep func(d time.Duration) bool

@@ -126,7 +126,9 @@ func run(in, refs, out string, rate int) error {
 			return err
 		}
 	}
-	ms := func(f func(record) float64) func(record) float64 { return func(r record) float64 { return f(r) / 1000 } }
+	ms := func(f func(record) float64) func(record) float64 {
+		return func(r record) float64 { return f(r) / 1000 }
+	}
 	if err := add(lat, "lcserver", median(ms(func(r record) float64 { return r.ServerP99us })), colors[0], false); err != nil {
 		return err
 	}
