@@ -4,7 +4,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 PLATFORMS := linux/amd64 linux/arm64 linux/arm/7
 
-.PHONY: build run test e2e bench lint dist clean
+.PHONY: build run test e2e bench lint dist clean fuzz
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/lcserver ./cmd/lcserver
@@ -21,6 +21,20 @@ test:
 
 e2e:
 	LIVECHAT_E2E=require $(GO) test -race -count=1 -timeout 10m -run Browser ./...
+
+# Every fuzz target for FUZZTIME each, one after another (go test -fuzz takes one target per
+# run). Targets are discovered: any package with a Fuzz function in a _test.go file. Crashers
+# land in <package>/testdata/fuzz/<Target>/ and `make test` replays them from then on.
+# FUZZFLAGS passes more flags, e.g. FUZZFLAGS=-parallel=1 on a shared machine.
+FUZZTIME  ?= 30s
+FUZZFLAGS ?=
+fuzz:
+	@set -e; for dir in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+		for t in $$($(GO) test -list '^Fuzz' $$dir | grep '^Fuzz'); do \
+			echo "fuzz $$dir $$t for $(FUZZTIME)"; \
+			$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $(FUZZFLAGS) $$dir; \
+		done; \
+	done
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
