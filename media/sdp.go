@@ -98,8 +98,8 @@ func ParseOffer(offer string) (*Offer, *msg.Error) {
 		}
 	}
 	for _, a := range md.Attributes {
-		if a.Key == "ssrc" {
-			if n, err := strconv.ParseUint(strings.Fields(a.Value + " ")[0], 10, 32); err == nil {
+		if f := strings.Fields(a.Value); a.Key == "ssrc" && len(f) > 0 { // a bare a=ssrc names no SSRC
+			if n, err := strconv.ParseUint(f[0], 10, 32); err == nil {
 				o.ClientSSRC = uint32(n)
 				break
 			}
