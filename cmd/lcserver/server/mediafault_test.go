@@ -3,8 +3,8 @@ package server
 import (
 	"fmt"
 	"net/netip"
-	"strings"
 	"os"
+	"strings"
 	"testing"
 	"time"
 

@@ -235,4 +235,3 @@ func TestHelperProcess(t *testing.T) {
 		t.Fatalf("unknown helper role %q", role)
 	}
 }
-
