@@ -113,8 +113,15 @@ func TestUDPFloods(t *testing.T) {
 				t.Fatalf("the flood started %v DTLS handshakes", hs-hsBefore)
 			}
 			st := analyse(t, "B", bpc.Received()[heardBefore:], string(tag), floodBurst, bssrc)
-			t.Logf("%d datagrams in %v from %d ports (%.0f/s): counted %v under %v; B heard %d of %d (loss %.1f %%, longest gap %d)",
-				sent, floodBurst*20*time.Millisecond, fl.sources, float64(sent)/(floodBurst*0.02), counted, reasonsOr(fl.reasons),
+			after := dropCounts(t, s)
+			by := map[string]float64{}
+			for r, v := range after {
+				if v > before[r] {
+					by[r] = v - before[r]
+				}
+			}
+			t.Logf("%d datagrams in %v from %d ports (%.0f/s): counted %v under %v (%v); B heard %d of %d (loss %.1f %%, longest gap %d)",
+				sent, floodBurst*20*time.Millisecond, fl.sources, float64(sent)/(floodBurst*0.02), counted, reasonsOr(fl.reasons), by,
 				got, floodBurst, 100*loss, st.MaxGap)
 		})
 	}
