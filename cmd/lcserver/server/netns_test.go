@@ -151,7 +151,8 @@ func (h *helper) await(name string, within time.Duration) map[string]any {
 				return ev
 			}
 		case <-deadline.C:
-			h.t.Fatalf("%s helper: no %q within %v", h.name, name, within)
+			h.kill()
+			h.t.Fatalf("%s helper: no %q within %v:\n%s", h.name, name, within, h.out.String())
 		}
 	}
 }
