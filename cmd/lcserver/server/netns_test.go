@@ -183,6 +183,8 @@ func (h *helper) finish(within time.Duration) {
 // kill ends the process abruptly (SIGKILL) and waits for it.
 func (h *helper) kill() {
 	_ = h.cmd.Process.Kill()
+	for range h.events { // events nobody awaits any more must not block the reader
+	}
 	<-h.done
 }
 
