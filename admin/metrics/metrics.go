@@ -34,6 +34,7 @@ type Metrics struct {
 	PacketsDropped *prometheus.CounterVec // by reason
 	DTLSHandshakes *prometheus.CounterVec // by result
 	WSErrors       *prometheus.CounterVec // by code
+	WSRefused      *prometheus.CounterVec // WebSocket upgrades refused before the upgrade, by reason
 	ActorPanics    *prometheus.CounterVec // by actor kind
 
 	HTTPRequests *prometheus.CounterVec // HTTP API requests, by route template and status code
@@ -80,6 +81,9 @@ func New() *Metrics {
 			Help: "DTLS handshakes, by result."}, []string{"result"}),
 		WSErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "ws_errors_total",
 			Help: "ERROR frames and error closes sent, by code."}, []string{"code"}),
+		WSRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "ws_refused_total",
+			Help: "WebSocket connections refused before the upgrade (per-address and server limits, shutdown), by reason."},
+			[]string{"reason"}),
 		ActorPanics: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "actor_panics_total",
 			Help: "Panics recovered inside actors, by actor kind."}, []string{"actor"}),
 		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "http_requests_total",
@@ -92,7 +96,7 @@ func New() *Metrics {
 		m.Sessions, m.Users, m.Channels, m.Peers, m.Members,
 		m.FloorGrants, m.FloorDenials, m.FloorRevokes, m.FloorHoldSeconds, m.FloorGrantLatency,
 		m.PacketsIn, m.PacketsOut, m.BytesIn, m.BytesOut, m.PacketsDropped, m.DTLSHandshakes,
-		m.WSErrors, m.ActorPanics, m.HTTPRequests,
+		m.WSErrors, m.WSRefused, m.ActorPanics, m.HTTPRequests,
 	)
 	return m
 }
