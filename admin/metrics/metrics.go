@@ -18,6 +18,10 @@ type Metrics struct {
 	Sessions prometheus.Gauge // open WebSocket connections
 	Users    prometheus.Gauge // identified sessions
 	Channels prometheus.Gauge
+	// ChannelCreatesRefused counts CHANNEL_CREATEs refused by a channel limit, by reason
+	// (user_cap, server_cap, rate); ChannelsReaped counts empty user channels removed.
+	ChannelCreatesRefused *prometheus.CounterVec
+	ChannelsReaped        prometheus.Counter
 	Peers    prometheus.Gauge
 	Members  prometheus.Gauge // channel memberships, all channels
 
@@ -52,6 +56,10 @@ func New() *Metrics {
 			Help: "Identified sessions."}),
 		Channels: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "channels",
 			Help: "Channels that exist."}),
+		ChannelCreatesRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "channel_creates_refused_total",
+			Help: "CHANNEL_CREATEs refused by a channel limit (ERROR 2007), by reason."}, []string{"reason"}),
+		ChannelsReaped: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "channels_reaped_total",
+			Help: "User-created channels deleted after staying empty for the idle time."}),
 		Peers: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "peers",
 			Help: "Media peers (one per member that joined with an SDP offer)."}),
 		Members: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "members",
@@ -93,7 +101,7 @@ func New() *Metrics {
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.Sessions, m.Users, m.Channels, m.Peers, m.Members,
+		m.Sessions, m.Users, m.Channels, m.ChannelCreatesRefused, m.ChannelsReaped, m.Peers, m.Members,
 		m.FloorGrants, m.FloorDenials, m.FloorRevokes, m.FloorHoldSeconds, m.FloorGrantLatency,
 		m.PacketsIn, m.PacketsOut, m.BytesIn, m.BytesOut, m.PacketsDropped, m.DTLSHandshakes,
 		m.WSErrors, m.WSRefused, m.ActorPanics, m.HTTPRequests,
