@@ -22,8 +22,8 @@ type Metrics struct {
 	// (user_cap, server_cap, rate); ChannelsReaped counts empty user channels removed.
 	ChannelCreatesRefused *prometheus.CounterVec
 	ChannelsReaped        prometheus.Counter
-	Peers    prometheus.Gauge
-	Members  prometheus.Gauge // channel memberships, all channels
+	Peers                 prometheus.Gauge
+	Members               prometheus.Gauge // channel memberships, all channels
 
 	FloorGrants       prometheus.Counter
 	FloorDenials      *prometheus.CounterVec // by reason
