@@ -3,7 +3,7 @@
 // on one echo instance and one TCP listener. cmd/lcserver is a thin CLI around it; tests start
 // it on ephemeral ports:
 //
-//	srv, err := server.New(server.Config{Port: 0, UDPPort: 0, AdvertiseIP: "127.0.0.1"})
+//	srv, err := server.New(server.Config{Port: 0, UDPPort: 0, AdvertiseIP: "127.0.0.1", Secret: secret})
 //	go srv.Run(ctx)          // serves until ctx ends, then shuts down gracefully
 //	url := "ws://" + srv.Addr() + "/ws"
 package server
@@ -66,9 +66,8 @@ func New(cfg Config) (*Server, error) {
 	if s.m == nil {
 		s.m = metrics.New()
 	}
-	if cfg.Secret == token.DefaultSecret {
-		s.log.Warn("LIVECHAT_SECRET is not set: tokens are signed with the public default secret; anyone can mint them",
-			"default_secret", token.DefaultSecret)
+	if cfg.Secret == token.DefaultSecret { // only with Dev, on loopback (Validate)
+		s.log.Warn("dev mode: tokens are signed with the public default secret; the server listens on loopback only")
 	}
 
 	presets := directory.DefaultPresets() // SPEC §3's three channels
@@ -110,7 +109,13 @@ func New(cfg Config) (*Server, error) {
 		Metrics: s.m, Logger: s.log.With("component", "gateway"),
 		HeartbeatInterval: cfg.HeartbeatInterval, HeartbeatGrace: cfg.HeartbeatGrace,
 		IdentifyTimeout: cfg.IdentifyTimeout, MaxFrameBytes: cfg.MaxFrameBytes,
-		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, AllowedOrigins: cfg.AllowedOrigins,
+		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, BadFrameLimit: cfg.BadFrameLimit,
+		AllowedOrigins: cfg.AllowedOrigins,
+
+		MaxConnections: cfg.MaxConnections, MaxConnsPerIP: cfg.MaxConnsPerIP,
+		ConnectRatePerIP: cfg.ConnectRatePerIP, ConnectBurstPerIP: cfg.ConnectBurstPerIP,
+		IdentifyFailureRatePerIP: cfg.IdentifyFailureRatePerIP, IdentifyFailureBurstPerIP: cfg.IdentifyFailureBurstPerIP,
+		LimitLoopback: cfg.LimitLoopback,
 	})
 	if err != nil {
 		s.stopActors()
