@@ -166,11 +166,11 @@ func configFrom(c *cli.Context, getenv func(string) string) (server.Config, erro
 		ChannelCreateBurst:    c.Int("channel-create-burst"),
 		ChannelCreateInterval: c.Duration("channel-create-interval"),
 		ChannelReapAfter:      c.Duration("channel-reap-after"),
-		Secret:            getenv("LIVECHAT_SECRET"),
-		AdminToken:        getenv("LIVECHAT_ADMIN_TOKEN"),
-		Dev:               c.Bool("dev"),
-		Version:           version,
-		Logger:            slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level})),
+		Secret:                getenv("LIVECHAT_SECRET"),
+		AdminToken:            getenv("LIVECHAT_ADMIN_TOKEN"),
+		Dev:                   c.Bool("dev"),
+		Version:               version,
+		Logger:                slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level})),
 	}
 	for _, o := range strings.Split(c.String("allowed-origins"), ",") {
 		if o = strings.TrimSpace(o); o != "" {

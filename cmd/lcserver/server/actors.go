@@ -26,7 +26,7 @@ func (s *Server) spawnDirectory(presets []msg.ChannelSpec) *actor.PID {
 		MaxUserChannels:    s.cfg.MaxUserChannels,
 		CreateBurst:        s.cfg.ChannelCreateBurst,
 		CreateInterval:     s.cfg.ChannelCreateInterval,
-		Metrics: s.m,
-		Logger:  s.log.With("component", "actors"),
+		Metrics:            s.m,
+		Logger:             s.log.With("component", "actors"),
 	}))
 }
