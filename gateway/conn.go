@@ -123,6 +123,16 @@ func (c *conn) noteClose(code int, reason string) {
 	}
 }
 
+// sessionPID is the connection's session once identified and not yet told to end, else nil.
+func (c *conn) sessionPID() *actor.PID {
+	c.endMu.Lock()
+	defer c.endMu.Unlock()
+	if c.ended {
+		return nil
+	}
+	return c.endPID
+}
+
 // endSession tells the session (if any) that the connection is over; only the first call
 // does anything.
 func (c *conn) endSession() {

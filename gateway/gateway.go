@@ -30,6 +30,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"nhooyr.io/websocket"
 
+	"github.com/minilivechat/minilivechat/actors/session"
 	"github.com/minilivechat/minilivechat/admin/metrics"
 	"github.com/minilivechat/minilivechat/gateway/token"
 )
@@ -120,6 +121,7 @@ type Gateway struct {
 	// Shutdown's Wait; the flag under the mutex refuses connections once shutdown began.
 	mu       sync.Mutex
 	open     int
+	conns    map[*conn]struct{} // identified or not; for Shutdown's sync of their sessions
 	shutdown bool
 	idle     chan struct{} // closed when open drops to 0 after shutdown began
 }
@@ -180,7 +182,7 @@ func New(opts Options) (*Gateway, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	g := &Gateway{opts: opts, log: opts.Logger, m: opts.Metrics, ips: newIPLimits(opts)}
+	g := &Gateway{opts: opts, log: opts.Logger, m: opts.Metrics, ips: newIPLimits(opts), conns: map[*conn]struct{}{}}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
 	}
@@ -226,6 +228,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c := newConn(g, ws, hf.conn, r.RemoteAddr)
 	c.ip, c.ipKnown = ip, ok
+	g.track(c, true)
+	defer g.track(c, false)
 	c.run()
 }
 
@@ -253,8 +257,23 @@ func (g *Gateway) exit() {
 	}
 }
 
+func (g *Gateway) track(c *conn, open bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if open {
+		g.conns[c] = struct{}{}
+	} else {
+		delete(g.conns, c)
+	}
+}
+
+// SyncTimeout bounds the wait of Shutdown for the sessions' Synced answers.
+const SyncTimeout = time.Second
+
 // Shutdown closes every connection with 1001 and a reason, and waits until their sessions
 // have left their channels and stopped, or ctx ends. New connections are refused from now on.
+// Before the close, every session is synced (session.Sync), so that the events already sent
+// to it — a FLOOR_REVOKE "shutdown" — are written before the close frame.
 func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.mu.Lock()
 	if !g.shutdown {
@@ -265,7 +284,20 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		}
 	}
 	idle := g.idle
+	var sessions []*actor.PID
+	for c := range g.conns {
+		if pid := c.sessionPID(); pid != nil {
+			sessions = append(sessions, pid)
+		}
+	}
 	g.mu.Unlock()
+	futures := make([]*actor.Future, 0, len(sessions))
+	for _, pid := range sessions {
+		futures = append(futures, g.opts.System.Root.RequestFuture(pid, &session.Sync{}, SyncTimeout))
+	}
+	for _, f := range futures {
+		_ = f.Wait() // a session that ended or is slow does not hold the shutdown up
+	}
 	g.cancel()
 	select {
 	case <-idle:

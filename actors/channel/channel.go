@@ -538,12 +538,13 @@ func (a *Actor) revoke(ctx actor.Context, m *msg.RevokeFloor) {
 		msg.Reply(ctx, call.Fail(msg.Errorf(msg.CodeNotPermitted, "only the admin API may revoke the floor")))
 		return
 	}
-	who, res := a.floor.Revoke(a.cfg.Clock.Now())
+	reason := cmp.Or(m.Reason, msg.RevokeAdmin)
+	who, res := a.floor.RevokeFor(reason, a.cfg.Clock.Now())
 	a.apply(ctx, res, nil)
 	out := &msg.RevokeResult{ChannelID: a.spec.ChannelID}
 	if who != "" {
 		out.RevokedFrom = &who
-		a.log.Info("floor revoked by admin", "user_id", who)
+		a.log.Info("floor revoked", "user_id", who, "reason", reason)
 	}
 	msg.Reply(ctx, call.OK(out))
 }

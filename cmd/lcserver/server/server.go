@@ -23,6 +23,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/minilivechat/minilivechat/actors/directory"
+	"github.com/minilivechat/minilivechat/actors/msg"
 	"github.com/minilivechat/minilivechat/actors/peer"
 	"github.com/minilivechat/minilivechat/admin"
 	"github.com/minilivechat/minilivechat/admin/metrics"
@@ -211,6 +212,7 @@ func (s *Server) Run(ctx context.Context) error {
 	s.log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 	defer cancel()
+	s.revokeFloors()
 	if gerr := s.gw.Shutdown(sctx); gerr != nil {
 		s.log.Warn("websocket sessions did not all end in time", "err", gerr)
 	}
@@ -226,6 +228,38 @@ func (s *Server) Run(ctx context.Context) error {
 	s.stopActors()
 	s.log.Info("stopped")
 	return err
+}
+
+// revokeTimeout bounds each floor revoke of the shutdown.
+const revokeTimeout = time.Second
+
+// revokeFloors ends every taken floor with FLOOR_REVOKE "shutdown" to its holder (and
+// FLOOR_IDLE to the others) before the connections close with 1001, so that a talker learns
+// why its transmission ended and every client sees the floor end, not just the socket.
+func (s *Server) revokeFloors() {
+	b := &backend{s: s}
+	ctx, cancel := context.WithTimeout(context.Background(), revokeTimeout)
+	defer cancel()
+	list, err := b.Channels(ctx)
+	if err != nil {
+		s.log.Warn("shutdown: listing channels to revoke their floors", "err", err)
+		return
+	}
+	var futures []*actor.Future
+	for _, ch := range list.Channels {
+		if ch.Floor.State == msg.FloorStateTaken {
+			futures = append(futures, s.system.Root.RequestFuture(s.directory,
+				&msg.RevokeFloor{Call: adminCall, ChannelID: ch.ChannelID, Reason: msg.RevokeShutdown}, revokeTimeout))
+		}
+	}
+	for _, f := range futures {
+		if _, err := f.Result(); err != nil {
+			s.log.Warn("shutdown: a floor revoke was not answered", "err", err)
+		}
+	}
+	if len(futures) > 0 {
+		s.log.Info("shutdown: floors revoked", "floors", len(futures))
+	}
 }
 
 // stopActors stops the directory (and with it the channels it spawned) and the system.
