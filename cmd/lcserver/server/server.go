@@ -93,7 +93,7 @@ func New(cfg Config) (*Server, error) {
 	}
 
 	s.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
-		return s.log.With("lib", "protoactor")
+		return slog.New(deadLetterHandler{s.log.Handler()}).With("lib", "protoactor")
 	}))
 	if cfg.Media == nil {
 		mp, err := s.startMedia()
