@@ -116,7 +116,7 @@ func (c *conn) requestClose(code int, reason string, flush bool) {
 // written: a client that reads nothing never gets the frame, and the close must still show.
 func (c *conn) noteClose(code int, reason string) {
 	switch code {
-	case CloseFrameTooLarge, CloseInvalidUTF8, CloseInvalidToken, CloseReplaced, CloseHeartbeat,
+	case CloseFrameTooLarge, CloseInvalidToken, CloseReplaced, CloseHeartbeat,
 		CloseTooManyBad, CloseIdentifyTimeout, CloseSlowConsumer:
 		c.gw.m.WSErrors.WithLabelValues(strconv.Itoa(code)).Inc()
 		c.log().Info("closing connection", "code", code, "reason", reason)
@@ -217,8 +217,11 @@ func (c *conn) readLoop() {
 		}
 		// RFC 6455 §8.1: a text frame that is not UTF-8 fails the connection with 1007.
 		// nhooyr.io/websocket does not check, so the gateway does, before any JSON parsing.
+		// ERROR 1004 says why (like 1006 before 1009); the close itself is not counted again:
+		// ws_errors_total{code="1007"} is ERROR 1007 (priority not granted).
 		if typ == websocket.MessageText && !utf8.Valid(data) {
-			c.requestClose(CloseInvalidUTF8, "text frame is not valid UTF-8", false)
+			c.fail(msg.Errorf(msg.CodeMalformed, "text frame is not valid UTF-8"), nil, "")
+			c.requestClose(CloseInvalidUTF8, "text frame is not valid UTF-8", true)
 			return
 		}
 		if c.closing.Load() {

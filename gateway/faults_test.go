@@ -135,11 +135,14 @@ func TestInvalidUTF8TextFrameClosesWith1007(t *testing.T) {
 	if err := c.SendRaw([]byte("{\"op\":15,\"d\":{\"nonce\":\"\xff\xfe\"}}")); err != nil {
 		t.Fatal(err)
 	}
+	if code, m := errCode(t, c.Next()); code != 1004 || m["req_op"] != nil {
+		t.Fatalf("got %v, want ERROR 1004 without req_op (the frame was not parsed)", m)
+	}
 	if cl := c.ExpectClosed(); cl.Code != CloseInvalidUTF8 || cl.Reason == "" {
 		t.Fatalf("closed %d %q, want 1007 with a reason", cl.Code, cl.Reason)
 	}
-	if got := wsErrors(t, m, "1007"); got != 1 {
-		t.Fatalf("ws_errors_total{code=1007} = %v, want 1", got)
+	if got := wsErrors(t, m, "1004"); got != 1 {
+		t.Fatalf("ws_errors_total{code=1004} = %v, want 1", got)
 	}
 	awaitUser(t, e.unreg, "alice", 3*time.Second)
 }
