@@ -21,6 +21,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/minilivechat/minilivechat/cmd/lcserver/server"
+	"github.com/minilivechat/minilivechat/gateway"
 	"github.com/minilivechat/minilivechat/gateway/token"
 )
 
@@ -78,6 +79,8 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string) *cli.App {
 				Usage: "WebSocket frames a session may send in a burst"},
 			&cli.IntFlag{Name: "max-frame-bytes", Value: d.MaxFrameBytes, EnvVars: []string{"LIVECHAT_MAX_FRAME_BYTES"},
 				Usage: "largest WebSocket frame accepted"},
+			&cli.IntFlag{Name: "ws-queue", Value: gateway.DefaultOutboundQueue, EnvVars: []string{"LIVECHAT_WS_QUEUE"},
+				Usage: "frames queued per WebSocket for a slow reader before it is closed with 4006"},
 			&cli.IntFlag{Name: "bad-frame-limit", Value: d.BadFrameLimit, EnvVars: []string{"LIVECHAT_BAD_FRAME_LIMIT"},
 				Usage: "close a session (4004) after more bad frames than this within 10s; -1 disables"},
 			&cli.DurationFlag{Name: "identify-timeout", Value: d.IdentifyTimeout, EnvVars: []string{"LIVECHAT_IDENTIFY_TIMEOUT"},
@@ -150,6 +153,7 @@ func configFrom(c *cli.Context, getenv func(string) string) (server.Config, erro
 		RateBurst:         c.Int("rate-burst"),
 		MaxFrameBytes:     c.Int("max-frame-bytes"),
 		BadFrameLimit:     c.Int("bad-frame-limit"),
+		OutboundQueue:     c.Int("ws-queue"),
 		IdentifyTimeout:   c.Duration("identify-timeout"),
 		MaxMessageLength:  c.Int("max-message-length"),
 

@@ -46,6 +46,9 @@ type Config struct {
 	RateBurst     int
 	BadFrameLimit int // more bad frames than this within 10 s close with 4004; -1 disables
 	MaxFrameBytes int
+	// OutboundQueue is the frames queued per WebSocket for a client that reads slowly;
+	// beyond, the connection is closed with 4006 (default gateway.DefaultOutboundQueue).
+	OutboundQueue int
 
 	// Connection limits (gateway.Options; docs/protocol.md "Limits per address"). Zero takes
 	// the default, negative disables.
@@ -202,6 +205,9 @@ func (c Config) Validate() error {
 	}
 	if c.RateBurst < 0 {
 		bad("rate burst %d is negative", c.RateBurst)
+	}
+	if c.OutboundQueue < 0 {
+		bad("outbound queue %d is negative", c.OutboundQueue)
 	}
 	if c.BadFrameLimit < -1 {
 		bad("bad-frame limit %d: want -1 (off), 0 (default %d) or more", c.BadFrameLimit, gateway.DefaultBadFrameLimit)
