@@ -111,7 +111,7 @@ func New(cfg Config) (*Server, error) {
 		HeartbeatInterval: cfg.HeartbeatInterval, HeartbeatGrace: cfg.HeartbeatGrace,
 		IdentifyTimeout: cfg.IdentifyTimeout, MaxFrameBytes: cfg.MaxFrameBytes,
 		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, BadFrameLimit: cfg.BadFrameLimit,
-		OutboundQueue: cfg.OutboundQueue,
+		OutboundQueue:  cfg.OutboundQueue,
 		AllowedOrigins: cfg.AllowedOrigins,
 
 		MaxConnections: cfg.MaxConnections, MaxConnsPerIP: cfg.MaxConnsPerIP,
