@@ -108,9 +108,10 @@ func TestHeartbeatDeadClientEndsAtItsDeadline(t *testing.T) {
 	})
 	start := time.Now()
 	rawIdentified(t, e.url, "ghost") // never read nor written again
-	awaitUser(t, e.unreg, "ghost", 3*time.Second)
-	// Deadline 300 ms after the last frame; the library's handshake alone waits 5 s.
-	if el := time.Since(start); el > 1500*time.Millisecond {
+	awaitUser(t, e.unreg, "ghost", 5*time.Second)
+	// Deadline 300 ms after the last frame; waiting for the library's close handshake took
+	// 5 s more. The bound leaves room for a loaded machine.
+	if el := time.Since(start); el > 3*time.Second {
 		t.Fatalf("session ended %v after IDENTIFY, want about 300 ms", el)
 	}
 	if got := wsErrors(t, m, "4003"); got != 1 {
