@@ -183,6 +183,10 @@ func TestFloodConnectionsFromOneAddress(t *testing.T) {
 	for _, ws := range held {
 		_ = ws.CloseNow()
 	}
+	// Back to the call's two connections and users, nothing left over from the flood.
+	eventually(t, 10*time.Second, "connections back to the call's two", func() bool {
+		return s.metric("livechat_sessions") == 2 && s.metric("livechat_users") == 2
+	})
 }
 
 // IDENTIFY brute force from one address: after the failed-IDENTIFY budget, the address is
@@ -238,6 +242,9 @@ func TestFloodIdentifyBruteForce(t *testing.T) {
 	if got := s.metric(`livechat_ws_errors_total{code="1001"}`); got != float64(bad) {
 		t.Fatalf("ERROR 1001 counted %v, want %d", got, bad)
 	}
+	eventually(t, 10*time.Second, "connections back to the call's two", func() bool {
+		return s.metric("livechat_sessions") == 2 && s.metric("livechat_users") == 2
+	})
 }
 
 // Frames over the per-session rate: answered 1005 (one JSON parse each), and past the
@@ -283,6 +290,9 @@ func TestFloodFramesPerSession(t *testing.T) {
 	if limited == 0 || closed == 0 {
 		t.Fatalf("frame flood not counted: 1005 %v, 4004 %v", limited, closed)
 	}
+	eventually(t, 10*time.Second, "connections back to the call's two", func() bool {
+		return s.metric("livechat_sessions") == 2 && s.metric("livechat_users") == 2
+	})
 }
 
 // A channel-create flood: caps and the creation rate answer 2007 and are counted, and the
