@@ -10,8 +10,10 @@ build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/lcserver ./cmd/lcserver
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/lcadmin ./cmd/lcadmin
 
-run:
-	$(GO) run ./cmd/lcserver --dev --bind 127.0.0.1 --advertise-ip 127.0.0.1
+# Build, then exec the binary: the PID of `make run`'s shell step is the server's own, so
+# killing it (or Ctrl-C) stops the server (`go run` would leave its child on the ports).
+run: build
+	exec bin/lcserver --dev --bind 127.0.0.1 --advertise-ip 127.0.0.1
 
 # The whole suite with the race detector. Browser tests skip (with a line saying so) when
 # Chromium is not installed; `make e2e` insists on it.
