@@ -69,7 +69,10 @@ type member struct {
 	priority int
 	session  *actor.PID
 	peer     msg.Peer // PID nil when the member joined signaling-only
-	order    uint64   // join order, for stable member lists
+	// listenOnly: it joined with an offer that does not send (recvonly, inactive). It hears
+	// the channel but is denied the floor (listen_only), even if its peer ends later.
+	listenOnly bool
+	order      uint64 // join order, for stable member lists
 }
 
 // listener is a member with a media peer: where relayed packets go.
@@ -190,6 +193,11 @@ func (a *Actor) Receive(ctx actor.Context) {
 	case *msg.PostMessage:
 		a.postMessage(ctx, m)
 	case *msg.RequestFloor:
+		if mem := a.members[m.Call.UserID]; mem != nil && mem.listenOnly && !a.staleSession(m.Call) {
+			a.cfg.Metrics.FloorDenials.WithLabelValues(msg.DenyListenOnly).Inc()
+			ctx.Send(m.Call.Session, &msg.FloorDeny{ChannelID: a.spec.ChannelID, Reason: msg.DenyListenOnly})
+			return
+		}
 		a.floorRequest(ctx, m.Call, func(now time.Time) floor.Result {
 			return a.floor.Request(m.Call.UserID, a.requestPriority(m), now)
 		})
@@ -271,7 +279,8 @@ func (a *Actor) join(ctx actor.Context, m *msg.JoinChannel) {
 		priority = msg.PriorityNormal
 	}
 	a.joins++
-	a.members[user] = &member{userID: user, priority: priority, session: call.Session, peer: peer, order: a.joins}
+	a.members[user] = &member{userID: user, priority: priority, session: call.Session, peer: peer, order: a.joins,
+		listenOnly: peer.PID != nil && peer.NoSend}
 	a.floor.Join(user)
 	if peer.PID != nil {
 		ctx.Watch(peer.PID)
@@ -638,7 +647,7 @@ func (a *Actor) peerStopped(pid *actor.PID) {
 func (a *Actor) rebuildListeners() {
 	ls := make([]listener, 0, len(a.members))
 	for _, mem := range a.sortedMembers() {
-		if mem.peer.PID != nil {
+		if mem.peer.PID != nil && !mem.peer.NoReceive { // a sendonly client gets no audio
 			ls = append(ls, listener{user: mem.userID, pid: mem.peer.PID})
 		}
 	}
@@ -674,7 +683,7 @@ func (a *Actor) sortedMembers() []*member {
 func (a *Actor) memberList() []msg.MemberInfo {
 	out := make([]msg.MemberInfo, 0, len(a.members))
 	for _, mem := range a.sortedMembers() {
-		out = append(out, msg.MemberInfo{UserID: mem.userID, Priority: mem.priority})
+		out = append(out, msg.MemberInfo{UserID: mem.userID, Priority: mem.priority, ListenOnly: mem.listenOnly})
 	}
 	return out
 }
