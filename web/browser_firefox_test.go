@@ -32,35 +32,38 @@ const firefoxPath = "/usr/lib/firefox-esr/firefox-esr"
 // a fake microphone with no permission prompt, host candidates on 127.0.0.1 as plain
 // addresses (not mDNS names), and none of the background traffic a fresh profile starts.
 var firefoxPrefs = map[string]any{
-	"media.navigator.streams.fake":                         true,
-	"media.navigator.permission.disabled":                  true,
-	"media.peerconnection.ice.loopback":                    true,
-	"media.peerconnection.ice.obfuscate_host_addresses":    false,
-	"media.peerconnection.ice.default_address_only":        false,
-	"media.peerconnection.ice.no_host":                     false,
-	"media.autoplay.default":                               0, // allow audible autoplay
-	"media.autoplay.blocking_policy":                       0,
-	"browser.shell.checkDefaultBrowser":                    false,
-	"browser.startup.homepage_override.mstone":             "ignore",
-	"browser.aboutwelcome.enabled":                         false,
-	"datareporting.policy.dataSubmissionEnabled":           false,
-	"datareporting.healthreport.uploadEnabled":             false,
-	"toolkit.telemetry.enabled":                            false,
-	"toolkit.telemetry.reportingpolicy.firstRun":           false,
-	"app.update.disabledForTesting":                        true,
-	"app.normandy.enabled":                                 false,
-	"extensions.update.enabled":                            false,
-	"browser.safebrowsing.malware.enabled":                 false,
-	"browser.safebrowsing.phishing.enabled":                false,
-	"browser.safebrowsing.downloads.enabled":               false,
-	"network.captive-portal-service.enabled":               false,
-	"network.connectivity-service.enabled":                 false,
-	"services.settings.server":                             "http://127.0.0.1:9/",
-	"network.dns.disablePrefetch":                          true,
-	"network.prefetch-next":                                false,
-	"dom.min_background_timeout_value":                     10,
-	"dom.timeout.enable_budget_timer_throttling":           false,
-	"browser.tabs.remote.separatePrivilegedContentProcess": false,
+	"media.navigator.streams.fake":        true,
+	"media.navigator.permission.disabled": true,
+	// The site has microphone permission, as after a user allowed it once: without it
+	// Firefox gathers only its default-route address, no 127.0.0.1 candidate, and ICE with a
+	// server advertised on 127.0.0.1 fails (docs/web-client.md).
+	"permissions.default.microphone":                    1,
+	"media.peerconnection.ice.loopback":                 true,
+	"media.peerconnection.ice.obfuscate_host_addresses": false,
+	"media.peerconnection.ice.default_address_only":     false,
+	"media.peerconnection.ice.no_host":                  false,
+	"media.autoplay.default":                            0, // allow audible autoplay
+	"media.autoplay.blocking_policy":                    0,
+	"browser.shell.checkDefaultBrowser":                 false,
+	"browser.startup.homepage_override.mstone":          "ignore",
+	"browser.aboutwelcome.enabled":                      false,
+	"datareporting.policy.dataSubmissionEnabled":        false,
+	"datareporting.healthreport.uploadEnabled":          false,
+	"toolkit.telemetry.enabled":                         false,
+	"toolkit.telemetry.reportingpolicy.firstRun":        false,
+	"app.update.disabledForTesting":                     true,
+	"app.normandy.enabled":                              false,
+	"extensions.update.enabled":                         false,
+	"browser.safebrowsing.malware.enabled":              false,
+	"browser.safebrowsing.phishing.enabled":             false,
+	"browser.safebrowsing.downloads.enabled":            false,
+	"network.captive-portal-service.enabled":            false,
+	"network.connectivity-service.enabled":              false,
+	"services.settings.server":                          "http://127.0.0.1:9/",
+	"network.dns.disablePrefetch":                       true,
+	"network.prefetch-next":                             false,
+	"dom.min_background_timeout_value":                  10,
+	"dom.timeout.enable_budget_timer_throttling":        false,
 }
 
 // requireFirefox skips the test when Firefox is missing, unless LIVECHAT_E2E=require.
@@ -76,11 +79,12 @@ func requireFirefox(t *testing.T) {
 	t.Skipf("skipping: %s; set LIVECHAT_E2E=require to fail instead", msg)
 }
 
-// firefox is one headless Firefox process with its own profile and a BiDi session.
+// firefox is one headless Firefox process with its own profile and a BiDi session. The tests
+// share one (started by the first test that needs it, stopped by TestMain): a Firefox start
+// costs several seconds, and every test gets its own tabs.
 type firefox struct {
-	t    *testing.T
-	ctx  context.Context
 	conn *websocket.Conn
+	ctx  context.Context // ends when the process is stopped
 
 	mu      sync.Mutex
 	nextID  int
@@ -95,25 +99,49 @@ type bidiReply struct {
 	Message string          `json:"message"`
 }
 
-// newFirefox starts Firefox headless with a fresh profile; the process is killed and the
-// profile removed when the test ends. extraPrefs override firefoxPrefs.
-func newFirefox(t *testing.T, timeout time.Duration, extraPrefs map[string]any) *firefox {
+// shared is the package's Firefox; TestMain stops it after the last test.
+var shared struct {
+	once sync.Once
+	f    *firefox
+	err  error
+	stop func()
+}
+
+// TestMain stops the shared Firefox (process group killed, profile removed) after the tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared.stop != nil {
+		shared.stop()
+	}
+	os.Exit(code)
+}
+
+// sharedFirefox returns the package's Firefox, starting it on first use (bounded by 60 s on a
+// loaded machine); the test is skipped when Firefox is not installed.
+func sharedFirefox(t *testing.T) *firefox {
 	t.Helper()
 	requireFirefox(t)
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	profile := t.TempDir() // removed by the testing package after the cleanups below
+	shared.once.Do(func() { shared.f, shared.stop, shared.err = startFirefox(60 * time.Second) })
+	if shared.err != nil {
+		t.Fatalf("start Firefox: %v", shared.err)
+	}
+	return shared.f
+}
+
+// startFirefox starts Firefox headless with a fresh profile holding firefoxPrefs and opens a
+// BiDi session. stop kills its process group, waits for it and removes the profile.
+func startFirefox(timeout time.Duration) (f *firefox, stop func(), err error) {
+	profile, err := os.MkdirTemp("", "lc-firefox-")
+	if err != nil {
+		return nil, nil, err
+	}
 	var prefs strings.Builder
 	for k, v := range firefoxPrefs {
-		if _, ok := extraPrefs[k]; !ok {
-			fmt.Fprintf(&prefs, "user_pref(%q, %s);\n", k, jsValue(v))
-		}
-	}
-	for k, v := range extraPrefs {
 		fmt.Fprintf(&prefs, "user_pref(%q, %s);\n", k, jsValue(v))
 	}
 	if err := os.WriteFile(filepath.Join(profile, "user.js"), []byte(prefs.String()), 0o644); err != nil {
-		cancel()
-		t.Fatal(err)
+		os.RemoveAll(profile)
+		return nil, nil, err
 	}
 	cmd := exec.Command(firefoxPath, "--headless", "--no-remote", "--new-instance", "--profile", profile,
 		"--remote-debugging-port", "0", "about:blank")
@@ -121,14 +149,14 @@ func newFirefox(t *testing.T, timeout time.Duration, extraPrefs map[string]any) 
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its content processes go with it
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
-		cancel()
-		t.Fatal(err)
+		os.RemoveAll(profile)
+		return nil, nil, err
 	}
-	cmd.Stdout = nil
 	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("start Firefox: %v", err)
+		os.RemoveAll(profile)
+		return nil, nil, err
 	}
+	ctx, cancel := context.WithCancel(context.Background())
 	exited := make(chan struct{})
 	urls := make(chan string, 1)
 	go func() {
@@ -147,42 +175,49 @@ func newFirefox(t *testing.T, timeout time.Duration, extraPrefs map[string]any) 
 		_ = cmd.Wait()
 		close(exited)
 	}()
-	t.Cleanup(func() {
+	readerDone := make(chan struct{})
+	close(readerDone) // replaced once the reader runs
+	stop = func() {
+		cancel()
+		<-readerDone
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		select {
 		case <-exited:
 		case <-time.After(10 * time.Second):
-			t.Errorf("Firefox (pid %d) did not exit after SIGKILL", cmd.Process.Pid)
+			fmt.Fprintf(os.Stderr, "Firefox (pid %d) did not exit after SIGKILL\n", cmd.Process.Pid)
 		}
-		cancel()
-	})
+		os.RemoveAll(profile)
+	}
+	fail := func(err error) (*firefox, func(), error) {
+		stop()
+		return nil, nil, err
+	}
+	deadline := time.After(timeout)
 	var url string
 	select {
 	case url = <-urls:
 	case <-exited:
-		t.Fatal("Firefox exited before it opened WebDriver BiDi")
-	case <-ctx.Done():
-		t.Fatal("Firefox did not open WebDriver BiDi in time")
+		return fail(errors.New("Firefox exited before it opened WebDriver BiDi"))
+	case <-deadline:
+		return fail(fmt.Errorf("Firefox did not open WebDriver BiDi within %v", timeout))
 	}
-	conn, _, err := websocket.Dial(ctx, url+"/session", nil)
+	dctx, dcancel := context.WithTimeout(ctx, timeout)
+	defer dcancel()
+	conn, _, err := websocket.Dial(dctx, url+"/session", nil)
 	if err != nil {
-		t.Fatalf("connect to Firefox's WebDriver BiDi at %s: %v", url, err)
+		return fail(fmt.Errorf("connect to WebDriver BiDi at %s: %w", url, err))
 	}
 	conn.SetReadLimit(32 << 20)
-	f := &firefox{t: t, ctx: ctx, conn: conn, pending: map[int]chan bidiReply{}, pages: map[string]*ffPage{}}
-	readerDone := make(chan struct{})
+	f = &firefox{conn: conn, ctx: ctx, pending: map[int]chan bidiReply{}, pages: map[string]*ffPage{}}
+	readerDone = make(chan struct{})
 	go f.read(readerDone)
-	t.Cleanup(func() {
-		conn.Close(websocket.StatusNormalClosure, "")
-		<-readerDone
-	})
-	if err := f.call("session.new", map[string]any{"capabilities": map[string]any{}}, nil); err != nil {
-		t.Fatalf("BiDi session.new: %v", err)
+	if err := f.call(timeout, "session.new", map[string]any{"capabilities": map[string]any{}}, nil); err != nil {
+		return fail(err)
 	}
-	if err := f.call("session.subscribe", map[string]any{"events": []string{"log.entryAdded"}}, nil); err != nil {
-		t.Fatalf("BiDi session.subscribe: %v", err)
+	if err := f.call(timeout, "session.subscribe", map[string]any{"events": []string{"log.entryAdded"}}, nil); err != nil {
+		return fail(err)
 	}
-	return f
+	return f, stop, nil
 }
 
 func jsValue(v any) string {
@@ -247,16 +282,20 @@ func (f *firefox) logEntry(params json.RawMessage) {
 	if p == nil {
 		return
 	}
-	if e.Type == "javascript" {
-		p.mu.Lock()
-		p.exceptions = append(p.exceptions, e.Text)
-		p.mu.Unlock()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return // the test that owned the tab may have ended
 	}
-	f.t.Logf("%s console %s: %s", p.name, e.Level, e.Text)
+	if e.Type == "javascript" {
+		p.exceptions = append(p.exceptions, e.Text)
+	}
+	p.t.Logf("%s console %s: %s", p.name, e.Level, e.Text)
 }
 
-// call sends one BiDi command and decodes its result into out (when not nil).
-func (f *firefox) call(method string, params any, out any) error {
+// call sends one BiDi command, waits at most within for its result and decodes it into out
+// (when not nil).
+func (f *firefox) call(within time.Duration, method string, params any, out any) error {
 	f.mu.Lock()
 	f.nextID++
 	id := f.nextID
@@ -267,7 +306,9 @@ func (f *firefox) call(method string, params any, out any) error {
 	if err != nil {
 		return err
 	}
-	if err := f.conn.Write(f.ctx, websocket.MessageText, b); err != nil {
+	ctx, cancel := context.WithTimeout(f.ctx, within)
+	defer cancel()
+	if err := f.conn.Write(ctx, websocket.MessageText, b); err != nil {
 		return fmt.Errorf("%s: %w", method, err)
 	}
 	select {
@@ -279,8 +320,11 @@ func (f *firefox) call(method string, params any, out any) error {
 			return json.Unmarshal(r.Result, out)
 		}
 		return nil
-	case <-f.ctx.Done():
-		return fmt.Errorf("%s: %w", method, f.ctx.Err())
+	case <-ctx.Done():
+		f.mu.Lock()
+		delete(f.pending, id)
+		f.mu.Unlock()
+		return fmt.Errorf("%s: %w", method, ctx.Err())
 	}
 }
 
@@ -293,22 +337,29 @@ type ffPage struct {
 
 	mu         sync.Mutex
 	exceptions []string
+	closed     bool // the tab is closed: its test may have ended, log nothing more
 }
 
-// openFirefoxPage opens a new tab at url and waits for it to load.
-func openFirefoxPage(t *testing.T, f *firefox, name, url string) *ffPage {
+// bidiTimeout bounds every BiDi command of a page (a script that awaits a promise included).
+const bidiTimeout = 20 * time.Second
+
+// openFirefoxPage opens a new tab of the shared Firefox at url and waits for it to load; the
+// tab is closed when the test ends.
+func openFirefoxPage(t *testing.T, name, url string) *ffPage {
 	t.Helper()
 	var created struct {
 		Context string `json:"context"`
 	}
-	if err := f.call("browsingContext.create", map[string]any{"type": "tab"}, &created); err != nil {
+	f := sharedFirefox(t)
+	if err := f.call(bidiTimeout, "browsingContext.create", map[string]any{"type": "tab"}, &created); err != nil {
 		t.Fatalf("%s: open tab: %v", name, err)
 	}
 	p := &ffPage{f: f, t: t, name: name, context: created.Context}
 	f.mu.Lock()
 	f.pages[p.context] = p
 	f.mu.Unlock()
-	if err := f.call("browsingContext.navigate", map[string]any{"context": p.context, "url": url, "wait": "complete"}, nil); err != nil {
+	t.Cleanup(p.close)
+	if err := f.call(bidiTimeout, "browsingContext.navigate", map[string]any{"context": p.context, "url": url, "wait": "complete"}, nil); err != nil {
 		t.Fatalf("%s: open %s: %v", name, url, err)
 	}
 	return p
@@ -328,7 +379,7 @@ func (p *ffPage) eval(expr string, out any) error {
 		} `json:"exceptionDetails"`
 	}
 	wrapped := fmt.Sprintf("(async () => JSON.stringify(await (%s)) ?? 'null')()", expr)
-	if err := p.f.call("script.evaluate", map[string]any{
+	if err := p.f.call(bidiTimeout, "script.evaluate", map[string]any{
 		"expression": wrapped, "target": map[string]any{"context": p.context},
 		"awaitPromise": true, "resultOwnership": "none",
 	}, &r); err != nil {
@@ -383,7 +434,7 @@ func (p *ffPage) waitJS(what, cond, describe string, within time.Duration) {
 // pointer runs one sequence of mouse actions on the page (trusted events, as from a person).
 func (p *ffPage) pointer(actions ...map[string]any) {
 	p.t.Helper()
-	if err := p.f.call("input.performActions", map[string]any{
+	if err := p.f.call(bidiTimeout, "input.performActions", map[string]any{
 		"context": p.context,
 		"actions": []any{map[string]any{
 			"type": "pointer", "id": "mouse", "parameters": map[string]any{"pointerType": "mouse"}, "actions": actions,
@@ -439,10 +490,19 @@ func (p *ffPage) noExceptions() {
 	}
 }
 
-// close closes the tab, as a person closing it would.
+// close closes the tab, as a person closing it would (once; also when the test ends).
 func (p *ffPage) close() {
-	p.t.Helper()
-	if err := p.f.call("browsingContext.close", map[string]any{"context": p.context}, nil); err != nil {
+	p.mu.Lock()
+	done := p.closed
+	p.closed = true
+	p.mu.Unlock()
+	if done {
+		return
+	}
+	p.f.mu.Lock()
+	delete(p.f.pages, p.context)
+	p.f.mu.Unlock()
+	if err := p.f.call(bidiTimeout, "browsingContext.close", map[string]any{"context": p.context}, nil); err != nil {
 		p.t.Errorf("%s: close tab: %v", p.name, err)
 	}
 }
