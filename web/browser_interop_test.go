@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/browser"
+	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/minilivechat/minilivechat/actors/msg"
@@ -103,8 +103,7 @@ func TestBrowserFirefoxChromiumTalk(t *testing.T) {
 	cr.noExceptions()
 }
 
-// TestBrowserListenOnlyHears: two listen-only pages — Chromium with the microphone permission
-// denied, Firefox signed in with "listen only" — offer recvonly, accept the server's answer
+// TestBrowserListenOnlyHears: two listen-only pages — Chromium refused the microphone, Firefox signed in with "listen only" — offer recvonly, accept the server's answer
 // and hear a Firefox talker, losing nothing; the server lists them as listen-only and their
 // talk buttons say so.
 func TestBrowserListenOnlyHears(t *testing.T) {
@@ -112,15 +111,20 @@ func TestBrowserListenOnlyHears(t *testing.T) {
 	chromium := newBrowser(t, 120*time.Second)
 	s := startServer(t)
 	const ch = "CH_0002"
-	if _, err := chromedp.CallBrowser(chromium, browser.SetPermission, browser.SetPermissionParams{
-		Permission: &browser.PermissionDescriptor{Name: "microphone"}, Setting: browser.PermissionSettingDenied, Origin: s.base,
-	}); err != nil {
-		t.Fatalf("deny Chromium the microphone: %v", err)
-	}
-
 	tom := openFirefoxPage(t, "tom", s.pageURL("tom", 100))
 	tom.mustJoin(ch)
-	lena := openPage(t, chromium, "lena", s.pageURL("lena", 100))
+	// lena's browser refuses her the microphone, as when she clicks "Block": Chromium's fake
+	// capture UI (which the suite needs for the talkers) accepts every request, so the
+	// refusal is made in the page, before any of its scripts runs.
+	lena := openPage(t, chromium, "lena", "about:blank")
+	if _, err := chromedp.Call(lena.ctx, cdppage.AddScriptToEvaluateOnNewDocument, cdppage.AddScriptToEvaluateOnNewDocumentParams{
+		Source: `navigator.mediaDevices.getUserMedia = () => Promise.reject(new DOMException("Permission denied", "NotAllowedError"));`,
+	}); err != nil {
+		t.Fatalf("lena: refuse the microphone: %v", err)
+	}
+	if err := chromedp.Do(lena.ctx, chromedp.Navigate(s.pageURL("lena", 100))); err != nil {
+		t.Fatalf("lena: open the client: %v", err)
+	}
 	lena.mustJoinWithAudio(ch)
 	fay := openFirefoxPage(t, "fay", s.pageURL("fay", 100)+"&listen=1")
 	fay.mustJoin(ch)
