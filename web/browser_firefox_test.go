@@ -110,6 +110,7 @@ var shared struct {
 // TestMain stops the shared Firefox (process group killed, profile removed) after the tests.
 func TestMain(m *testing.M) {
 	code := m.Run()
+	shared.once.Do(func() {}) // waits for a start still in flight (warmFirefox)
 	if shared.stop != nil {
 		shared.stop()
 	}
@@ -121,11 +122,21 @@ func TestMain(m *testing.M) {
 func sharedFirefox(t *testing.T) *firefox {
 	t.Helper()
 	requireFirefox(t)
-	shared.once.Do(func() { shared.f, shared.stop, shared.err = startFirefox(60 * time.Second) })
+	shared.once.Do(startShared)
 	if shared.err != nil {
 		t.Fatalf("start Firefox: %v", shared.err)
 	}
 	return shared.f
+}
+
+func startShared() { shared.f, shared.stop, shared.err = startFirefox(60 * time.Second) }
+
+// warmFirefox starts the shared Firefox in the background (when installed), so that a test
+// can start Chromium meanwhile; sharedFirefox then waits for it.
+func warmFirefox() {
+	if _, err := os.Stat(firefoxPath); err == nil {
+		go shared.once.Do(startShared)
+	}
 }
 
 // startFirefox starts Firefox headless with a fresh profile holding firefoxPrefs and opens a

@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/minilivechat/minilivechat/actors/msg"
+	"github.com/minilivechat/minilivechat/admin"
 )
 
 // talker is what the interop tests need of a page in either browser.
@@ -84,6 +85,7 @@ func hearsWithoutLoss(t *testing.T, s *liveServer, ch string, who talker, whoNam
 // with every packet the server sent arriving.
 func TestBrowserFirefoxChromiumTalk(t *testing.T) {
 	requireFirefox(t)
+	warmFirefox()
 	chromium := newBrowser(t, 120*time.Second)
 	s := startServer(t)
 	const ch = "CH_0001"
@@ -101,6 +103,32 @@ func TestBrowserFirefoxChromiumTalk(t *testing.T) {
 	}, 100)
 	fx.noExceptions()
 	cr.noExceptions()
+	closeAll(t, s, []*page{cr}, []*ffPage{fx})
+}
+
+// closeAll closes the pages like people closing their tabs and waits until the server is
+// back to no users, peers and floors.
+func closeAll(t *testing.T, s *liveServer, chromium []*page, firefox []*ffPage) {
+	t.Helper()
+	for _, p := range chromium {
+		if err := chromedp.Cancel(p.ctx); err != nil {
+			t.Errorf("close %s: %v", p.name, err)
+		}
+	}
+	for _, p := range firefox {
+		p.close()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st := getJSON[admin.Status](s, "/admin/status")
+		if st.Users == 0 && st.Peers == 0 && st.FloorActive == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server not back to empty after the pages closed: %+v", st)
+		}
+		time.Sleep(pollEvery) // polling the server's counts, bounded by deadline
+	}
 }
 
 // TestBrowserListenOnlyHears: two listen-only pages — Chromium refused the microphone, Firefox signed in with "listen only" — offer recvonly, accept the server's answer
@@ -108,6 +136,7 @@ func TestBrowserFirefoxChromiumTalk(t *testing.T) {
 // talk buttons say so.
 func TestBrowserListenOnlyHears(t *testing.T) {
 	requireFirefox(t)
+	warmFirefox()
 	chromium := newBrowser(t, 120*time.Second)
 	s := startServer(t)
 	const ch = "CH_0002"
@@ -185,4 +214,5 @@ func TestBrowserListenOnlyHears(t *testing.T) {
 	for _, p := range []interface{ noExceptions() }{tom, lena, fay} {
 		p.noExceptions()
 	}
+	closeAll(t, s, []*page{lena}, []*ffPage{tom, fay})
 }
