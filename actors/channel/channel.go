@@ -69,10 +69,11 @@ type member struct {
 	priority int
 	session  *actor.PID
 	peer     msg.Peer // PID nil when the member joined signaling-only
+	order    uint64   // join order, for stable member lists
+
 	// listenOnly: it joined with an offer that does not send (recvonly, inactive). It hears
 	// the channel but is denied the floor (listen_only), even if its peer ends later.
 	listenOnly bool
-	order      uint64 // join order, for stable member lists
 }
 
 // listener is a member with a media peer: where relayed packets go.
@@ -193,9 +194,7 @@ func (a *Actor) Receive(ctx actor.Context) {
 	case *msg.PostMessage:
 		a.postMessage(ctx, m)
 	case *msg.RequestFloor:
-		if mem := a.members[m.Call.UserID]; mem != nil && mem.listenOnly && !a.staleSession(m.Call) {
-			a.cfg.Metrics.FloorDenials.WithLabelValues(msg.DenyListenOnly).Inc()
-			ctx.Send(m.Call.Session, &msg.FloorDeny{ChannelID: a.spec.ChannelID, Reason: msg.DenyListenOnly})
+		if a.denyListenOnly(ctx, m.Call) {
 			return
 		}
 		a.floorRequest(ctx, m.Call, func(now time.Time) floor.Result {
@@ -717,6 +716,19 @@ func (a *Actor) info() msg.ChannelInfo {
 		QueueSize:   a.floor.QueueLen(),
 		Creator:     a.cfg.Creator,
 	}
+}
+
+// denyListenOnly answers a listen-only member's FLOOR_REQUEST with FLOOR_DENY listen_only,
+// before the floor state machine (which knows nothing of media) sees it, and reports whether
+// it did (docs/floor-control.md).
+func (a *Actor) denyListenOnly(ctx actor.Context, call msg.Call) bool {
+	mem := a.members[call.UserID]
+	if mem == nil || !mem.listenOnly || a.staleSession(call) {
+		return false
+	}
+	a.cfg.Metrics.FloorDenials.WithLabelValues(msg.DenyListenOnly).Inc()
+	ctx.Send(call.Session, &msg.FloorDeny{ChannelID: a.spec.ChannelID, Reason: msg.DenyListenOnly})
+	return true
 }
 
 // CheckName validates a channel_name: at most MaxNameLength code points, not empty.

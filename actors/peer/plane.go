@@ -206,12 +206,12 @@ func (m *Media) OpenPeer(parent actor.SpawnerContext, req msg.PeerRequest) (msg.
 	}
 	ep := &endpoint{
 		ufrag: ufrag, client: offer.ICEUfrag, userID: req.UserID, channelID: req.ChannelID,
-		key: stun.NewShortTermIntegrity(pwd),
-		track: msg.TrackInfo{Kind: "audio", Mid: offer.Mid, PayloadType: offer.OpusPT, SSRCOut: ssrc,
-			Direction: offer.Direction.String()},
-		listenOnly: !offer.ServerReceives(),
-		stats:      &stats{}, now: m.cfg.Now,
+		key:   stun.NewShortTermIntegrity(pwd),
+		track: msg.TrackInfo{Kind: "audio", Mid: offer.Mid, PayloadType: offer.OpusPT, SSRCOut: ssrc},
+		stats: &stats{}, now: m.cfg.Now,
 	}
+	ep.track.Direction = offer.Direction.String()
+	ep.listenOnly = !offer.ServerReceives()
 	ep.stats.lastIn.Store(m.cfg.Now().UnixNano())
 	a := newPeerActor(m, ep, offer, req.Channel)
 	pid, err := parent.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return a }), "peer-"+ufrag)

@@ -37,11 +37,12 @@ type endpoint struct {
 	channelID string
 	key       []byte // stun.NewShortTermIntegrity(serverPwd)
 	track     msg.TrackInfo
+	stats     *stats
+	now       func() time.Time
+
 	// listenOnly: the answer said the client would not send (its offer was recvonly or
 	// inactive); its RTP is dropped and counted (docs/media.md).
 	listenOnly bool
-	stats      *stats
-	now        func() time.Time
 }
 
 // info reads the endpoint's figures for the admin API.
