@@ -56,6 +56,10 @@ type Config struct {
 	QueueLimit int
 	// MaxMessageLength caps chat content in Unicode code points (default MaxMessageLength).
 	MaxMessageLength int
+	// ReapAfter deletes a user-created channel (Creator set) that has had no member for this
+	// long, as if its creator had deleted it; 0 or negative never does. Presets are never
+	// reaped.
+	ReapAfter time.Duration
 
 	Clock     clock.Clock      // default clock.Real()
 	Media     msg.Media        // default msg.NoMedia{}
@@ -71,6 +75,10 @@ type member struct {
 	session  *actor.PID
 	peer     msg.Peer // PID nil when the member joined signaling-only
 	order    uint64   // join order, for stable member lists
+
+	// listenOnly: it joined with an offer that does not send (recvonly, inactive). It hears
+	// the channel but is denied the floor (listen_only), even if its peer ends later.
+	listenOnly bool
 }
 
 // listener is a member with a media peer: whose stream relayed packets are sealed into.
@@ -78,6 +86,9 @@ type listener struct {
 	user   string
 	stream msg.Stream
 }
+
+// reapTimer is what the idle timer posts when an empty channel's ReapAfter has passed.
+type reapTimer struct{ gen uint64 }
 
 // floorTimer is what a floor timer posts to its channel when it fires.
 type floorTimer struct {
@@ -100,6 +111,8 @@ type Actor struct {
 	listeners []listener // rebuilt on every peer change; read per packet
 	floor     *floor.Machine
 	timers    [2]clock.Timer // indexed by floor.TimerKind
+	reap      clock.Timer    // armed while a user-created channel is empty
+	reapGen   uint64         // a reapTimer of another generation is stale
 	msgSeq    uint64
 	deleted   bool
 	postSelf  func(any) // sends a message to this actor through the actor system
@@ -196,6 +209,12 @@ func (a *Actor) Receive(ctx actor.Context) {
 		a.relay(m)
 	case *floorTimer:
 		a.apply(ctx, a.floor.Timer(m.kind, m.gen, a.cfg.Clock.Now()), nil)
+	case *reapTimer:
+		if m.gen == a.reapGen && len(a.members) == 0 && !a.deleted {
+			a.log.Info("channel reaped: no member", "idle", a.cfg.ReapAfter)
+			a.cfg.Metrics.ChannelsReaped.Inc()
+			a.markDeleted(ctx)
+		}
 
 	case *msg.JoinChannel:
 		a.join(ctx, m)
@@ -210,6 +229,9 @@ func (a *Actor) Receive(ctx actor.Context) {
 	case *msg.PostMessage:
 		a.postMessage(ctx, m)
 	case *msg.RequestFloor:
+		if a.denyListenOnly(ctx, m.Call) {
+			return
+		}
 		a.floorRequest(ctx, m.Call, func(now time.Time) floor.Result {
 			return a.floor.Request(m.Call.UserID, a.requestPriority(m), now)
 		})
@@ -225,6 +247,7 @@ func (a *Actor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		sys, self := ctx.ActorSystem(), ctx.Self()
 		a.postSelf = func(m any) { sys.Root.Send(self, m) }
+		a.armReap()
 	case *actor.Terminated:
 		a.peerStopped(m.Who)
 	case *actor.Stopping:
@@ -291,7 +314,9 @@ func (a *Actor) join(ctx actor.Context, m *msg.JoinChannel) {
 		priority = msg.PriorityNormal
 	}
 	a.joins++
-	a.members[user] = &member{userID: user, priority: priority, session: call.Session, peer: peer, order: a.joins}
+	a.stopReap()
+	a.members[user] = &member{userID: user, priority: priority, session: call.Session, peer: peer, order: a.joins,
+		listenOnly: peer.PID != nil && peer.NoSend}
 	a.floor.Join(user)
 	if peer.PID != nil {
 		ctx.Watch(peer.PID)
@@ -344,6 +369,28 @@ func (a *Actor) remove(ctx actor.Context, mem *member) {
 	res.Changed = false
 	a.sendOthers(ctx, mem.userID, &msg.ChannelEvent{ChannelID: a.spec.ChannelID, Event: msg.EventLeave, UserID: mem.userID})
 	a.apply(ctx, res, nil)
+	if len(a.members) == 0 {
+		a.armReap()
+	}
+}
+
+// armReap starts the idle time of an empty user-created channel (restarting it if running).
+func (a *Actor) armReap() {
+	if a.cfg.Creator == "" || a.cfg.ReapAfter <= 0 || a.deleted || a.postSelf == nil {
+		return
+	}
+	a.stopReap()
+	a.reapGen++
+	gen, post := a.reapGen, a.postSelf
+	a.reap = a.cfg.Clock.AfterFunc(a.cfg.ReapAfter, func() { post(&reapTimer{gen: gen}) })
+}
+
+func (a *Actor) stopReap() {
+	if a.reap != nil {
+		a.reap.Stop()
+		a.reap = nil
+	}
+	a.reapGen++ // a timer that already fired and is in the mailbox is now stale
 }
 
 // staleSession reports whether call comes from a session of a member's user that does not
@@ -403,6 +450,16 @@ func (a *Actor) delete(ctx actor.Context, m *msg.DeleteChannel) {
 		return
 	}
 	info := a.info()
+	a.markDeleted(ctx)
+	a.log.Info("channel deleted", "by", call.UserID, "admin", call.Admin)
+	msg.Reply(ctx, call.OK(&info))
+}
+
+// markDeleted ends the channel: peers stopped, timers stopped, members dropped, and the
+// directory told (which broadcasts the delete and poisons this actor). The directory hears of
+// it before a deleter gets its ACK, so that a CHANNEL_LIST or a CHANNEL_CREATE of the same id
+// sent after the ACK finds the channel gone.
+func (a *Actor) markDeleted(ctx actor.Context) {
 	for _, mem := range a.members {
 		if mem.peer.PID != nil {
 			ctx.Unwatch(mem.peer.PID)
@@ -418,13 +475,9 @@ func (a *Actor) delete(ctx actor.Context, m *msg.DeleteChannel) {
 	a.listeners = nil
 	a.floor = a.newFloor()
 	a.deleted = true
-	a.log.Info("channel deleted", "by", call.UserID, "admin", call.Admin)
-	// The directory hears of it before the deleter gets its ACK, so that a CHANNEL_LIST or a
-	// CHANNEL_CREATE of the same id sent after the ACK finds the channel gone.
 	if a.cfg.Directory != nil {
 		ctx.Send(a.cfg.Directory, &msg.ChannelDeleted{ChannelID: a.spec.ChannelID})
 	}
-	msg.Reply(ctx, call.OK(&info))
 }
 
 func (a *Actor) get(ctx actor.Context, m *msg.GetChannel) {
@@ -513,12 +566,13 @@ func (a *Actor) revoke(ctx actor.Context, m *msg.RevokeFloor) {
 		msg.Reply(ctx, call.Fail(msg.Errorf(msg.CodeNotPermitted, "only the admin API may revoke the floor")))
 		return
 	}
-	who, res := a.floor.Revoke(a.cfg.Clock.Now())
+	reason := cmp.Or(m.Reason, msg.RevokeAdmin)
+	who, res := a.floor.RevokeFor(reason, a.cfg.Clock.Now())
 	a.apply(ctx, res, nil)
 	out := &msg.RevokeResult{ChannelID: a.spec.ChannelID}
 	if who != "" {
 		out.RevokedFrom = &who
-		a.log.Info("floor revoked by admin", "user_id", who)
+		a.log.Info("floor revoked", "user_id", who, "reason", reason)
 	}
 	msg.Reply(ctx, call.OK(out))
 }
@@ -617,6 +671,7 @@ func (a *Actor) stopTimers() {
 			a.timers[i] = nil
 		}
 	}
+	a.stopReap()
 }
 
 // relay passes a packet from a member's peer to every other member's stream while its sender
@@ -663,7 +718,7 @@ func (a *Actor) peerStopped(pid *actor.PID) {
 func (a *Actor) rebuildListeners() {
 	ls := make([]listener, 0, len(a.members))
 	for _, mem := range a.sortedMembers() {
-		if mem.peer.PID != nil {
+		if mem.peer.PID != nil && !mem.peer.NoReceive { // a sendonly client gets no audio
 			ls = append(ls, listener{user: mem.userID, stream: mem.peer.Stream})
 		}
 	}
@@ -699,7 +754,7 @@ func (a *Actor) sortedMembers() []*member {
 func (a *Actor) memberList() []msg.MemberInfo {
 	out := make([]msg.MemberInfo, 0, len(a.members))
 	for _, mem := range a.sortedMembers() {
-		out = append(out, msg.MemberInfo{UserID: mem.userID, Priority: mem.priority})
+		out = append(out, msg.MemberInfo{UserID: mem.userID, Priority: mem.priority, ListenOnly: mem.listenOnly})
 	}
 	return out
 }
@@ -733,6 +788,19 @@ func (a *Actor) info() msg.ChannelInfo {
 		QueueSize:   a.floor.QueueLen(),
 		Creator:     a.cfg.Creator,
 	}
+}
+
+// denyListenOnly answers a listen-only member's FLOOR_REQUEST with FLOOR_DENY listen_only,
+// before the floor state machine (which knows nothing of media) sees it, and reports whether
+// it did (docs/floor-control.md).
+func (a *Actor) denyListenOnly(ctx actor.Context, call msg.Call) bool {
+	mem := a.members[call.UserID]
+	if mem == nil || !mem.listenOnly || a.staleSession(call) {
+		return false
+	}
+	a.cfg.Metrics.FloorDenials.WithLabelValues(msg.DenyListenOnly).Inc()
+	ctx.Send(call.Session, &msg.FloorDeny{ChannelID: a.spec.ChannelID, Reason: msg.DenyListenOnly})
+	return true
 }
 
 // CheckName validates a channel_name: at most MaxNameLength code points, not empty.

@@ -25,7 +25,8 @@ const wait = 5 * time.Second
 
 var t0 = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 
-// fakeMedia opens pretend peers: offer "bad" is refused, offer "panic" panics.
+// fakeMedia opens pretend peers: offer "bad" is refused, offer "panic" panics, offers
+// "recvonly", "sendonly" and "inactive" get peers of that direction (any other is sendrecv).
 type fakeMedia struct {
 	opened  int
 	spawn   func(user string) *actor.PID // real peers for actor-system tests; nil: fake PIDs
@@ -65,6 +66,8 @@ func (f *fakeMedia) OpenPeer(_ actor.SpawnerContext, req msg.PeerRequest) (msg.P
 	}
 	f.streams[req.UserID] = st
 	return msg.Peer{PID: pid, Ufrag: ufrag, Answer: "answer-" + req.UserID, Stream: st,
+		NoSend:    req.SDPOffer == "recvonly" || req.SDPOffer == "inactive",
+		NoReceive: req.SDPOffer == "sendonly" || req.SDPOffer == "inactive",
 		Info: func() msg.PeerDetail {
 			return msg.PeerDetail{PeerInfo: msg.PeerInfo{Ufrag: ufrag, UserID: req.UserID, ChannelID: req.ChannelID}}
 		}}, nil

@@ -240,6 +240,8 @@ func (m *Media) OpenPeer(parent actor.SpawnerContext, req msg.PeerRequest) (msg.
 		track: msg.TrackInfo{Kind: "audio", Mid: offer.Mid, PayloadType: offer.OpusPT, SSRCOut: ssrc},
 		stats: &stats{}, now: m.cfg.Now,
 	}
+	ep.track.Direction = offer.Direction.String()
+	ep.listenOnly = !offer.ServerReceives()
 	ep.stats.lastIn.Store(m.cfg.Now().UnixNano())
 	a := newPeerActor(m, ep, offer, req.Channel)
 	pid, err := parent.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return a }, m.props...), "peer-"+ufrag)
@@ -248,13 +250,13 @@ func (m *Media) OpenPeer(parent actor.SpawnerContext, req msg.PeerRequest) (msg.
 	}
 	ep.pid = pid
 	m.system.Root.Send(m.registry, &register{ep: ep})
-	return msg.Peer{PID: pid, Ufrag: ufrag, Answer: answer, Info: ep.info, Stream: a.stream}, nil
+	return msg.Peer{PID: pid, Ufrag: ufrag, Answer: answer, Info: ep.info, Stream: a.stream,
+		NoSend: !offer.ServerReceives(), NoReceive: !offer.ServerSends()}, nil
 }
 
 // deadLetter returns pooled media buffers that reached an actor that had just stopped (the
 // reader's snapshot still named it, or its channel was gone) to their pools and counts them.
-// The actor system's own dead-letter log is switched off by the server (it would print the
-// message, e.g. a late JOIN ACK carrying an SDP answer with its a=ice-pwd).
+// The server's log shows a dead letter's type only, never its content (cmd/lcserver/server).
 func (m *Media) deadLetter(ev any) {
 	dl, ok := ev.(*actor.DeadLetterEvent)
 	if !ok {
