@@ -13,30 +13,34 @@ type DropReason uint8
 
 // Drop reasons.
 const (
-	DropNone            DropReason = iota
-	DropShort                      // too short for the class its first byte claims
-	DropDemux                      // first byte outside the RFC 7983 ranges served here
-	DropSTUNMalformed              // not a well-formed STUN Binding request
-	DropSTUNUnknownUser            // USERNAME names no server ufrag we issued
-	DropSTUNIntegrity              // MESSAGE-INTEGRITY or FINGERPRINT check failed
-	DropUnknownAddress             // DTLS/SRTP from an address no STUN check authenticated
-	DropDTLSQueueFull              // the peer's DTLS handshake is not reading fast enough
-	DropSRTPNotReady               // SRTP before the DTLS handshake finished
-	DropSRTPAuth                   // SRTP/SRTCP authentication (or parse) failed
-	DropSRTPReplay                 // SRTP/SRTCP replayed or too old
-	DropNotForwarded               // a relayed packet reached a listener not ready to send
-	DropRewrite                    // the rewriter refused a packet (late packet of an old talk spurt)
-	DropEncrypt                    // SRTP encryption failed
-	DropWriteQueueFull             // the UDP writer queue was full; the oldest packet was dropped
-	DropWriteError                 // the kernel refused the datagram
-	DropListenOnly                 // RTP from a peer whose answer said it would not send (recvonly or inactive offer)
+	DropNone             DropReason = iota
+	DropShort                       // too short for the class its first byte claims
+	DropDemux                       // first byte outside the RFC 7983 ranges served here
+	DropSTUNMalformed               // not a well-formed STUN Binding request
+	DropSTUNUnknownUser             // USERNAME names no server ufrag we issued
+	DropSTUNIntegrity               // MESSAGE-INTEGRITY or FINGERPRINT check failed
+	DropUnknownAddress              // DTLS/SRTP from an address no STUN check authenticated
+	DropDTLSQueueFull               // the peer's DTLS handshake is not reading fast enough
+	DropSRTPNotReady                // SRTP before the DTLS handshake finished
+	DropSRTPAuth                    // SRTP/SRTCP authentication (or parse) failed
+	DropSRTPReplay                  // SRTP/SRTCP replayed or too old
+	DropNotForwarded                // a relayed packet reached a listener not ready to send
+	DropRewrite                     // the rewriter refused a packet (late packet of an old talk spurt)
+	DropEncrypt                     // SRTP encryption failed
+	DropSendBufferFull              // the socket's send buffer was full: the rest of the fan-out was dropped, not waited for
+	DropWriteError                  // the kernel refused the datagram
+	DropKernelOverflow              // the kernel dropped it: the media socket's receive queue was full (SO_RXQ_OVFL)
+	DropPeerQueueFull               // a talker's peer had too many datagrams waiting; the newest was dropped
+	DropChannelQueueFull            // a channel had too many relayed packets waiting; the newest was dropped
+	DropDeadLetter                  // sent to a peer or channel that had just stopped
+	DropListenOnly                  // RTP from a peer whose answer said it would not send (recvonly or inactive offer)
 	numDropReasons
 )
 
 var dropNames = [...]string{"none", "short", "demux", "stun_malformed", "stun_unknown_user",
 	"stun_integrity", "unknown_address", "dtls_queue_full", "srtp_not_ready", "srtp_auth",
-	"srtp_replay", "not_forwarded", "rewrite", "encrypt", "write_queue_full", "write_error",
-	"listen_only"}
+	"srtp_replay", "not_forwarded", "rewrite", "encrypt", "send_buffer_full", "write_error", "kernel_rx_overflow", "peer_queue_full",
+	"channel_queue_full", "dead_letter", "listen_only"}
 
 func (r DropReason) String() string {
 	if int(r) < len(dropNames) {
@@ -53,6 +57,8 @@ type Counters struct {
 	HandshakeOK           prometheus.Counter
 	HandshakeFailed       prometheus.Counter
 	HandshakeTimeout      prometheus.Counter
+	SendCalls             prometheus.Counter // sendmmsg calls carrying relayed media
+	ReadErrors            prometheus.Counter
 	Peers                 prometheus.Gauge
 	PeerPanics            prometheus.Counter // panics a peer actor recovered from (actor_panics_total{actor="peer"})
 	dropped               [numDropReasons]prometheus.Counter
@@ -68,6 +74,8 @@ func NewCounters(m *metrics.Metrics) *Counters {
 		HandshakeOK:      m.DTLSHandshakes.WithLabelValues("ok"),
 		HandshakeFailed:  m.DTLSHandshakes.WithLabelValues("failed"),
 		HandshakeTimeout: m.DTLSHandshakes.WithLabelValues("timeout"),
+		SendCalls:        m.SendCalls,
+		ReadErrors:       m.ReadErrors,
 		Peers:            m.Peers,
 		PeerPanics:       m.ActorPanics.WithLabelValues("peer"),
 	}

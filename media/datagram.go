@@ -1,7 +1,6 @@
 package media
 
 import (
-	"net"
 	"net/netip"
 	"sync"
 )
@@ -14,6 +13,7 @@ type Datagram struct {
 	N     int
 	From  netip.AddrPort
 	Class Class
+	Via   *Worker // the UDP worker that read it (nil in tests that build datagrams by hand)
 
 	pool *DatagramPool
 }
@@ -24,7 +24,7 @@ func (d *Datagram) Bytes() []byte { return d.Buf[:d.N] }
 // Release returns the datagram to its pool. The holder must not touch it afterwards.
 func (d *Datagram) Release() {
 	if d.pool != nil {
-		d.N, d.Class = 0, ClassDrop
+		d.N, d.Class, d.Via = 0, ClassDrop, nil
 		d.pool.pool.Put(d)
 	}
 }
@@ -41,39 +41,3 @@ func NewDatagramPool() *DatagramPool {
 
 // Get returns an empty datagram.
 func (dp *DatagramPool) Get() *Datagram { return dp.pool.Get().(*Datagram) }
-
-// OutPacket is a pooled buffer holding one datagram to send. Whoever fills it hands it to
-// Socket.Send, which owns it from then on and releases it after the write.
-type OutPacket struct {
-	Buf [MaxPacket + 64]byte // room for the SRTP auth tag after a full-size packet
-	N   int
-	// To is where to send it. The *net.UDPAddr is shared and immutable: a peer builds it once
-	// when it latches an address, so no packet allocates one.
-	To *net.UDPAddr
-
-	pool *OutPool
-}
-
-// Bytes is the packet's content.
-func (o *OutPacket) Bytes() []byte { return o.Buf[:o.N] }
-
-// Release returns the packet to its pool.
-func (o *OutPacket) Release() {
-	if o.pool != nil {
-		o.N, o.To = 0, nil
-		o.pool.pool.Put(o)
-	}
-}
-
-// OutPool recycles OutPackets.
-type OutPool struct{ pool sync.Pool }
-
-// NewOutPool makes an empty pool.
-func NewOutPool() *OutPool {
-	op := &OutPool{}
-	op.pool.New = func() any { return &OutPacket{pool: op} }
-	return op
-}
-
-// Get returns an empty packet.
-func (op *OutPool) Get() *OutPacket { return op.pool.Get().(*OutPacket) }

@@ -1,7 +1,6 @@
 package media
 
 import (
-	"net"
 	"net/netip"
 	"testing"
 	"time"
@@ -16,7 +15,7 @@ type hotListener struct {
 	local   *srtp.Context
 	hdr     rtp.Header
 	scratch [MaxPacket]byte
-	to      *net.UDPAddr
+	to      netip.AddrPort
 }
 
 func newContexts(b *testing.B) (talkerLocal, serverRemote *srtp.Context) {
@@ -45,9 +44,10 @@ func benchmarkRelay(b *testing.B, n int) {
 	for i := range listeners {
 		l, _ := newContexts(b)
 		listeners[i] = &hotListener{rw: Rewriter{SSRC: uint32(1000 + i), PT: 109}, local: l,
-			to: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 50000 + i}}
+			to: netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(50000+i))}
 	}
-	pkts, outs, dgs := NewPacketPool(), NewOutPool(), NewDatagramPool()
+	pkts, dgs := NewPacketPool(), NewDatagramPool()
+	var fan Fanout
 	plain := make([]byte, 12+160)
 	plain[0], plain[1] = 0x80, 111
 	var thdr, rhdr rtp.Header
@@ -86,21 +86,18 @@ func benchmarkRelay(b *testing.B, n int) {
 		if p.From != holder { // the channel's gate
 			b.Fatal("gate")
 		}
-		p.Retain(n)
 		for _, l := range listeners {
 			m := copy(l.scratch[:], p.Bytes())
 			if !l.rw.Rewrite(l.scratch[:m], now) {
 				b.Fatal("rewrite")
 			}
-			op := outs.Get()
-			ct, err := l.local.EncryptRTP(op.Buf[:0], l.scratch[:m], &l.hdr)
+			ct, err := l.local.EncryptRTP(fan.Next(), l.scratch[:m], &l.hdr)
 			if err != nil {
 				b.Fatal(err)
 			}
-			op.N, op.To = len(ct), l.to
-			op.Release() // the writer's release after sendmmsg
-			p.Release()
+			fan.Commit(ct, l.to)
 		}
+		fan.Reset() // Worker.Send's sendmmsg is measured separately
 		p.Release()
 	}
 }

@@ -19,6 +19,9 @@ type Packet struct {
 	From string // user id of the member whose peer decrypted it
 	Buf  [MaxPacket]byte
 	N    int // length of the packet in Buf
+	// Via is the UDP worker that read the talker's datagram: the relay sends the fan-out on
+	// its socket. Nil for packets built by hand in tests.
+	Via *Worker
 
 	refs atomic.Int32
 	pool *PacketPool
@@ -35,7 +38,7 @@ func (p *Packet) Release() {
 	switch n := p.refs.Add(-1); {
 	case n == 0:
 		if p.pool != nil {
-			p.From, p.N = "", 0
+			p.From, p.N, p.Via = "", 0, nil
 			p.pool.pool.Put(p)
 		}
 	case n < 0:

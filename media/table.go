@@ -1,62 +1,114 @@
 package media
 
-import "sync/atomic"
+import (
+	"hash/maphash"
+	"sync/atomic"
+)
 
-// Table is a look-up map read by the UDP hot path without locks. Every change copies the map
-// and publishes the copy with one atomic store (copy-on-write), so a reader always sees a
-// complete, immutable snapshot.
+// Table is a look-up map read by the UDP hot path without locks. It is split into shards by a
+// hash of the key; every change copies one shard and publishes the copy with one atomic store
+// (copy-on-write), so a reader always sees complete, immutable shards, and a change costs
+// about len/numShards copies, not the whole table: latching a new source address stays
+// cheap with thousands of peers.
 //
 // Only one goroutine may change a Table (in the server: the peer registry actor); any number
-// may read it. Changes are rare (a peer joins, leaves or latches an address) while reads
-// happen for every datagram, which is the trade this structure makes.
+// may read it. The zero Table is empty and ready to use.
 type Table[K comparable, V any] struct {
-	p atomic.Pointer[map[K]V]
+	p atomic.Pointer[tableShards[K, V]] // allocated by the first change
 }
 
-// Get returns the value of k in the current snapshot.
+const numShards = 64
+
+type tableShards[K comparable, V any] struct {
+	seed maphash.Seed
+	m    [numShards]atomic.Pointer[map[K]V]
+	n    atomic.Int64 // entries in all shards
+}
+
+func (s *tableShards[K, V]) shard(k K) *atomic.Pointer[map[K]V] {
+	return &s.m[maphash.Comparable(s.seed, k)%numShards]
+}
+
+// Get returns the value of k.
 func (t *Table[K, V]) Get(k K) (V, bool) {
-	m := t.p.Load()
+	var zero V
+	s := t.p.Load()
+	if s == nil {
+		return zero, false
+	}
+	m := s.shard(k).Load()
 	if m == nil {
-		var zero V
 		return zero, false
 	}
 	v, ok := (*m)[k]
 	return v, ok
 }
 
-// Len is the number of entries in the current snapshot.
+// Len is the number of entries.
 func (t *Table[K, V]) Len() int {
-	if m := t.p.Load(); m != nil {
-		return len(*m)
+	if s := t.p.Load(); s != nil {
+		return int(s.n.Load())
 	}
 	return 0
 }
 
-// Snapshot returns the current map. Callers must not modify it.
+// Snapshot returns a copy of the whole table (for status pages, not the hot path).
 func (t *Table[K, V]) Snapshot() map[K]V {
-	if m := t.p.Load(); m != nil {
-		return *m
+	out := map[K]V{}
+	if s := t.p.Load(); s != nil {
+		for i := range s.m {
+			if m := s.m[i].Load(); m != nil {
+				for k, v := range *m {
+					out[k] = v
+				}
+			}
+		}
 	}
-	return nil
+	return out
 }
 
-// Update copies the current map, lets change edit the copy and publishes it. Owner only.
-func (t *Table[K, V]) Update(change func(m map[K]V)) {
-	old := t.Snapshot()
+func (t *Table[K, V]) shards() *tableShards[K, V] {
+	s := t.p.Load()
+	if s == nil {
+		s = &tableShards[K, V]{seed: maphash.MakeSeed()}
+		t.p.Store(s)
+	}
+	return s
+}
+
+// edit copies k's shard, lets change edit the copy and publishes it. Owner only.
+func (t *Table[K, V]) edit(k K, change func(m map[K]V)) {
+	s := t.shards()
+	sh := s.shard(k)
+	var old map[K]V
+	if p := sh.Load(); p != nil {
+		old = *p
+	}
 	m := make(map[K]V, len(old)+1)
 	for k, v := range old {
 		m[k] = v
 	}
 	change(m)
-	t.p.Store(&m)
+	s.n.Add(int64(len(m) - len(old)))
+	sh.Store(&m)
 }
 
-// Put publishes a snapshot with k set to v. Owner only.
-func (t *Table[K, V]) Put(k K, v V) { t.Update(func(m map[K]V) { m[k] = v }) }
+// Put publishes k set to v. Owner only.
+func (t *Table[K, V]) Put(k K, v V) { t.edit(k, func(m map[K]V) { m[k] = v }) }
 
-// Delete publishes a snapshot without k. Owner only.
+// Delete publishes the table without k. Owner only.
 func (t *Table[K, V]) Delete(k K) {
 	if _, ok := t.Get(k); ok {
-		t.Update(func(m map[K]V) { delete(m, k) })
+		t.edit(k, func(m map[K]V) { delete(m, k) })
+	}
+}
+
+// Clear publishes an empty table. Owner only.
+func (t *Table[K, V]) Clear() {
+	if s := t.p.Load(); s != nil {
+		for i := range s.m {
+			s.m[i].Store(nil)
+		}
+		s.n.Store(0)
 	}
 }

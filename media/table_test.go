@@ -68,3 +68,39 @@ func TestTableGetAllocatesNothing(t *testing.T) {
 		t.Fatalf("Get allocates %v times", n)
 	}
 }
+
+// TestTableChangeCopiesOneShard: a change publishes a new copy of one shard only, so latching
+// one more address with thousands in the table copies about len/64 entries, and every other
+// shard a reader holds stays the very same map.
+func TestTableChangeCopiesOneShard(t *testing.T) {
+	var tab Table[netip.AddrPort, int]
+	for i := range 6400 {
+		tab.Put(netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), 5000), i)
+	}
+	s := tab.p.Load()
+	before := make([]*map[netip.AddrPort]int, numShards)
+	for i := range s.m {
+		before[i] = s.m[i].Load()
+	}
+	k := netip.MustParseAddrPort("127.0.0.1:9")
+	tab.Put(k, -1)
+	changed := 0
+	for i := range s.m {
+		if s.m[i].Load() != before[i] {
+			changed++
+			if n := len(*s.m[i].Load()); n > 2*6400/numShards {
+				t.Fatalf("the changed shard holds %d entries: shards are unbalanced", n)
+			}
+		}
+	}
+	if changed != 1 || tab.Len() != 6401 {
+		t.Fatalf("%d shards changed (want 1), len %d", changed, tab.Len())
+	}
+	if v, ok := tab.Get(k); !ok || v != -1 {
+		t.Fatalf("Get = %v %v", v, ok)
+	}
+	tab.Clear()
+	if _, ok := tab.Get(k); ok || tab.Len() != 0 || len(tab.Snapshot()) != 0 {
+		t.Fatal("Clear left entries")
+	}
+}

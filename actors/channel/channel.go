@@ -30,6 +30,7 @@ import (
 
 	"github.com/minilivechat/minilivechat/actors/clock"
 	"github.com/minilivechat/minilivechat/actors/floor"
+	"github.com/minilivechat/minilivechat/actors/mailbox"
 	"github.com/minilivechat/minilivechat/actors/msg"
 	"github.com/minilivechat/minilivechat/admin/metrics"
 	"github.com/minilivechat/minilivechat/media"
@@ -80,10 +81,10 @@ type member struct {
 	listenOnly bool
 }
 
-// listener is a member with a media peer: where relayed packets go.
+// listener is a member with a media peer: whose stream relayed packets are sealed into.
 type listener struct {
-	user string
-	pid  *actor.PID
+	user   string
+	stream msg.Stream
 }
 
 // reapTimer is what the idle timer posts when an empty channel's ReapAfter has passed.
@@ -115,6 +116,10 @@ type Actor struct {
 	msgSeq    uint64
 	deleted   bool
 	postSelf  func(any) // sends a message to this actor through the actor system
+
+	// the relay path (docs/architecture.md, "Run to completion")
+	fanout  media.Fanout
+	scratch [media.MaxPacket]byte
 }
 
 // New builds a channel actor from cfg, filling defaults.
@@ -161,10 +166,25 @@ func (a *Actor) newFloor() *floor.Machine {
 	})
 }
 
-// Props is how the directory spawns a channel actor.
+// Props is how the directory spawns a channel actor. The channel runs on the goroutine that
+// sends to it when it is idle (a synchronized dispatcher), so that a talker's packet is gated
+// and fanned out on the UDP reader goroutine that read it, with no goroutine start
+// (docs/architecture.md, "Run to completion"). Its Receive therefore never blocks.
+//
+// Relayed packets that find the channel busy on another goroutine wait in a bounded queue
+// (actors/mailbox); beyond it the newest is dropped and counted as channel_queue_full.
 func Props(cfg Config) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor { return New(cfg) })
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.New()
+	}
+	full := cfg.Metrics.PacketsDropped.WithLabelValues("channel_queue_full")
+	return actor.PropsFromProducer(func() actor.Actor { return New(cfg) }, mailbox.Options(mailbox.Config{
+		IsMedia: isPacket,
+		Dropped: func(m any) { m.(*media.Packet).Release(); full.Inc() },
+	})...)
 }
+
+func isPacket(m any) bool { _, ok := m.(*media.Packet); return ok }
 
 func (a *Actor) queueLimit() int {
 	if a.cfg.QueueLimit > 0 {
@@ -186,7 +206,7 @@ func (a *Actor) Receive(ctx actor.Context) {
 	}
 	switch m := ctx.Message().(type) {
 	case *media.Packet:
-		a.relay(ctx, m)
+		a.relay(m)
 	case *floorTimer:
 		a.apply(ctx, a.floor.Timer(m.kind, m.gen, a.cfg.Clock.Now()), nil)
 	case *reapTimer:
@@ -654,27 +674,32 @@ func (a *Actor) stopTimers() {
 	a.stopReap()
 }
 
-// relay passes a packet from a member's peer to every other member's peer while its sender
-// holds the floor, and drops it otherwise. It allocates nothing and never blocks.
-func (a *Actor) relay(ctx actor.Context, pkt *media.Packet) {
+// relay passes a packet from a member's peer to every other member's stream while its sender
+// holds the floor, and drops it otherwise: each listener's stream rewrites and encrypts its
+// copy into the fan-out, and the whole fan-out goes to the socket of the UDP worker that read
+// the talker's packet in one batch (ceil(N / batch) sendmmsg calls). It allocates nothing and
+// never blocks.
+func (a *Actor) relay(pkt *media.Packet) {
+	defer pkt.Release()
 	if a.deleted || !a.floor.IsHolder(pkt.From) {
 		a.dropNotHolder.Inc()
-		pkt.Release()
 		return
 	}
-	n := 0
+	plain := pkt.Bytes()
 	for i := range a.listeners {
-		if a.listeners[i].user != pkt.From {
-			n++
+		l := &a.listeners[i]
+		if l.user == pkt.From || l.stream == nil {
+			continue
+		}
+		n := copy(a.scratch[:], plain) // Seal rewrites the header in place
+		if out, to, ok := l.stream.Seal(a.fanout.Next(), a.scratch[:n]); ok {
+			a.fanout.Commit(out, to)
 		}
 	}
-	pkt.Retain(n)
-	for i := range a.listeners {
-		if l := &a.listeners[i]; l.user != pkt.From {
-			ctx.Send(l.pid, pkt)
-		}
+	if pkt.Via != nil {
+		pkt.Via.Send(&a.fanout)
 	}
-	pkt.Release()
+	a.fanout.Reset()
 }
 
 // peerStopped forgets a media peer that ended on its own (e.g. reaped after silence); the
@@ -694,7 +719,7 @@ func (a *Actor) rebuildListeners() {
 	ls := make([]listener, 0, len(a.members))
 	for _, mem := range a.sortedMembers() {
 		if mem.peer.PID != nil && !mem.peer.NoReceive { // a sendonly client gets no audio
-			ls = append(ls, listener{user: mem.userID, pid: mem.peer.PID})
+			ls = append(ls, listener{user: mem.userID, stream: mem.peer.Stream})
 		}
 	}
 	a.listeners = ls

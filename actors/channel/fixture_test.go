@@ -3,9 +3,11 @@ package channel
 import (
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,8 +28,23 @@ var t0 = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 // fakeMedia opens pretend peers: offer "bad" is refused, offer "panic" panics, offers
 // "recvonly", "sendonly" and "inactive" get peers of that direction (any other is sendrecv).
 type fakeMedia struct {
-	opened int
-	spawn  func(user string) *actor.PID // real peers for actor-system tests; nil: fake PIDs
+	opened  int
+	spawn   func(user string) *actor.PID // real peers for actor-system tests; nil: fake PIDs
+	streams map[string]*fakeStream       // by user, the latest peer's
+}
+
+// fakeStream counts what the relay seals into it; with log set it also records the payloads.
+type fakeStream struct {
+	sealed atomic.Int64
+	log    chan string // nil: count only (recording allocates)
+}
+
+func (s *fakeStream) Seal(dst, plain []byte) ([]byte, netip.AddrPort, bool) {
+	s.sealed.Add(1)
+	if s.log != nil {
+		s.log <- string(plain)
+	}
+	return append(dst, plain...), netip.MustParseAddrPort("127.0.0.1:9"), true
 }
 
 func (f *fakeMedia) OpenPeer(_ actor.SpawnerContext, req msg.PeerRequest) (msg.Peer, *msg.Error) {
@@ -43,7 +60,12 @@ func (f *fakeMedia) OpenPeer(_ actor.SpawnerContext, req msg.PeerRequest) (msg.P
 		pid = f.spawn(req.UserID)
 	}
 	ufrag := fmt.Sprintf("uf%s%d", req.UserID, f.opened)
-	return msg.Peer{PID: pid, Ufrag: ufrag, Answer: "answer-" + req.UserID,
+	st := &fakeStream{log: make(chan string, 100)}
+	if f.streams == nil {
+		f.streams = map[string]*fakeStream{}
+	}
+	f.streams[req.UserID] = st
+	return msg.Peer{PID: pid, Ufrag: ufrag, Answer: "answer-" + req.UserID, Stream: st,
 		NoSend:    req.SDPOffer == "recvonly" || req.SDPOffer == "inactive",
 		NoReceive: req.SDPOffer == "sendonly" || req.SDPOffer == "inactive",
 		Info: func() msg.PeerDetail {

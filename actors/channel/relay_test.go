@@ -32,38 +32,45 @@ func TestRelayOnlyFromHolderToOtherPeers(t *testing.T) {
 	f.join("d") // signaling-only: never receives media
 	pool := media.NewPacketPool()
 	drops := f.met.PacketsDropped.WithLabelValues("not_floor_holder")
+	sealed := func() (n [3]int64) {
+		for i, u := range []string{"a", "b", "c"} {
+			n[i] = f.media.streams[u].sealed.Load()
+		}
+		return n
+	}
 
 	// Idle floor: dropped, counted, back in the pool at once.
 	p := packet(pool, "a")
 	recs := f.ctx.Deliver(f.a, p, nil)
-	if len(recs) != 0 || !returned(p) || value(t, drops) != 1 {
-		t.Fatalf("idle relay: records %s returned %v drops %v", render(recs), returned(p), value(t, drops))
+	if len(recs) != 0 || !returned(p) || value(t, drops) != 1 || sealed() != [3]int64{} {
+		t.Fatalf("idle relay: records %s returned %v drops %v sealed %v", render(recs), returned(p), value(t, drops), sealed())
 	}
 
+	// The holder's packet is sealed into every other member's stream, from a fresh copy each
+	// (a stream rewrites its copy in place), within the channel's Receive: no message goes to
+	// the peers, and the packet is back in the pool when Receive returns.
 	f.do(&msg.RequestFloor{Call: call(30, "a"), ChannelID: "CH"})
 	p = packet(pool, "a")
 	recs = f.ctx.Deliver(f.a, p, nil)
-	sent := actortest.Filter(recs, actortest.OpSend)
-	if len(sent) != 2 || sent[0].To.Id != "p-b-2" || sent[1].To.Id != "p-c-3" {
-		t.Fatalf("relay went to %s", render(recs))
+	if sent := actortest.Filter(recs, actortest.OpSend); len(sent) != 0 {
+		t.Fatalf("relay sent messages: %s", render(recs))
 	}
-	for i, s := range sent {
-		if s.Message != p {
-			t.Fatal("relay must pass the same packet, not a copy")
+	if got := sealed(); got != [3]int64{0, 1, 1} {
+		t.Fatalf("sealed into a, b, c: %v, want 0 1 1", got)
+	}
+	for _, u := range []string{"b", "c"} {
+		if got := <-f.media.streams[u].log; got != "rtp-payload" {
+			t.Fatalf("%s's stream got %q", u, got)
 		}
-		if returned(p) {
-			t.Fatalf("packet returned to the pool with %d listeners still holding it", len(sent)-i)
-		}
-		s.Message.(*media.Packet).Release() // what each listener's peer does
 	}
 	if !returned(p) {
-		t.Fatal("packet not back in the pool after every listener released it")
+		t.Fatal("packet not back in the pool after the fan-out")
 	}
 
 	// A non-holder's packet while the floor is taken is dropped.
 	p = packet(pool, "b")
-	if recs := f.ctx.Deliver(f.a, p, nil); len(recs) != 0 || !returned(p) || value(t, drops) != 2 {
-		t.Fatalf("non-holder relay: %s", render(recs))
+	if recs := f.ctx.Deliver(f.a, p, nil); len(recs) != 0 || !returned(p) || value(t, drops) != 2 || sealed() != [3]int64{0, 1, 1} {
+		t.Fatalf("non-holder relay: %s, sealed %v", render(recs), sealed())
 	}
 }
 
@@ -74,7 +81,7 @@ func TestRelayAfterPeerEnded(t *testing.T) {
 	f.ctx.Deliver(f.a, &actor.Terminated{Who: actor.NewPID("nonhost", "p-b-2")}, nil)
 	pool := media.NewPacketPool()
 	p := packet(pool, "a")
-	if recs := f.ctx.Deliver(f.a, p, nil); len(recs) != 0 || !returned(p) {
+	if recs := f.ctx.Deliver(f.a, p, nil); len(recs) != 0 || !returned(p) || f.media.streams["b"].sealed.Load() != 0 {
 		t.Fatalf("relay to an ended peer: %s", render(recs))
 	}
 	if f.a.members["b"] == nil {
@@ -85,20 +92,21 @@ func TestRelayAfterPeerEnded(t *testing.T) {
 func TestRelayAllocatesNothing(t *testing.T) {
 	f := newFixture(t)
 	f.joinMedia("a", "b", "c")
+	for _, s := range f.media.streams {
+		s.log = nil
+	}
 	f.do(&msg.RequestFloor{Call: call(30, "a"), ChannelID: "CH"})
 	pool := media.NewPacketPool()
-	p := packet(pool, "a")
 	ctx := &countingContext{Context: f.ctx}
 	allocs := testing.AllocsPerRun(100, func() {
-		p.Retain(1) // keep it out of the pool across runs
-		ctx.msg = p
+		ctx.msg = packet(pool, "a")
 		f.a.Receive(ctx)
-		for ; ctx.sent > 0; ctx.sent-- {
-			p.Release()
-		}
 	})
 	if allocs != 0 {
 		t.Fatalf("relay allocates %.1f times per packet", allocs)
+	}
+	if n := f.media.streams["b"].sealed.Load(); n != 101 {
+		t.Fatalf("b's stream sealed %d packets, want 101", n)
 	}
 }
 
@@ -156,15 +164,16 @@ func TestActorSystemEndToEnd(t *testing.T) {
 	pool := media.NewPacketPool()
 	p := packet(pool, "a")
 	sys.Root.Send(pid, p)
-	got := actortest.Expect[*media.Packet](t, peers["b"], wait)
-	got.Release()
-	// The channel releases its own reference after sending to b; a request answered from its
-	// mailbox afterwards proves that it has (and orders its writes before the check).
+	if got := <-fm.streams["b"].log; got != "rtp-payload" {
+		t.Fatalf("b's stream got %q", got)
+	}
+	// The channel releases the packet after the fan-out; a request answered from its mailbox
+	// afterwards proves that it has (and orders its writes before the check).
 	if r := ask(&msg.GetChannel{Call: msg.Call{Op: 16}, ChannelID: "CH"}); r.Err != nil {
 		t.Fatal(r.Err)
 	}
-	if !returned(p) {
-		t.Fatal("relayed packet not returned to the pool")
+	if !returned(p) || fm.streams["a"].sealed.Load() != 0 {
+		t.Fatal("relayed packet not returned to the pool, or sealed for its own talker")
 	}
 
 	// No ping for 6 s: the timer posts to the mailbox and the floor is revoked.
@@ -192,8 +201,9 @@ func TestActorSystemEndToEnd(t *testing.T) {
 	}
 }
 
-// BenchmarkRelayGate measures the channel actor's own per-packet work (floor check, refcount,
-// one Send per listener) with N listeners; Send itself is a counter here.
+// BenchmarkRelayGate measures the channel actor's own per-packet work (floor check, one copy
+// and one Seal per listener into the fan-out) with N listeners; Seal itself is a counting
+// stub here (the peer's real Seal is in actors/peer's BenchmarkRelayThroughActors).
 func BenchmarkRelayGate(b *testing.B) {
 	for _, n := range []int{1, 20, 100} {
 		b.Run(fmt.Sprintf("listeners=%d", n), func(b *testing.B) {
@@ -208,16 +218,15 @@ func BenchmarkRelayGate(b *testing.B) {
 				ctx.Context.Deliver(a, &msg.JoinChannel{Call: call(11, u), ChannelID: "CH", SDPOffer: "o"}, sess(u))
 			}
 			ctx.Context.Deliver(a, &msg.RequestFloor{Call: call(30, "u0"), ChannelID: "CH"}, sess("u0"))
+			for _, mem := range a.members {
+				mem.peer.Stream.(*fakeStream).log = nil
+			}
 			pool := media.NewPacketPool()
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				p := packet(pool, "u0")
-				ctx.msg = p
+				ctx.msg = packet(pool, "u0")
 				a.Receive(ctx)
-				for ; ctx.sent > 0; ctx.sent-- {
-					p.Release()
-				}
 			}
 		})
 	}

@@ -1,6 +1,8 @@
 package msg
 
 import (
+	"net/netip"
+
 	"github.com/asynkron/protoactor-go/actor"
 )
 
@@ -11,10 +13,11 @@ import (
 // ctx.Stop(peer.PID) when the member leaves.
 //
 // Relay: the peer actor sends every decrypted RTP packet to its channel as a *media.Packet
-// whose From is the member's user id. The channel passes a packet on only while From holds the
-// floor: it calls pkt.Retain(n) for its n listeners, sends the same *media.Packet to each
-// listener's peer PID, and then pkt.Release() for its own reference. A peer actor releases
-// every packet it receives once it is done with it.
+// whose From is the member's user id and whose Via is the UDP worker that read it. The channel
+// passes a packet on only while From holds the floor: it seals it into every other member's
+// Stream, sends the whole fan-out on pkt.Via in one batch, and releases the packet. Peer and
+// channel actors run on the goroutine that sends to them (a synchronized dispatcher), so one
+// talker packet is handled start to finish on the UDP reader goroutine that read it.
 type Media interface {
 	OpenPeer(parent actor.SpawnerContext, req PeerRequest) (Peer, *Error)
 }
@@ -38,6 +41,8 @@ type Peer struct {
 	NoSend, NoReceive bool
 	// Info reads the peer's live figures (atomics; safe from any goroutine).
 	Info func() PeerDetail
+	// Stream is the member's outbound stream, for the channel's relay path only.
+	Stream Stream
 }
 
 // NoMedia is the Media of a server without a media plane: every offer is refused with 2006.
@@ -46,4 +51,17 @@ type NoMedia struct{}
 // OpenPeer refuses the offer.
 func (NoMedia) OpenPeer(actor.SpawnerContext, PeerRequest) (Peer, *Error) {
 	return Peer{}, Errorf(CodeBadOffer, "media plane not available on this server")
+}
+
+// Stream is a listener's outbound media stream (its rewriter and SRTP context), as the
+// channel's relay path drives it: for each packet the floor holder's peer passes, the channel
+// seals one datagram per listener into its fan-out and hands the whole fan-out to the UDP
+// socket (docs/architecture.md, "Run to completion"). Only the channel that opened the peer
+// calls Seal, from inside its Receive, so calls never overlap.
+type Stream interface {
+	// Seal rewrites plain (a decrypted RTP packet; Seal may modify it) into this listener's
+	// stream and encrypts it into dst (appending from dst[:0]; cap(dst) is enough for any
+	// packet). It returns the datagram and where to send it, or ok false when the listener
+	// cannot take the packet now (not connected yet, stopped); the stream counts why.
+	Seal(dst, plain []byte) (datagram []byte, to netip.AddrPort, ok bool)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/minilivechat/minilivechat/actors/mailbox"
 	"github.com/minilivechat/minilivechat/actors/msg"
 	"github.com/minilivechat/minilivechat/media"
 )
@@ -20,9 +21,11 @@ import (
 type fakeChannel struct {
 	media     msg.Media
 	holder    string
-	listeners map[string]*actor.PID
+	listeners map[string]msg.Peer
 	gated     *atomic.Int64
 	ended     chan *actor.PID
+	fanout    media.Fanout
+	scratch   [media.MaxPacket]byte
 }
 
 type (
@@ -38,9 +41,10 @@ type (
 func (f *fakeChannel) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *openPeer:
-		p, err := f.media.OpenPeer(ctx, msg.PeerRequest{ChannelID: "CH", UserID: m.user, SDPOffer: m.offer, Channel: ctx.Self()})
+		p, err := f.media.OpenPeer(ctx, msg.PeerRequest{ChannelID: "CH", UserID: m.user, SDPOffer: m.offer,
+			Channel: ctx.Self()})
 		if err == nil {
-			f.listeners[m.user] = p.PID
+			f.listeners[m.user] = p
 			ctx.Watch(p.PID)
 		}
 		ctx.Respond(&openReply{peer: p, err: err})
@@ -48,14 +52,14 @@ func (f *fakeChannel) Receive(ctx actor.Context) {
 		f.holder = m.user
 		ctx.Respond(true)
 	case *stopPeer:
-		if pid := f.listeners[m.user]; pid != nil {
+		if p, ok := f.listeners[m.user]; ok {
 			delete(f.listeners, m.user)
-			ctx.Stop(pid)
+			ctx.Stop(p.PID)
 		}
 		ctx.Respond(true)
 	case *actor.Terminated:
-		for u, pid := range f.listeners {
-			if pid.Equal(m.Who) {
+		for u, p := range f.listeners {
+			if p.PID.Equal(m.Who) {
 				delete(f.listeners, u)
 			}
 		}
@@ -64,24 +68,24 @@ func (f *fakeChannel) Receive(ctx actor.Context) {
 		default:
 		}
 	case *media.Packet:
+		// What the channel actor's relay does: gate, seal into every other stream, one batch.
+		defer m.Release()
 		if m.From != f.holder {
 			f.gated.Add(1)
-			m.Release()
 			return
 		}
-		n := 0
-		for u := range f.listeners {
+		for u, p := range f.listeners {
 			if u != m.From {
-				n++
+				n := copy(f.scratch[:], m.Bytes())
+				if out, to, ok := p.Stream.Seal(f.fanout.Next(), f.scratch[:n]); ok {
+					f.fanout.Commit(out, to)
+				}
 			}
 		}
-		m.Retain(n)
-		for u, pid := range f.listeners {
-			if u != m.From {
-				ctx.Send(pid, m)
-			}
+		if m.Via != nil {
+			m.Via.Send(&f.fanout)
 		}
-		m.Release()
+		f.fanout.Reset()
 	}
 }
 
@@ -111,8 +115,10 @@ func newHarness(t testing.TB, cfg Config) *harness {
 		t.Fatal(err)
 	}
 	h.media = m
-	fc := &fakeChannel{media: m, listeners: map[string]*actor.PID{}, gated: &h.gated, ended: h.ended}
-	h.ch = h.system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return fc }))
+	fc := &fakeChannel{media: m, listeners: map[string]msg.Peer{}, gated: &h.gated, ended: h.ended}
+	h.ch = h.system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return fc }, mailbox.Options(mailbox.Config{
+		IsMedia: func(m any) bool { _, ok := m.(*media.Packet); return ok },
+	})...))
 	t.Cleanup(func() {
 		_ = h.system.Root.StopFuture(h.ch).Wait()
 		m.Close()

@@ -49,6 +49,7 @@ type peerActor struct {
 	ep      *endpoint
 	offer   *media.Offer
 	channel *actor.PID
+	stream  *stream // this member's outbound stream, driven by the channel's relay path
 
 	// owned by Receive
 	sendAddr *net.UDPAddr
@@ -56,12 +57,9 @@ type peerActor struct {
 	dtls     *dtls.Conn
 	srtp     *media.SRTPSession
 	cancel   context.CancelFunc
-	hsDone   chan struct{} // closed when the handshake goroutine has ended
 	stopped  chan struct{} // closed in Stopping: the goroutine must not report any more
 	reap     *time.Timer
-	rw       media.Rewriter
 	hdrIn    rtp.Header
-	hdrOut   rtp.Header
 	scratch  [media.MaxPacket]byte
 }
 
@@ -69,7 +67,7 @@ func newPeerActor(m *Media, ep *endpoint, offer *media.Offer, channel *actor.PID
 	return &peerActor{
 		m: m, ep: ep, offer: offer, channel: channel,
 		stopped: make(chan struct{}),
-		rw:      media.Rewriter{SSRC: ep.track.SSRCOut, PT: offer.OpusPT},
+		stream:  newStream(m, ep, offer.OpusPT),
 	}
 }
 
@@ -80,8 +78,6 @@ func newPeerActor(m *Media, ep *endpoint, offer *media.Offer, channel *actor.PID
 func (a *peerActor) Receive(ctx actor.Context) {
 	defer a.recoverPanic(ctx)
 	switch msg := ctx.Message().(type) {
-	case *media.Packet:
-		a.relay(msg)
 	case *media.Datagram:
 		a.datagram(ctx, msg)
 	case *stunChecked:
@@ -165,12 +161,12 @@ func (a *peerActor) startHandshake(ctx actor.Context, from netip.AddrPort) {
 		if to == nil {
 			return nil // no nominated address yet: the DTLS retransmission will try again
 		}
-		m.sock.SendTo(b, to, m.out)
+		m.sock.SendTo(b, to.AddrPort())
 		return nil
 	})
 	hctx, cancel := context.WithTimeout(context.Background(), m.cfg.HandshakeTimeout)
-	a.cancel, a.hsDone = cancel, make(chan struct{})
-	conn, opts, self, stopped, done := a.conn, media.DTLSServerOptions(m.cert, a.offer), ctx.Self(), a.stopped, a.hsDone
+	a.cancel = cancel
+	conn, opts, self, stopped := a.conn, media.DTLSServerOptions(m.cert, a.offer), ctx.Self(), a.stopped
 	report := func(msg any) {
 		select {
 		case <-stopped: // the actor is gone; nobody to tell
@@ -178,8 +174,10 @@ func (a *peerActor) startHandshake(ctx actor.Context, from netip.AddrPort) {
 			m.system.Root.Send(self, msg)
 		}
 	}
+	m.handshakes.Add(1)
 	go func() {
-		defer close(done)
+		defer m.handshakes.Done()
+		defer cancel()
 		var dc *dtls.Conn
 		reported := false // whether handshakeDone went out: after it, only dtlsClosed may follow
 		defer func() {
@@ -237,6 +235,7 @@ func (a *peerActor) handshakeDone(ctx actor.Context, m *handshakeDone) {
 	}
 	a.m.counters.HandshakeOK.Inc()
 	a.dtls, a.srtp = m.conn, m.session
+	a.stream.local.Store(m.session.Local)
 	a.ep.stats.srtpReady.Store(true)
 	a.m.log.Debug("DTLS-SRTP ready", "ufrag", a.ep.ufrag, "user_id", a.ep.userID, "profile", m.session.Profile.String())
 }
@@ -262,7 +261,7 @@ func (a *peerActor) rtp(ctx actor.Context, d *media.Datagram) {
 		return
 	}
 	a.ep.stats.ssrcIn.Store(a.hdrIn.SSRC)
-	pkt.N, pkt.From = len(out), a.ep.userID
+	pkt.N, pkt.From, pkt.Via = len(out), a.ep.userID, d.Via
 	ctx.Send(a.channel, pkt)
 }
 
@@ -294,32 +293,6 @@ func (a *peerActor) rtcp(d *media.Datagram) {
 	}
 }
 
-// relay sends a packet the channel passed on to this listener: rewrite into its one
-// continuous stream, encrypt with its context, queue on the UDP writer.
-func (a *peerActor) relay(pkt *media.Packet) {
-	defer pkt.Release()
-	if a.srtp == nil || a.sendAddr == nil {
-		a.m.counters.Drop(media.DropNotForwarded)
-		return
-	}
-	n := copy(a.scratch[:], pkt.Bytes())
-	if !a.rw.Rewrite(a.scratch[:n], a.m.cfg.Now()) {
-		a.m.counters.Drop(media.DropRewrite)
-		return
-	}
-	op := a.m.out.Get()
-	enc, err := a.srtp.Local.EncryptRTP(op.Buf[:0], a.scratch[:n], &a.hdrOut)
-	if err != nil || len(enc) > len(op.Buf) {
-		a.m.counters.Drop(media.DropEncrypt)
-		op.Release()
-		return
-	}
-	op.N, op.To = len(enc), a.sendAddr
-	a.ep.stats.packetsOut.Add(1)
-	a.ep.stats.bytesOut.Add(uint64(op.N))
-	a.m.sock.Send(op)
-}
-
 func (a *peerActor) scheduleReap(ctx actor.Context, after time.Duration) {
 	self, root := ctx.Self(), a.m.system.Root
 	a.reap = time.AfterFunc(after, func() { root.Send(self, &reapCheck{}) })
@@ -336,10 +309,13 @@ func (a *peerActor) checkIdle(ctx actor.Context) {
 	a.scheduleReap(ctx, a.m.cfg.ReapAfter-idle)
 }
 
-// shutdown leaves both snapshots, closes DTLS and waits (bounded) for the handshake
-// goroutine, so that peer, snapshot and goroutine counts return to baseline.
+// shutdown leaves both snapshots and ends DTLS without waiting for anything: Receive runs on
+// whichever goroutine sent the message (docs/architecture.md, "Run to completion"), so it must
+// never block. The handshake goroutine sees the cancelled context or the closed connection,
+// ends by itself and reports to nobody (stopped is closed); Media.Close waits for all of them.
 func (a *peerActor) shutdown(ctx actor.Context) {
 	close(a.stopped)
+	a.stream.local.Store(nil)
 	ctx.Send(a.m.registry, &unregister{ep: a.ep})
 	if a.reap != nil {
 		a.reap.Stop()
@@ -347,18 +323,17 @@ func (a *peerActor) shutdown(ctx actor.Context) {
 	if a.cancel != nil {
 		a.cancel()
 	}
-	if a.dtls != nil {
-		a.dtls.Close()
-	}
-	if a.conn != nil {
-		a.conn.Close()
-	}
-	if a.hsDone != nil {
-		select {
-		case <-a.hsDone:
-		case <-time.After(2 * time.Second):
-			a.m.log.Warn("DTLS goroutine did not end in time", "ufrag", a.ep.ufrag)
-		}
+	if dc, conn := a.dtls, a.conn; dc != nil {
+		// close_notify goes out through conn, which closes after it; pion's Close may wait for
+		// its own goroutines, so it runs on a goroutine of its own, tracked like the handshake.
+		a.m.handshakes.Add(1)
+		go func() {
+			defer a.m.handshakes.Done()
+			dc.Close()
+			conn.Close()
+		}()
+	} else if conn != nil {
+		conn.Close()
 	}
 	a.ep.stats.srtpReady.Store(false)
 }

@@ -24,8 +24,10 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/eventstream"
 	"github.com/pion/stun/v3"
 
+	"github.com/minilivechat/minilivechat/actors/mailbox"
 	"github.com/minilivechat/minilivechat/actors/msg"
 	"github.com/minilivechat/minilivechat/admin/metrics"
 	"github.com/minilivechat/minilivechat/media"
@@ -57,13 +59,22 @@ type Media struct {
 	log      *slog.Logger
 	byUfrag  media.Table[string, *endpoint]
 	byAddr   media.Table[netip.AddrPort, *endpoint]
-	out      *media.OutPool
 	pkts     *media.PacketPool
+	// props spawn a peer actor that runs on the goroutine that sends to it (the UDP reader
+	// for datagrams), so a talker's datagram is decrypted, gated and fanned out with no
+	// goroutine start (docs/architecture.md, "Run to completion"); datagrams that find it
+	// busy elsewhere wait in a bounded queue, beyond which the newest is dropped and counted
+	// (peer_queue_full).
+	props []actor.PropsOption
+	// handshakes counts the DTLS goroutines (handshake, then alert reader, then close): a
+	// stopping peer does not wait for its own, Close waits for all of them.
+	handshakes sync.WaitGroup
 
 	// set once, by NewMedia or by the first OpenPeer (attach)
 	attachOnce sync.Once
 	system     *actor.ActorSystem
 	registry   *actor.PID
+	deadSub    *eventstream.Subscription
 	attached   atomic.Bool
 
 	// set once by Start
@@ -115,8 +126,12 @@ func NewMedia(system *actor.ActorSystem, cfg Config) (*Media, error) {
 	}
 	m := &Media{
 		cfg: cfg, cert: cert, counters: media.NewCounters(cfg.Metrics),
-		log: cfg.Logger.With("component", "media"), out: media.NewOutPool(), pkts: media.NewPacketPool(),
+		log: cfg.Logger.With("component", "media"), pkts: media.NewPacketPool(),
 	}
+	m.props = mailbox.Options(mailbox.Config{
+		IsMedia: func(msg any) bool { _, ok := msg.(*media.Datagram); return ok },
+		Dropped: func(msg any) { msg.(*media.Datagram).Release(); m.counters.Drop(media.DropPeerQueueFull) },
+	})
 	if system != nil {
 		m.attach(system)
 	}
@@ -130,13 +145,18 @@ func (m *Media) attach(system *actor.ActorSystem) {
 		m.system = system
 		reg := &registry{byUfrag: &m.byUfrag, byAddr: &m.byAddr, counters: m.counters, addrs: map[*endpoint][]netip.AddrPort{}}
 		m.registry = system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return reg }))
+		m.deadSub = system.EventStream.Subscribe(m.deadLetter)
 		m.attached.Store(true)
 	})
 }
 
 // Start binds the UDP socket and starts its reader and writer.
 func (m *Media) Start() error {
-	sock, err := media.ListenUDP(m.cfg.Bind, m.counters, m.cfg.Socket)
+	sc := m.cfg.Socket
+	if sc.Logger == nil {
+		sc.Logger = m.log
+	}
+	sock, err := media.ListenUDP(m.cfg.Bind, m.counters, sc)
 	if err != nil {
 		return err
 	}
@@ -153,7 +173,7 @@ func (m *Media) Start() error {
 	m.started.Store(true)
 	sock.Run(m.route)
 	m.log.Info("media plane listening", "bind", sock.LocalAddr().String(), "candidate", m.host.String(),
-		"fingerprint", m.cert.Fingerprint)
+		"udp_workers", sock.Workers(), "fingerprint", m.cert.Fingerprint)
 	return nil
 }
 
@@ -172,6 +192,16 @@ func (m *Media) Close() error {
 			if werr := m.system.Root.StopFuture(m.registry).Wait(); werr != nil {
 				m.log.Warn("media registry did not stop", "err", werr)
 			}
+			m.system.EventStream.Unsubscribe(m.deadSub)
+		}
+		// The DTLS goroutines of peers that stopped end once their connection is closed;
+		// wait for them here (bounded), never inside a peer's Receive.
+		done := make(chan struct{})
+		go func() { m.handshakes.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			m.log.Warn("DTLS goroutines still running after close")
 		}
 	})
 	return err
@@ -214,14 +244,32 @@ func (m *Media) OpenPeer(parent actor.SpawnerContext, req msg.PeerRequest) (msg.
 	ep.listenOnly = !offer.ServerReceives()
 	ep.stats.lastIn.Store(m.cfg.Now().UnixNano())
 	a := newPeerActor(m, ep, offer, req.Channel)
-	pid, err := parent.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return a }), "peer-"+ufrag)
+	pid, err := parent.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return a }, m.props...), "peer-"+ufrag)
 	if err != nil {
 		return msg.Peer{}, msg.Errorf(msg.CodeInternal, "spawn peer: %v", err)
 	}
 	ep.pid = pid
 	m.system.Root.Send(m.registry, &register{ep: ep})
-	return msg.Peer{PID: pid, Ufrag: ufrag, Answer: answer, Info: ep.info,
+	return msg.Peer{PID: pid, Ufrag: ufrag, Answer: answer, Info: ep.info, Stream: a.stream,
 		NoSend: !offer.ServerReceives(), NoReceive: !offer.ServerSends()}, nil
+}
+
+// deadLetter returns pooled media buffers that reached an actor that had just stopped (the
+// reader's snapshot still named it, or its channel was gone) to their pools and counts them.
+// The server's log shows a dead letter's type only, never its content (cmd/lcserver/server).
+func (m *Media) deadLetter(ev any) {
+	dl, ok := ev.(*actor.DeadLetterEvent)
+	if !ok {
+		return
+	}
+	switch b := dl.Message.(type) {
+	case *media.Datagram:
+		b.Release()
+		m.counters.Drop(media.DropDeadLetter)
+	case *media.Packet:
+		b.Release()
+		m.counters.Drop(media.DropDeadLetter)
+	}
 }
 
 // Peers lists every registered peer for GET /admin/peers, sorted by ufrag.
@@ -305,13 +353,14 @@ func (m *Media) handleSTUN(d *media.Datagram) {
 	cur, latched := m.byAddr.Get(d.From)
 	send := ep.stats.sendAddr.Load()
 	onSend := send != nil && send.AddrPort() == d.From
-	replyTo := send // the shared, immutable send address: a consent check allocates none
 	if onSend {
 		ep.stats.sendSeen.Store(now)
-	} else {
-		replyTo = net.UDPAddrFromAddrPort(d.From)
 	}
-	m.sock.SendTo(reply, replyTo, m.out)
+	if d.Via != nil {
+		d.Via.WriteTo(reply, d.From) // the answer goes where the check came from (RFC 8489)
+	} else {
+		m.sock.SendTo(reply, d.From)
+	}
 	// NAT rebinding: the client's checks now arrive from a new address while the one media
 	// goes to has gone silent; the client does not know and will not nominate again.
 	rebind := send != nil && !onSend && now-ep.stats.sendSeen.Load() >= int64(m.cfg.RebindAfter)

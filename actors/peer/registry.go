@@ -11,7 +11,7 @@ import (
 // registry is the single owner of the two look-up snapshots the UDP reader uses
 // (server ufrag → endpoint, remote address → endpoint). Peers register, latch addresses and
 // unregister by message, so every change is serialised by the registry's mailbox and
-// published copy-on-write; the reader never takes a lock or asks an actor.
+// published copy-on-write, one shard per change; the reader never takes a lock or asks an actor.
 type registry struct {
 	byUfrag  *media.Table[string, *endpoint]
 	byAddr   *media.Table[netip.AddrPort, *endpoint]
@@ -43,19 +43,18 @@ func (r *registry) Receive(ctx actor.Context) {
 		if !ok {
 			return // already unregistered: a late latch must not resurrect it
 		}
-		r.byAddr.Update(func(t map[netip.AddrPort]*endpoint) {
-			if prev := t[m.addr]; prev != nil && prev != m.ep {
-				r.addrs[prev] = without(r.addrs[prev], m.addr) // the address moved to another peer
+		// One shard copy per change (media.Table), however many peers there are.
+		if prev, ok := r.byAddr.Get(m.addr); ok && prev != m.ep {
+			r.addrs[prev] = without(r.addrs[prev], m.addr) // the address moved to another peer
+		}
+		r.byAddr.Put(m.addr, m.ep)
+		list = append(without(list, m.addr), m.addr)
+		if len(list) > maxAddrs {
+			if cur, _ := r.byAddr.Get(list[0]); cur == m.ep {
+				r.byAddr.Delete(list[0])
 			}
-			t[m.addr] = m.ep
-			list = append(without(list, m.addr), m.addr)
-			if len(list) > maxAddrs {
-				if t[list[0]] == m.ep {
-					delete(t, list[0])
-				}
-				list = list[1:]
-			}
-		})
+			list = list[1:]
+		}
 		r.addrs[m.ep] = list
 	case *unregister:
 		list, ok := r.addrs[m.ep]
@@ -64,13 +63,11 @@ func (r *registry) Receive(ctx actor.Context) {
 		}
 		delete(r.addrs, m.ep)
 		r.byUfrag.Delete(m.ep.ufrag)
-		r.byAddr.Update(func(t map[netip.AddrPort]*endpoint) {
-			for _, a := range list {
-				if t[a] == m.ep {
-					delete(t, a)
-				}
+		for _, a := range list {
+			if cur, _ := r.byAddr.Get(a); cur == m.ep {
+				r.byAddr.Delete(a)
 			}
-		})
+		}
 		r.counters.Peers.Dec()
 	case *actor.Stopping:
 		// The media plane is closing. Peers whose unregister is still queued (or that never
@@ -78,8 +75,8 @@ func (r *registry) Receive(ctx actor.Context) {
 		// message before pending user messages, which then go to dead letters.
 		r.counters.Peers.Sub(float64(len(r.addrs)))
 		clear(r.addrs)
-		r.byUfrag.Update(func(t map[string]*endpoint) { clear(t) })
-		r.byAddr.Update(func(t map[netip.AddrPort]*endpoint) { clear(t) })
+		r.byUfrag.Clear()
+		r.byAddr.Clear()
 	}
 }
 

@@ -36,6 +36,8 @@ type Metrics struct {
 	BytesIn        prometheus.Counter
 	BytesOut       prometheus.Counter
 	PacketsDropped *prometheus.CounterVec // by reason
+	SendCalls      prometheus.Counter     // sendmmsg/sendto calls on the media port
+	ReadErrors     prometheus.Counter     // failed reads on the media port
 	DTLSHandshakes *prometheus.CounterVec // by result
 	WSErrors       *prometheus.CounterVec // by code
 	WSRefused      *prometheus.CounterVec // WebSocket upgrades refused before the upgrade, by reason
@@ -85,6 +87,10 @@ func New() *Metrics {
 			Help: "UDP payload bytes sent."}),
 		PacketsDropped: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "media_packets_dropped_total",
 			Help: "Media packets dropped, by reason."}, []string{"reason"}),
+		SendCalls: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "media_send_calls_total",
+			Help: "System calls that sent relayed media (one sendmmsg carries a whole fan-out batch)."}),
+		ReadErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "media_read_errors_total",
+			Help: "Failed reads on the media port (each followed by a growing pause)."}),
 		DTLSHandshakes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "dtls_handshakes_total",
 			Help: "DTLS handshakes, by result."}, []string{"result"}),
 		WSErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "ws_errors_total",
@@ -103,7 +109,7 @@ func New() *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.Sessions, m.Users, m.Channels, m.ChannelCreatesRefused, m.ChannelsReaped, m.Peers, m.Members,
 		m.FloorGrants, m.FloorDenials, m.FloorRevokes, m.FloorHoldSeconds, m.FloorGrantLatency,
-		m.PacketsIn, m.PacketsOut, m.BytesIn, m.BytesOut, m.PacketsDropped, m.DTLSHandshakes,
+		m.PacketsIn, m.PacketsOut, m.BytesIn, m.BytesOut, m.PacketsDropped, m.SendCalls, m.ReadErrors, m.DTLSHandshakes,
 		m.WSErrors, m.WSRefused, m.ActorPanics, m.HTTPRequests,
 	)
 	return m

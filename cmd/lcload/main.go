@@ -7,12 +7,15 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -20,7 +23,6 @@ import (
 
 	"github.com/minilivechat/minilivechat/cmd/lcload/load"
 	"github.com/minilivechat/minilivechat/gateway/token"
-	"github.com/minilivechat/minilivechat/media"
 )
 
 func main() {
@@ -64,7 +66,7 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string) *cli.App {
 		if bin == "" {
 			return c.String("server"), c.Int("pid"), secret(), func() error { return nil }, nil
 		}
-		key = []byte("lcload-" + media.RandomAlnum(24))
+		key = []byte("lcload-" + strconv.FormatInt(time.Now().UnixNano(), 36) + strconv.Itoa(os.Getpid()))
 		p, err := load.SpawnServer(bin, string(key), c.StringSlice("server-flag"), nil)
 		if err != nil {
 			return "", 0, nil, nil, err
@@ -143,16 +145,50 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string) *cli.App {
 					&cli.DurationFlag{Name: "duration", Value: 20 * time.Second, Usage: "measured window"},
 					&cli.DurationFlag{Name: "warmup", Value: 2 * time.Second, Usage: "talking before the window"},
 					&cli.DurationFlag{Name: "idle", Value: 2 * time.Second, Usage: "window with nobody talking, for the fixed cost (-1s skips)"},
-					&cli.IntFlag{Name: "decrypt-every", Value: 1, Usage: "listeners decrypt every n-th packet (0: count only)"},
+					&cli.IntFlag{Name: "decrypt-every", Value: 1, Usage: "listeners decrypt every n-th packet (0: count only, no latency figures)"},
+					&cli.IntFlag{Name: "rounds", Value: 2, Usage: "lcserver windows, each followed by a floor relay window (A/B/A/B)"},
+					&cli.BoolFlag{Name: "floor", Value: true, Usage: "run the floor relay (minimal Go relay) beside lcserver in the same invocation"},
+					&cli.IntFlag{Name: "join-probes", Value: 10, Usage: "listeners that join one by one while the talker talks (join → first audio)"},
+					&cli.StringFlag{Name: "json", Usage: "append the run's figures as one JSON line to this file (make plot reads it)"},
+					&cli.StringFlag{Name: "label", Usage: "a name for this run in the JSON line (e.g. the git commit)"},
 				}, common...),
 				Action: func(c *cli.Context) error {
 					return scenario(c, func(ctx context.Context, addr string, pid int, key []byte) (report, error) {
-						return load.RunMedia(ctx, load.MediaConfig{
+						var floor []string
+						if c.Bool("floor") {
+							self, err := os.Executable()
+							if err != nil {
+								return nil, fmt.Errorf("floor relay: %w", err)
+							}
+							floor = []string{self, "floor-relay"}
+						}
+						res, err := load.RunMedia(ctx, load.MediaConfig{
 							Addr: addr, Secret: key, Channels: c.Int("channels"),
 							Listeners: c.Int("listeners"), Rate: c.Int("rate"), Payload: c.Int("payload"),
 							Duration: c.Duration("duration"), Warmup: c.Duration("warmup"), Idle: c.Duration("idle"),
-							DecryptEvery: c.Int("decrypt-every"), PID: pid, Logger: logger(c),
+							Rounds: c.Int("rounds"), DecryptEvery: c.Int("decrypt-every"), JoinProbes: c.Int("join-probes"),
+							Floor: floor, PID: pid, Logger: logger(c),
 						})
+						if err == nil && c.String("json") != "" {
+							err = load.AppendJSON(c.String("json"), c.String("label"), res)
+						}
+						return res, err
+					})
+				},
+			},
+			{
+				Name:  "floor-relay",
+				Usage: "the minimal reference relay lcload media measures beside lcserver (started by lcload itself)",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "listen", Value: "127.0.0.1:0", Usage: "UDP address (loopback only)"},
+				},
+				Action: func(c *cli.Context) error {
+					secret, err := hex.DecodeString(os.Getenv("LCLOAD_FLOOR_SECRET"))
+					if err != nil || len(secret) == 0 {
+						return errors.New("floor-relay: LCLOAD_FLOOR_SECRET (hex) must be set; lcload media starts it")
+					}
+					return load.RunFloorRelay(c.Context, c.String("listen"), secret, func(a netip.AddrPort) {
+						fmt.Fprintln(stderr, "floor relay listening on", a)
 					})
 				},
 			},

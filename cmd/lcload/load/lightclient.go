@@ -3,7 +3,6 @@ package load
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/binary"
@@ -25,7 +24,6 @@ import (
 	"github.com/pion/stun/v3"
 
 	"github.com/minilivechat/minilivechat/gateway/wstest"
-	"github.com/minilivechat/minilivechat/media"
 )
 
 // opusPT is the Opus payload type every light client offers (Chrome's).
@@ -48,23 +46,26 @@ type lightClient struct {
 	answerSSRC  uint32 // the SSRC the server sends us
 	server      netip.AddrPort
 	udp         *net.UDPConn
-	pool        *media.DatagramPool
-	dtlsIn      *media.PacketConn
+	dtlsIn      *dtlsConn
 	dtls        *dtls.Conn
 	local       *srtp.Context // encrypts what we send
 	remote      atomic.Pointer[srtp.Context]
 	decryptEach int
 	stunResp    chan []byte
 	readerDone  chan struct{}
+	base        time.Time // the run's clock origin: talkers stamp packets with time since base
+	floorAck    chan struct{}
 
-	// counters, written by the reader goroutine
+	// written by the reader goroutine
 	received, decrypted, decryptFailed, wrongSSRC atomic.Uint64
+	firstRTP                                      atomic.Int64 // time since base of the first RTP packet (0: none yet)
+	latency                                       latHist      // talker send → decrypted here
 
 	closeOnce sync.Once
 }
 
 // newLightClient identifies user on a fresh WebSocket and prepares the DTLS identity.
-func newLightClient(addr string, secret []byte, user string, wait time.Duration, decryptEach int) (*lightClient, error) {
+func newLightClient(addr string, secret []byte, user string, wait time.Duration, decryptEach int, base time.Time) (*lightClient, error) {
 	cert, err := selfsign.GenerateSelfSigned()
 	if err != nil {
 		return nil, fmt.Errorf("%s: certificate: %w", user, err)
@@ -76,10 +77,49 @@ func newLightClient(addr string, secret []byte, user string, wait time.Duration,
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	return &lightClient{
-		user: user, ws: ws, cert: cert, ufrag: media.RandomAlnum(8), pwd: media.RandomAlnum(24),
+		user: user, ws: ws, cert: cert, ufrag: randomAlnum(8), pwd: randomAlnum(24),
 		ssrc: binary.BigEndian.Uint32(b[:]) | 1, decryptEach: decryptEach,
-		stunResp: make(chan []byte, 4), pool: media.NewDatagramPool(),
+		stunResp: make(chan []byte, 4), base: base,
 	}, nil
+}
+
+// newFloorClient is a light client of the floor relay: the same socket and reader as an
+// lcserver listener, keys from the secret shared with the relay instead of DTLS. Member 0 of
+// a channel is its talker.
+func newFloorClient(relay netip.AddrPort, secret []byte, ch uint16, idx uint32, decryptEach int, base time.Time, talkerSSRC uint32) (*lightClient, error) {
+	udp, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(relay))
+	if err != nil {
+		return nil, fmt.Errorf("floor client: %w", err)
+	}
+	_ = udp.SetReadBuffer(1 << 20)
+	c := &lightClient{user: fmt.Sprintf("floor-%d-%d", ch, idx), udp: udp, server: relay, ssrc: talkerSSRC,
+		answerSSRC: talkerSSRC, decryptEach: decryptEach, base: base, stunResp: make(chan []byte, 4),
+		floorAck: make(chan struct{}, 1), readerDone: make(chan struct{})}
+	sctx, err := floorContext(secret, ch, idx, idx != 0)
+	if err != nil {
+		udp.Close()
+		return nil, err
+	}
+	if idx == 0 {
+		c.local = sctx
+	} else {
+		c.remote.Store(sctx)
+	}
+	go c.read()
+	reg := floorRegistration(ch, idx)
+	for try := 0; try < 20; try++ {
+		if _, err := udp.Write(reg); err != nil {
+			c.close()
+			return nil, fmt.Errorf("floor client: %w", err)
+		}
+		select {
+		case <-c.floorAck:
+			return c, nil
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	c.close()
+	return nil, errors.New("floor relay did not acknowledge a registration")
 }
 
 // offer is a minimal WebRTC audio offer: BUNDLE, ICE credentials, our fingerprint, setup
@@ -90,11 +130,10 @@ func (c *lightClient) offer() (string, error) {
 		return "", err
 	}
 	sd.WithValueAttribute("group", "BUNDLE 0")
-	sum := sha256.Sum256(c.cert.Certificate[0])
 	md := sdp.NewJSEPMediaDescription("audio", nil).
 		WithValueAttribute("mid", "0").
 		WithICECredentials(c.ufrag, c.pwd).
-		WithFingerprint("sha-256", media.FormatFingerprint(sum[:])).
+		WithFingerprint("sha-256", fingerprint(c.cert.Certificate[0])).
 		WithValueAttribute("setup", "active").
 		WithPropertyAttribute("rtcp-mux").
 		WithPropertyAttribute("sendrecv").
@@ -198,10 +237,7 @@ func (c *lightClient) connect(ctx context.Context) error {
 	_ = udp.SetReadBuffer(1 << 20)
 	c.udp = udp
 	raddr := net.UDPAddrFromAddrPort(c.server)
-	c.dtlsIn = media.NewPacketConn(udp.LocalAddr(), raddr, 64, func(b []byte) error {
-		_, err := udp.Write(b)
-		return err
-	})
+	c.dtlsIn = newDTLSConn(udp, raddr)
 	c.readerDone = make(chan struct{})
 	go c.read()
 
@@ -214,7 +250,7 @@ func (c *lightClient) connect(ctx context.Context) error {
 		dtls.WithSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80),
 		dtls.WithInsecureSkipVerify(true), // WebRTC authenticates by the signaled fingerprint:
 		dtls.WithVerifyPeerCertificate(func(raw [][]byte, _ [][]*x509.Certificate) error {
-			return media.VerifyFingerprint(raw, "sha-256", c.srvFP)
+			return verifyFingerprint(raw, c.srvFP)
 		}),
 	)
 	if err != nil {
@@ -241,7 +277,7 @@ func (c *lightClient) connect(ctx context.Context) error {
 		return fmt.Errorf("%s: srtp: %w", c.user, err)
 	}
 	remote, err := srtp.CreateContext(cfg.Keys.RemoteMasterKey, cfg.Keys.RemoteMasterSalt, cfg.Profile,
-		srtp.SRTPReplayProtection(media.ReplayWindow))
+		srtp.SRTPReplayProtection(replayWindow))
 	if err != nil {
 		return fmt.Errorf("%s: srtp: %w", c.user, err)
 	}
@@ -333,22 +369,28 @@ func (c *lightClient) read() {
 		}
 		b := buf[:k]
 		switch {
+		case k == 10 && string(b[:4]) == floorMagic:
+			select {
+			case c.floorAck <- struct{}{}:
+			default:
+			}
 		case b[0] < 4:
 			select {
 			case c.stunResp <- append([]byte(nil), b...):
 			default:
 			}
 		case b[0] >= 20 && b[0] < 64:
-			d := c.pool.Get()
-			d.N = copy(d.Buf[:], b)
-			if !c.dtlsIn.Push(d) {
-				d.Release()
+			if dl := c.dtlsIn; dl != nil {
+				dl.push(b)
 			}
 		case b[0] >= 128 && b[0] < 192 && k >= 12:
 			if pt := b[1] & 0x7f; pt >= 64 && pt < 96 {
 				continue // RTCP
 			}
 			n = c.received.Add(1)
+			if n == 1 {
+				c.firstRTP.Store(int64(time.Since(c.base)))
+			}
 			if c.decryptEach <= 0 || n%uint64(c.decryptEach) != 0 {
 				continue
 			}
@@ -357,7 +399,8 @@ func (c *lightClient) read() {
 				c.decryptFailed.Add(1)
 				continue
 			}
-			if _, err := remote.DecryptRTP(dec[:0], b, &hdr); err != nil {
+			plain, err := remote.DecryptRTP(dec[:0], b, &hdr)
+			if err != nil {
 				c.decryptFailed.Add(1)
 				continue
 			}
@@ -366,6 +409,10 @@ func (c *lightClient) read() {
 				continue
 			}
 			c.decrypted.Add(1)
+			if p := plain[min(hdr.MarshalSize(), len(plain)):]; len(p) >= 16 && string(p[:6]) == "lcload" {
+				sent := time.Duration(binary.BigEndian.Uint64(p[8:16]))
+				c.latency.add(time.Since(c.base) - sent)
+			}
 		}
 	}
 }

@@ -24,6 +24,8 @@ type ServerSample struct {
 	HeapInuse  int64              // go_memstats_heap_inuse_bytes
 	PacketsIn  float64            // livechat_media_packets_in_total
 	PacketsOut float64            // livechat_media_packets_out_total
+	SendCalls  float64            // livechat_media_send_calls_total (sendmmsg calls with relayed media)
+	Switches   int64              // context switches of all the process's threads (/proc, with a pid)
 	Dropped    float64            // livechat_media_packets_dropped_total, all reasons
 	Drops      map[string]float64 // the same by reason label
 }
@@ -41,25 +43,53 @@ const clockTicks = 100
 // Sample reads /metrics and, with a pid, /proc.
 func (s Sampler) Sample(ctx context.Context) (ServerSample, error) {
 	smp := ServerSample{At: time.Now()}
-	vals, drops, err := scrape(ctx, s.Base+"/metrics")
-	if err != nil {
-		return smp, err
-	}
-	smp.CPU = time.Duration(vals["process_cpu_seconds_total"] * float64(time.Second))
-	smp.RSS = int64(vals["process_resident_memory_bytes"])
-	smp.HeapInuse = int64(vals["go_memstats_heap_inuse_bytes"])
-	smp.PacketsIn = vals["livechat_media_packets_in_total"]
-	smp.PacketsOut = vals["livechat_media_packets_out_total"]
-	smp.Dropped = vals["livechat_media_packets_dropped_total"]
-	smp.Drops = drops
 	if s.PID > 0 {
+		// /proc first: the scrape's own CPU (HTTP, gzip) then falls after this sample, so a
+		// window read start→end includes the start scrape's cost but never both.
 		cpu, rss, err := procStat(s.PID)
 		if err != nil {
 			return smp, err
 		}
-		smp.CPU, smp.RSS = cpu, rss
+		smp.CPU, smp.RSS, smp.Switches = cpu, rss, procSwitches(s.PID)
 	}
+	vals, drops, err := scrape(ctx, s.Base+"/metrics")
+	if err != nil {
+		return smp, err
+	}
+	if s.PID <= 0 {
+		smp.CPU = time.Duration(vals["process_cpu_seconds_total"] * float64(time.Second))
+		smp.RSS = int64(vals["process_resident_memory_bytes"])
+	}
+	smp.HeapInuse = int64(vals["go_memstats_heap_inuse_bytes"])
+	smp.PacketsIn = vals["livechat_media_packets_in_total"]
+	smp.PacketsOut = vals["livechat_media_packets_out_total"]
+	smp.SendCalls = vals["livechat_media_send_calls_total"]
+	smp.Dropped = vals["livechat_media_packets_dropped_total"]
+	smp.Drops = drops
 	return smp, nil
+}
+
+// procSwitches sums the voluntary and involuntary context switches of every thread of pid:
+// each one is a thread going to sleep or being preempted, the wake-ups a relay pays for.
+func procSwitches(pid int) int64 {
+	dirs, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return 0
+	}
+	var n int64
+	for _, d := range dirs {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", pid, d.Name()))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(line); len(f) == 2 && strings.HasSuffix(f[0], "ctxt_switches:") {
+				v, _ := strconv.ParseInt(f[1], 10, 64)
+				n += v
+			}
+		}
+	}
+	return n
 }
 
 // procStat reads utime+stime from /proc/<pid>/stat and VmRSS from /proc/<pid>/status.

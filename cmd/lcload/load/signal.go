@@ -11,7 +11,6 @@ import (
 
 	"github.com/minilivechat/minilivechat/gateway/token"
 	"github.com/minilivechat/minilivechat/gateway/wstest"
-	"github.com/minilivechat/minilivechat/media"
 )
 
 // Signaling opcodes (SPEC §4) the scenarios use.
@@ -344,7 +343,7 @@ func (r SignalResult) Report() []string {
 
 // runID returns 4 random characters that keep one run's channel and user ids apart from
 // another's on a long-running server.
-func runID() string { return media.RandomAlnum(4) }
+func runID() string { return randomAlnum(4) }
 
 // heartbeater sends HEARTBEAT on every client at the interval its server announced in HELLO,
 // as a real client does, so that sessions outlive a long run; it returns a stop function that

@@ -27,6 +27,12 @@ type Config struct {
 	UDPPort     int    // UDP media port; 0 picks a free one
 	Bind        string // listen address
 	AdvertiseIP string // IP put in SDP candidates; "auto" (or empty) picks the routed source IP
+	// UDPWorkers is the number of SO_REUSEPORT sockets (one reader each) on the media port
+	// (docs/performance.md, "UDP workers").
+	UDPWorkers int
+	// PeerIdleTimeout: a media peer with no datagram (media or consent check) for this long
+	// is removed; the member stays, signaling-only (docs/operations.md).
+	PeerIdleTimeout time.Duration
 
 	HeartbeatInterval time.Duration // announced in HELLO; zombie after 2× + HeartbeatGrace
 	HeartbeatGrace    time.Duration
@@ -84,6 +90,10 @@ type Config struct {
 	Metrics *metrics.Metrics // nil: a fresh set
 }
 
+// DefaultUDPWorkers is the media port's default number of UDP workers, chosen by measurement
+// on 2 cores (docs/performance.md, "UDP workers").
+const DefaultUDPWorkers = 1
+
 // Defaults returns the configuration of a plain `lcserver` start.
 func Defaults() Config {
 	return Config{
@@ -91,6 +101,8 @@ func Defaults() Config {
 		UDPPort:           10000,
 		Bind:              "0.0.0.0",
 		AdvertiseIP:       AdvertiseAuto,
+		UDPWorkers:        DefaultUDPWorkers,
+		PeerIdleTimeout:   30 * time.Second,
 		HeartbeatInterval: gateway.DefaultHeartbeatInterval,
 		HeartbeatGrace:    gateway.DefaultHeartbeatGrace,
 		IdentifyTimeout:   gateway.DefaultIdentifyTimeout,
@@ -139,6 +151,10 @@ func (c Config) withDefaults() Config {
 			*v = def
 		}
 	}
+	if c.UDPWorkers == 0 {
+		c.UDPWorkers = d.UDPWorkers
+	}
+	setDur(&c.PeerIdleTimeout, d.PeerIdleTimeout)
 	setDur(&c.HeartbeatInterval, d.HeartbeatInterval)
 	setDur(&c.HeartbeatGrace, d.HeartbeatGrace)
 	setDur(&c.IdentifyTimeout, d.IdentifyTimeout)
@@ -178,6 +194,12 @@ func (c Config) Validate() error {
 	}
 	if c.UDPPort < 0 || c.UDPPort > 65535 {
 		bad("udp port %d outside 0..65535", c.UDPPort)
+	}
+	if c.UDPWorkers < 1 || c.UDPWorkers > 64 {
+		bad("udp workers %d outside 1..64", c.UDPWorkers)
+	}
+	if c.PeerIdleTimeout < time.Second {
+		bad("peer idle timeout %v below 1s (consent checks come every 5 s or so)", c.PeerIdleTimeout)
 	}
 	if net.ParseIP(c.Bind) == nil {
 		bad("bind address %q is not an IP address", c.Bind)

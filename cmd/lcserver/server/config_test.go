@@ -113,3 +113,13 @@ func TestAutoAdvertiseIPIsAUsableAddress(t *testing.T) {
 		t.Fatalf("auto advertise IP %v", ip)
 	}
 }
+
+func TestConfigMediaLimits(t *testing.T) {
+	err := Config{UDPWorkers: 65, PeerIdleTimeout: 100 * time.Millisecond}.Validate()
+	if err == nil || !strings.Contains(err.Error(), "udp workers 65") || !strings.Contains(err.Error(), "peer idle timeout") {
+		t.Fatalf("bad media limits: %v", err)
+	}
+	if d := Defaults(); d.UDPWorkers != DefaultUDPWorkers || d.PeerIdleTimeout != 30*time.Second {
+		t.Fatalf("defaults %d workers, idle timeout %v", d.UDPWorkers, d.PeerIdleTimeout)
+	}
+}

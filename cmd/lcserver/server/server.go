@@ -29,6 +29,7 @@ import (
 	"github.com/minilivechat/minilivechat/admin/metrics"
 	"github.com/minilivechat/minilivechat/gateway"
 	"github.com/minilivechat/minilivechat/gateway/token"
+	"github.com/minilivechat/minilivechat/media"
 	"github.com/minilivechat/minilivechat/web"
 )
 
@@ -161,6 +162,8 @@ func (s *Server) startMedia() (*peer.Media, error) {
 	mp, err := peer.NewMedia(s.system, peer.Config{
 		Bind:        netip.AddrPortFrom(bind.Unmap(), uint16(s.cfg.UDPPort)),
 		AdvertiseIP: adv.Unmap(),
+		ReapAfter:   s.cfg.PeerIdleTimeout,
+		Socket:      media.SocketConfig{Workers: s.cfg.UDPWorkers},
 		Metrics:     s.m,
 		Logger:      s.log,
 	})
