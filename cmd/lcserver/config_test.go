@@ -137,3 +137,17 @@ func TestSIGHUPReloads(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// The config file the Debian package installs is valid for this lcserver.
+func TestPackagedConfigFileLoads(t *testing.T) {
+	cfg, err := parse(t, nil, "--config", filepath.Join("..", "..", "deploy", "lcserver.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Port != 8443 || !cfg.TLSSelfSigned || cfg.DataDir != "/var/lib/lcserver" {
+		t.Fatalf("deploy/lcserver.yaml gives %+v", cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
