@@ -4,7 +4,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 PLATFORMS := linux/amd64 linux/arm64 linux/arm/7
 
-.PHONY: build run test e2e bench lint dist deb clean
+.PHONY: build run lan test e2e bench lint dist deb clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/lcserver ./cmd/lcserver
@@ -12,6 +12,11 @@ build:
 
 run:
 	$(GO) run ./cmd/lcserver --dev --bind 127.0.0.1 --advertise-ip 127.0.0.1
+
+# The same demo for phones and laptops on the LAN: HTTPS with a self-signed certificate for
+# the routed LAN address (browsers give the microphone only to HTTPS pages or localhost).
+lan:
+	$(GO) run ./cmd/lcserver --dev --tls-self-signed
 
 # The whole suite with the race detector. Browser tests skip (with a line saying so) when
 # Chromium is not installed; `make e2e` insists on it.
