@@ -62,7 +62,7 @@ func newApp(stdout, stderr io.Writer, now func() time.Time) *cli.App {
 	return &cli.App{
 		Name:      "lcadmin",
 		Usage:     "operate a mini-livechat server through its admin API",
-		UsageText: "lcadmin [--host 127.0.0.1] [--port 8080] [--token …] [--json] <command> [args]",
+		UsageText: "lcadmin [--host 127.0.0.1] [--port 8080] [--token …] [--tls | --tls-ca FILE | --tls-fingerprint FP | --insecure] [--json] <command> [args]",
 		Version:   buildinfo.Version(version),
 		Writer:    stdout,
 		ErrWriter: stderr,
