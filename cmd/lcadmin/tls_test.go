@@ -12,7 +12,8 @@ import (
 )
 
 // lcadmin against a self-signed HTTPS lcserver: trusted by its certificate file, pinned by
-// fingerprint, or unauthenticated with --insecure; every other way fails with a hint.
+// fingerprint, or unauthenticated with --insecure; every other way fails with a hint. The
+// generous --timeout is for a loaded machine: the first use of the system roots parses them.
 func TestLcadminOverHTTPS(t *testing.T) {
 	srv, stop, err := server.Start(server.Config{
 		Port: 0, UDPPort: 0, Bind: "127.0.0.1", AdvertiseIP: "127.0.0.1", Version: "v-tls",
@@ -33,7 +34,7 @@ func TestLcadminOverHTTPS(t *testing.T) {
 		"fingerprint": {"--tls-fingerprint", strings.ToLower(strings.ReplaceAll(fp, ":", ""))},
 		"insecure":    {"--insecure"},
 	} {
-		out, errOut, code := lcadminLive(t, append(append([]string{"--port", port}, args...), "--json", "status")...)
+		out, errOut, code := lcadminLive(t, append(append([]string{"--port", port, "--timeout", "30s"}, args...), "--json", "status")...)
 		if code != 0 || !strings.Contains(out, `"version":"v-tls"`) {
 			t.Errorf("%s: exit %d, stdout %q, stderr %q", name, code, out, errOut)
 		}
@@ -46,14 +47,14 @@ func TestLcadminOverHTTPS(t *testing.T) {
 		"system roots":               {[]string{"--tls"}, "trust the server with --tls-ca"},
 		"wrong pin":                  {[]string{"--tls-fingerprint", tlscert.Fingerprint([]byte("x"))}, "check --tls-fingerprint"},
 	} {
-		_, errOut, code := lcadminLive(t, append(append([]string{"--port", port}, tc.args...), "status")...)
+		_, errOut, code := lcadminLive(t, append(append([]string{"--port", port, "--timeout", "30s"}, tc.args...), "status")...)
 		if code != 1 || !strings.Contains(errOut, tc.want) || strings.Count(errOut, "\n") != 1 {
 			t.Errorf("%s: exit %d, stderr %q, want one line with %q", name, code, errOut, tc.want)
 		}
 	}
 	// And the other way round: TLS flags against a plain-HTTP server.
 	plainPort, _ := liveServer(t, "")
-	_, errOut, code := lcadminLive(t, "--port", plainPort, "--insecure", "status")
+	_, errOut, code := lcadminLive(t, "--port", plainPort, "--timeout", "30s", "--insecure", "status")
 	if code != 1 || !strings.Contains(errOut, "speaks plain HTTP") {
 		t.Errorf("--insecure to plain HTTP: exit %d, stderr %q", code, errOut)
 	}
