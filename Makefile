@@ -1,6 +1,7 @@
 # mini-livechat — build, run and test. `make run` starts a dev server, `make test` runs every test.
 GO        ?= go
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+VERSION   := $(VERSION)# expanded once: binaries and packages of one run carry the same version
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 PLATFORMS := linux/amd64 linux/arm64 linux/arm/7
 
@@ -52,7 +53,7 @@ dist:
 # in; deploy/deb_test.go then inspects the amd64 package with dpkg-deb. Debian versions must
 # start with a digit: v1.2.0 → 1.2.0, v1.2.0-3-gabc → 1.2.0+3+gabc, abc1234 → 0.0.0+abc1234.
 NFPM        ?= $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.48.0
-DEB_VERSION ?= $(shell echo "$(VERSION)" | sed -E 's/^v//; s/-/+/g; /^[0-9]/!s/^/0.0.0+/')
+DEB_VERSION ?= $(shell echo "$(VERSION)" | sed -E 's/^v//; s/-/+/g; /^[0-9]+\./!s/^/0.0.0+/')
 DEB_ARCHES  := amd64:linux-amd64 arm64:linux-arm64 arm7:linux-arm-v7
 
 deb: dist
