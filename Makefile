@@ -11,8 +11,10 @@ build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/lcserver ./cmd/lcserver
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/lcadmin ./cmd/lcadmin
 
-run:
-	$(GO) run ./cmd/lcserver --dev --bind 127.0.0.1 --advertise-ip 127.0.0.1
+# Build, then exec the binary: the PID of `make run`'s shell step is the server's own, so
+# killing it (or Ctrl-C) stops the server (`go run` would leave its child on the ports).
+run: build
+	exec bin/lcserver --dev --bind 127.0.0.1 --advertise-ip 127.0.0.1
 
 # The same demo for phones and laptops on the LAN: HTTPS with a self-signed certificate for
 # the routed LAN address (browsers give the microphone only to HTTPS pages or localhost).

@@ -16,13 +16,15 @@ import (
 // TCP connection and drops everything the server writes after its first close frame.
 
 // hijackFilter wraps the ResponseWriter handed to websocket.Accept so that the hijacked
-// connection writes through a closeOnceWriter.
+// connection writes through a closeOnceWriter. It keeps the raw connection, so that the
+// gateway can cut a close handshake short (conn.close).
 type hijackFilter struct {
 	http.ResponseWriter
+	conn net.Conn // set by Hijack
 }
 
 // Hijack hijacks the underlying connection and wraps its writing side.
-func (h hijackFilter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+func (h *hijackFilter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	hj, ok := h.ResponseWriter.(http.Hijacker)
 	if !ok {
 		return nil, nil, fmt.Errorf("hijack: %T is not an http.Hijacker", h.ResponseWriter)
@@ -34,6 +36,7 @@ func (h hijackFilter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	// net/http flushed the 101 response before handing the connection over, so the new
 	// buffered writer starts at the first WebSocket frame.
 	fc := &closeOnceConn{Conn: c}
+	h.conn = c
 	return fc, bufio.NewReadWriter(brw.Reader, bufio.NewWriterSize(fc, brw.Writer.Size())), nil
 }
 

@@ -9,10 +9,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/netip"
 	"runtime/debug"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"nhooyr.io/websocket"
@@ -33,7 +37,10 @@ type conn struct {
 	// Static after construction.
 	gw          *Gateway
 	ws          *websocket.Conn
+	raw         net.Conn // the hijacked TCP connection under ws; nil in tests without one
 	connectedAt time.Time
+	ip          netip.Addr // the per-address limit key (ipKey); valid when ipKnown
+	ipKnown     bool
 
 	// Shared between goroutines.
 	out        chan any          // frames for the writer: rawFrame, events, *msg.Result
@@ -43,6 +50,13 @@ type conn struct {
 	identified atomic.Bool
 	logger     atomic.Pointer[slog.Logger] // gains user_id and session_id at IDENTIFY
 
+	// The session's end: whoever ends the connection first (the reader when the socket
+	// fails, the writer when it decides to close, Deliver on overflow) tells the session at
+	// once, so its memberships and peers go without waiting for a close handshake.
+	endMu  sync.Mutex
+	ended  bool
+	endPID *actor.PID // the session to tell; set by identify under endMu
+
 	// Owned by the reader (run).
 	session     *actor.PID
 	sessionDone chan struct{}
@@ -51,10 +65,10 @@ type conn struct {
 	bad         badFrames
 }
 
-func newConn(g *Gateway, ws *websocket.Conn, remote string) *conn {
+func newConn(g *Gateway, ws *websocket.Conn, raw net.Conn, remote string) *conn {
 	now := g.opts.Now()
 	c := &conn{
-		gw: g, ws: ws, connectedAt: now,
+		gw: g, ws: ws, raw: raw, connectedAt: now,
 		out:      make(chan any, g.opts.OutboundQueue),
 		closeReq: make(chan closeRequest, 1),
 		limiter:  newTokenBucket(g.opts.RateLimit, g.opts.RateBurst, now),
@@ -69,7 +83,9 @@ func newConn(g *Gateway, ws *websocket.Conn, remote string) *conn {
 }
 
 // Deliver implements session.Outbound: queue v for the client, never blocking. A full queue
-// means the client does not read; it is disconnected.
+// means the client does not read: the session ends now (it leaves its channels like on a
+// disconnect) and the writer closes the connection with 4006 as soon as the socket takes
+// the close frame — what is still queued is dropped, the client would not read it anyway.
 func (c *conn) Deliver(v any) {
 	if c.closing.Load() {
 		return
@@ -79,17 +95,57 @@ func (c *conn) Deliver(v any) {
 	default:
 		c.log().Warn("outbound queue full; disconnecting slow client", "queue", cap(c.out))
 		c.requestClose(CloseSlowConsumer, "outbound queue full: client reads too slowly", false)
+		c.endSession()
 	}
 }
 
 // Close implements session.Outbound.
 func (c *conn) Close(code int, reason string) { c.requestClose(code, reason, true) }
 
+// requestClose asks the writer to close; the first request wins and is the one counted.
 func (c *conn) requestClose(code int, reason string, flush bool) {
 	c.closing.Store(true)
 	select {
 	case c.closeReq <- closeRequest{code: code, reason: reason, flush: flush}:
+		c.noteClose(code, reason)
 	default: // a close is already on its way
+	}
+}
+
+// noteClose counts and logs an error close when it is decided, not when its frame is
+// written: a client that reads nothing never gets the frame, and the close must still show.
+func (c *conn) noteClose(code int, reason string) {
+	switch code {
+	case CloseFrameTooLarge, CloseInvalidToken, CloseReplaced, CloseHeartbeat,
+		CloseTooManyBad, CloseIdentifyTimeout, CloseSlowConsumer:
+		c.gw.m.WSErrors.WithLabelValues(strconv.Itoa(code)).Inc()
+		c.log().Info("closing connection", "code", code, "reason", reason)
+	}
+}
+
+// sessionPID is the connection's session once identified and not yet told to end, else nil.
+func (c *conn) sessionPID() *actor.PID {
+	c.endMu.Lock()
+	defer c.endMu.Unlock()
+	if c.ended {
+		return nil
+	}
+	return c.endPID
+}
+
+// endSession tells the session (if any) that the connection is over; only the first call
+// does anything.
+func (c *conn) endSession() {
+	c.endMu.Lock()
+	if c.ended {
+		c.endMu.Unlock()
+		return
+	}
+	c.ended = true
+	pid := c.endPID
+	c.endMu.Unlock()
+	if pid != nil {
+		c.gw.opts.System.Root.Send(pid, &session.Disconnected{})
 	}
 }
 
@@ -126,13 +182,13 @@ func (c *conn) run() {
 
 	c.readLoop()
 
-	// However the reader ended, make sure the writer closes the socket and ends.
+	// However the reader ended, the session ends now and the writer closes the socket.
+	c.endSession()
 	c.requestClose(int(websocket.StatusNormalClosure), "connection closed", false)
 	<-writerDone
 	_ = c.ws.CloseNow()
 
 	if c.session != nil {
-		g.opts.System.Root.Send(c.session, &session.Disconnected{})
 		select {
 		case <-c.sessionDone:
 		case <-time.After(2 * session.DefaultLeaveTimeout):
@@ -157,6 +213,15 @@ func (c *conn) readLoop() {
 		if len(data) > max {
 			c.fail(msg.Errorf(msg.CodeFrameTooLarge, "frame larger than %d bytes", max), nil, "")
 			c.requestClose(CloseFrameTooLarge, "frame too large", true)
+			return
+		}
+		// RFC 6455 §8.1: a text frame that is not UTF-8 fails the connection with 1007.
+		// nhooyr.io/websocket does not check, so the gateway does, before any JSON parsing.
+		// ERROR 1004 says why (like 1006 before 1009); the close itself is not counted again:
+		// ws_errors_total{code="1007"} is ERROR 1007 (priority not granted).
+		if typ == websocket.MessageText && !utf8.Valid(data) {
+			c.fail(msg.Errorf(msg.CodeMalformed, "text frame is not valid UTF-8"), nil, "")
+			c.requestClose(CloseInvalidUTF8, "text frame is not valid UTF-8", true)
 			return
 		}
 		if c.closing.Load() {
@@ -247,6 +312,9 @@ func (c *conn) identify(d json.RawMessage, nonce string) bool {
 		err = errors.New("token subject does not match user_id")
 	}
 	if err != nil {
+		if c.ipKnown {
+			c.gw.ips.failedIdentify(c.ip, c.gw.opts.Now())
+		}
 		c.log().Info("IDENTIFY refused: invalid token", "user_id", userID, "err", err)
 		c.fail(msg.Errorf(msg.CodeInvalidToken, "invalid token"), reqOp, nonce)
 		c.requestClose(CloseInvalidToken, "invalid token", true)
@@ -268,6 +336,11 @@ func (c *conn) identify(d json.RawMessage, nonce string) bool {
 	// READY is sure to receive every later broadcast (CHANNEL_EVENT create, …).
 	ready := mustFrame(OpReady, ReadyPayload{SessionID: sessionID, UserID: userID, Priority: prio,
 		HeartbeatInterval: c.gw.opts.HeartbeatInterval.Milliseconds()})
+	c.endMu.Lock()
+	defer c.endMu.Unlock()
+	if c.ended {
+		return true // the connection ended while this IDENTIFY was read: no session
+	}
 	c.sessionDone = make(chan struct{})
 	done := c.sessionDone
 	c.session = c.gw.opts.System.Root.Spawn(session.Props(session.Config{
@@ -279,6 +352,7 @@ func (c *conn) identify(d json.RawMessage, nonce string) bool {
 		OnPanic:     c.gw.m.ActorPanics.WithLabelValues("session").Inc,
 		Logger:      c.log(),
 	}))
+	c.endPID = c.session
 	c.identified.Store(true)
 	c.log().Info("session identified", "priority", prio, "max_priority", claims.MaxPriority)
 	return false
@@ -297,20 +371,26 @@ func (c *conn) writeLoop() {
 	timer := time.NewTimer(c.untilDeadline())
 	defer timer.Stop()
 	for {
+		// A close request goes before queued frames: after an overflow (4006) the queue holds
+		// frames a slow reader would take long to drain, and the close must not wait for them.
+		select {
+		case cr := <-c.closeReq:
+			c.closeFor(cr)
+			return
+		default:
+		}
 		select {
 		case v := <-c.out:
 			if !c.write(v) {
 				return
 			}
 		case cr := <-c.closeReq:
-			if cr.flush {
-				c.flush()
-			}
-			c.close(cr.code, cr.reason)
+			c.closeFor(cr)
 			return
 		case <-timer.C:
 			if code, reason := c.deadlineMissed(); code != 0 {
 				c.closing.Store(true)
+				c.noteClose(code, reason)
 				c.close(code, reason)
 				return
 			}
@@ -386,14 +466,35 @@ func (c *conn) write(v any) (alive bool) {
 	return true
 }
 
-func (c *conn) close(code int, reason string) {
-	switch code {
-	case CloseFrameTooLarge, CloseInvalidToken, CloseReplaced, CloseHeartbeat, CloseTooManyBad,
-		CloseIdentifyTimeout, CloseSlowConsumer:
-		c.gw.m.WSErrors.WithLabelValues(strconv.Itoa(code)).Inc()
-		c.log().Info("closing connection", "code", code, "reason", reason)
+func (c *conn) closeFor(cr closeRequest) {
+	if cr.flush {
+		c.flush()
 	}
-	_ = c.ws.Close(websocket.StatusCode(code), reason)
+	c.close(cr.code, cr.reason)
+}
+
+// close ends the session at once, then runs the close handshake (RFC 6455 §7.1.2) for at most
+// CloseTimeout: a peer that is gone (heartbeat timeout) or does not read (slow consumer) never
+// answers, and neither its session's end nor Shutdown may wait the library's 5 s for it.
+func (c *conn) close(code int, reason string) {
+	c.endSession()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = c.ws.Close(websocket.StatusCode(code), reason)
+	}()
+	t := time.NewTimer(c.gw.opts.CloseTimeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		if c.raw != nil {
+			_ = c.raw.Close() // the library's Close then fails fast and returns
+		} else {
+			_ = c.ws.CloseNow()
+		}
+		<-done
+	}
 }
 
 // log is the connection's logger; safe from any goroutine.

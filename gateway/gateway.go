@@ -30,6 +30,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"nhooyr.io/websocket"
 
+	"github.com/minilivechat/minilivechat/actors/session"
 	"github.com/minilivechat/minilivechat/admin/metrics"
 	"github.com/minilivechat/minilivechat/gateway/token"
 )
@@ -46,6 +47,19 @@ const (
 	DefaultBadFrameWindow    = 10 * time.Second
 	DefaultOutboundQueue     = 256
 	DefaultWriteTimeout      = 5 * time.Second
+	// DefaultCloseTimeout bounds the close handshake: a peer that does not answer our close
+	// frame within it has its TCP connection closed (RFC 6455 §7.1.1 lets the server do so).
+	DefaultCloseTimeout = time.Second
+
+	// Limits per client address (docs/protocol.md, "Limits per address"). The defaults let a
+	// site with dozens of radios behind one NAT address work and reconnect after an outage,
+	// while a single address cannot hold the server's connections or guess tokens at speed.
+	DefaultMaxConnections            = 10000
+	DefaultMaxConnsPerIP             = 64
+	DefaultConnectRatePerIP          = 5 // new connections per second, sustained
+	DefaultConnectBurstPerIP         = 64
+	DefaultIdentifyFailureRatePerIP  = 0.1 // failed IDENTIFYs per second, sustained (6 a minute)
+	DefaultIdentifyFailureBurstPerIP = 10
 )
 
 // Options configure a Gateway. Zero values take the defaults above.
@@ -62,10 +76,25 @@ type Options struct {
 	MaxFrameBytes     int
 	RateLimit         float64 // frames per second per connection; negative disables
 	RateBurst         int
-	BadFrameLimit     int // more than this many bad frames within BadFrameWindow → 4004
+	BadFrameLimit     int // more than this many bad frames within BadFrameWindow → 4004; -1 disables
 	BadFrameWindow    time.Duration
 	OutboundQueue     int
 	WriteTimeout      time.Duration
+	CloseTimeout      time.Duration // bound of the close handshake
+
+	// MaxConnections caps the open WebSocket connections of the server; negative disables.
+	MaxConnections int
+	// Per client address (IPv4 address or IPv6 /64, from the TCP peer): open connections,
+	// new connections per second (rate and burst), failed IDENTIFYs per second (rate and
+	// burst; an address that used up its budget is refused until it refills). Negative
+	// disables a limit. Loopback peers are exempt unless LimitLoopback is set: without a
+	// trusted proxy they are local tools or a local reverse proxy carrying everyone.
+	MaxConnsPerIP             int
+	ConnectRatePerIP          float64
+	ConnectBurstPerIP         int
+	IdentifyFailureRatePerIP  float64
+	IdentifyFailureBurstPerIP int
+	LimitLoopback             bool
 
 	// AllowedOrigins, when non-empty, restricts the Origin header to these host patterns
 	// (path.Match syntax, as nhooyr.io/websocket's OriginPatterns). Empty accepts any origin:
@@ -82,6 +111,7 @@ type Gateway struct {
 	accept websocket.AcceptOptions
 	log    *slog.Logger
 	m      *metrics.Metrics
+	ips    *ipLimits
 
 	// ctx ends when Shutdown starts; every connection watches it and closes with 1001.
 	ctx    context.Context
@@ -91,6 +121,7 @@ type Gateway struct {
 	// Shutdown's Wait; the flag under the mutex refuses connections once shutdown began.
 	mu       sync.Mutex
 	open     int
+	conns    map[*conn]struct{} // identified or not; for Shutdown's sync of their sessions
 	shutdown bool
 	idle     chan struct{} // closed when open drops to 0 after shutdown began
 }
@@ -103,6 +134,9 @@ func New(opts Options) (*Gateway, error) {
 	if len(opts.Secret) == 0 {
 		return nil, errors.New("gateway: empty token secret")
 	}
+	if opts.BadFrameLimit < -1 {
+		return nil, fmt.Errorf("gateway: bad-frame limit %d: want -1 (off), 0 (default %d) or more", opts.BadFrameLimit, DefaultBadFrameLimit)
+	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
 			*d = v
@@ -113,6 +147,23 @@ func New(opts Options) (*Gateway, error) {
 	def(&opts.IdentifyTimeout, DefaultIdentifyTimeout)
 	def(&opts.BadFrameWindow, DefaultBadFrameWindow)
 	def(&opts.WriteTimeout, DefaultWriteTimeout)
+	def(&opts.CloseTimeout, DefaultCloseTimeout)
+	defInt := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	defFloat := func(v *float64, d float64) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	defInt(&opts.MaxConnections, DefaultMaxConnections)
+	defInt(&opts.MaxConnsPerIP, DefaultMaxConnsPerIP)
+	defFloat(&opts.ConnectRatePerIP, DefaultConnectRatePerIP)
+	defInt(&opts.ConnectBurstPerIP, DefaultConnectBurstPerIP)
+	defFloat(&opts.IdentifyFailureRatePerIP, DefaultIdentifyFailureRatePerIP)
+	defInt(&opts.IdentifyFailureBurstPerIP, DefaultIdentifyFailureBurstPerIP)
 	if opts.MaxFrameBytes <= 0 {
 		opts.MaxFrameBytes = DefaultMaxFrameBytes
 	}
@@ -131,7 +182,7 @@ func New(opts Options) (*Gateway, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	g := &Gateway{opts: opts, log: opts.Logger, m: opts.Metrics}
+	g := &Gateway{opts: opts, log: opts.Logger, m: opts.Metrics, ips: newIPLimits(opts), conns: map[*conn]struct{}{}}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
 	}
@@ -147,32 +198,54 @@ func New(opts Options) (*Gateway, error) {
 	return g, nil
 }
 
-// ServeHTTP upgrades `GET /ws` and runs the connection until it ends.
+// ServeHTTP upgrades `GET /ws` and runs the connection until it ends. The server-wide and
+// per-address limits are checked first, so a refused connection costs no upgrade, no goroutine
+// and no token check: it is answered with HTTP 429 (503 for the server-wide ones) and counted
+// in livechat_ws_refused_total{reason}.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !g.enter() {
-		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
+	if reason := g.enter(); reason != "" {
+		g.m.WSRefused.WithLabelValues(reason).Inc()
+		refuse(w, reason)
 		return
 	}
 	defer g.exit()
-	ws, err := websocket.Accept(hijackFilter{w}, r, &g.accept)
+	ip, ok := ipKey(r.RemoteAddr)
+	if ok {
+		release, reason := g.ips.admit(ip, g.opts.Now())
+		if reason != "" {
+			g.m.WSRefused.WithLabelValues(reason).Inc()
+			g.log.Debug("websocket connection refused", "remote", r.RemoteAddr, "reason", reason)
+			refuse(w, reason)
+			return
+		}
+		defer release()
+	}
+	hf := &hijackFilter{ResponseWriter: w}
+	ws, err := websocket.Accept(hf, r, &g.accept)
 	if err != nil {
 		g.log.Info("websocket upgrade refused", "remote", r.RemoteAddr, "origin", r.Header.Get("Origin"), "err", err)
 		return
 	}
-	c := newConn(g, ws, r.RemoteAddr)
+	c := newConn(g, ws, hf.conn, r.RemoteAddr)
+	c.ip, c.ipKnown = ip, ok
+	g.track(c, true)
+	defer g.track(c, false)
 	c.run()
 }
 
 // enter counts a new connection; it refuses once Shutdown has begun (Shutdown sets the flag
-// before it cancels ctx, so no connection slips in after the cancel).
-func (g *Gateway) enter() bool {
+// before it cancels ctx, so no connection slips in after the cancel) and above MaxConnections.
+func (g *Gateway) enter() (refused string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.shutdown {
-		return false
+		return RefusedShuttingDown
+	}
+	if g.opts.MaxConnections > 0 && g.open >= g.opts.MaxConnections {
+		return RefusedServerConnections
 	}
 	g.open++
-	return true
+	return ""
 }
 
 func (g *Gateway) exit() {
@@ -184,8 +257,23 @@ func (g *Gateway) exit() {
 	}
 }
 
+func (g *Gateway) track(c *conn, open bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if open {
+		g.conns[c] = struct{}{}
+	} else {
+		delete(g.conns, c)
+	}
+}
+
+// SyncTimeout bounds the wait of Shutdown for the sessions' Synced answers.
+const SyncTimeout = time.Second
+
 // Shutdown closes every connection with 1001 and a reason, and waits until their sessions
 // have left their channels and stopped, or ctx ends. New connections are refused from now on.
+// Before the close, every session is synced (session.Sync), so that the events already sent
+// to it — a FLOOR_REVOKE "shutdown" — are written before the close frame.
 func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.mu.Lock()
 	if !g.shutdown {
@@ -196,7 +284,20 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		}
 	}
 	idle := g.idle
+	var sessions []*actor.PID
+	for c := range g.conns {
+		if pid := c.sessionPID(); pid != nil {
+			sessions = append(sessions, pid)
+		}
+	}
 	g.mu.Unlock()
+	futures := make([]*actor.Future, 0, len(sessions))
+	for _, pid := range sessions {
+		futures = append(futures, g.opts.System.Root.RequestFuture(pid, &session.Sync{}, SyncTimeout))
+	}
+	for _, f := range futures {
+		_ = f.Wait() // a session that ended or is slow does not hold the shutdown up
+	}
 	g.cancel()
 	select {
 	case <-idle:

@@ -20,13 +20,18 @@ var secret = []byte("test-secret")
 
 // fakeDirectory answers the few requests these tests send, like the real directory and
 // channel would, and records registrations.
-type fakeDirectory struct{ registered chan string }
+type fakeDirectory struct{ registered, unregistered chan string }
 
 func (d *fakeDirectory) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *msg.RegisterSession:
 		d.registered <- m.UserID
 		ctx.Respond(&msg.Result{})
+	case *msg.UnregisterSession:
+		select {
+		case d.unregistered <- m.UserID:
+		default:
+		}
 	case *msg.JoinChannel:
 		ctx.Respond(m.Call.OK(&msg.JoinAck{ChannelID: m.ChannelID, ActiveMembers: []msg.MemberInfo{{UserID: m.Call.UserID, Priority: m.Priority}},
 			Floor: msg.FloorInfo{State: msg.FloorStateIdle}}))
@@ -52,17 +57,20 @@ func (d *fakeDirectory) Receive(ctx actor.Context) {
 }
 
 type env struct {
-	t   *testing.T
-	url string
-	gw  *Gateway
-	reg chan string
+	t     *testing.T
+	url   string
+	gw    *Gateway
+	reg   chan string
+	unreg chan string // user ids of sessions that ended
 }
 
 func newEnv(t *testing.T, tweak func(*Options)) *env {
 	t.Helper()
 	sys := actor.NewActorSystem()
-	reg := make(chan string, 16)
-	dir := sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &fakeDirectory{registered: reg} }))
+	reg, unreg := make(chan string, 16), make(chan string, 16)
+	dir := sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor {
+		return &fakeDirectory{registered: reg, unregistered: unreg}
+	}))
 	opts := Options{System: sys, Directory: dir, Secret: secret}
 	if tweak != nil {
 		tweak(&opts)
@@ -81,7 +89,7 @@ func newEnv(t *testing.T, tweak func(*Options)) *env {
 		srv.Close()
 		sys.Shutdown()
 	})
-	return &env{t: t, url: "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws", gw: gw, reg: reg}
+	return &env{t: t, url: "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws", gw: gw, reg: reg, unreg: unreg}
 }
 
 func mint(t *testing.T, user string, maxPrio int) string {

@@ -20,15 +20,38 @@ func (b *tokenBucket) allow(now time.Time) bool {
 	if b.rate <= 0 {
 		return true
 	}
-	if el := now.Sub(b.last).Seconds(); el > 0 {
-		b.tokens = min(b.burst, b.tokens+el*b.rate)
-		b.last = now
-	}
+	b.refill(now)
 	if b.tokens < 1 {
 		return false
 	}
 	b.tokens--
 	return true
+}
+
+// refill adds the tokens earned since the last call.
+func (b *tokenBucket) refill(now time.Time) {
+	if el := now.Sub(b.last).Seconds(); el > 0 {
+		b.tokens = min(b.burst, b.tokens+el*b.rate)
+		b.last = now
+	}
+}
+
+// peek reports whether a token is there, without taking it.
+func (b *tokenBucket) peek(now time.Time) bool {
+	if b.rate <= 0 {
+		return true
+	}
+	b.refill(now)
+	return b.tokens >= 1
+}
+
+// full reports whether the bucket is back at its burst: it remembers nothing then.
+func (b *tokenBucket) full(now time.Time) bool {
+	if b.rate <= 0 {
+		return true
+	}
+	b.refill(now)
+	return b.tokens >= b.burst
 }
 
 // badFrames counts bad frames in a sliding window: more than limit within window closes the

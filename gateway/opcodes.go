@@ -64,6 +64,7 @@ func (o Op) String() string {
 // additions, documented in docs/protocol.md.
 const (
 	CloseShutdown        = 1001 // server shutdown
+	CloseInvalidUTF8     = 1007 // a text frame that is not UTF-8 (RFC 6455 §8.1)
 	CloseFrameTooLarge   = 1009 // a frame over the size limit
 	CloseInvalidToken    = 4001 // IDENTIFY with a bad token (after ERROR 1001)
 	CloseReplaced        = 4002 // the same user identified on another connection

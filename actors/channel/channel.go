@@ -55,6 +55,10 @@ type Config struct {
 	QueueLimit int
 	// MaxMessageLength caps chat content in Unicode code points (default MaxMessageLength).
 	MaxMessageLength int
+	// ReapAfter deletes a user-created channel (Creator set) that has had no member for this
+	// long, as if its creator had deleted it; 0 or negative never does. Presets are never
+	// reaped.
+	ReapAfter time.Duration
 
 	Clock     clock.Clock      // default clock.Real()
 	Media     msg.Media        // default msg.NoMedia{}
@@ -78,6 +82,9 @@ type listener struct {
 	pid  *actor.PID
 }
 
+// reapTimer is what the idle timer posts when an empty channel's ReapAfter has passed.
+type reapTimer struct{ gen uint64 }
+
 // floorTimer is what a floor timer posts to its channel when it fires.
 type floorTimer struct {
 	kind floor.TimerKind
@@ -99,6 +106,8 @@ type Actor struct {
 	listeners []listener // rebuilt on every peer change; read per packet
 	floor     *floor.Machine
 	timers    [2]clock.Timer // indexed by floor.TimerKind
+	reap      clock.Timer    // armed while a user-created channel is empty
+	reapGen   uint64         // a reapTimer of another generation is stale
 	msgSeq    uint64
 	deleted   bool
 	postSelf  func(any) // sends a message to this actor through the actor system
@@ -176,6 +185,12 @@ func (a *Actor) Receive(ctx actor.Context) {
 		a.relay(ctx, m)
 	case *floorTimer:
 		a.apply(ctx, a.floor.Timer(m.kind, m.gen, a.cfg.Clock.Now()), nil)
+	case *reapTimer:
+		if m.gen == a.reapGen && len(a.members) == 0 && !a.deleted {
+			a.log.Info("channel reaped: no member", "idle", a.cfg.ReapAfter)
+			a.cfg.Metrics.ChannelsReaped.Inc()
+			a.markDeleted(ctx)
+		}
 
 	case *msg.JoinChannel:
 		a.join(ctx, m)
@@ -205,6 +220,7 @@ func (a *Actor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		sys, self := ctx.ActorSystem(), ctx.Self()
 		a.postSelf = func(m any) { sys.Root.Send(self, m) }
+		a.armReap()
 	case *actor.Terminated:
 		a.peerStopped(m.Who)
 	case *actor.Stopping:
@@ -271,6 +287,7 @@ func (a *Actor) join(ctx actor.Context, m *msg.JoinChannel) {
 		priority = msg.PriorityNormal
 	}
 	a.joins++
+	a.stopReap()
 	a.members[user] = &member{userID: user, priority: priority, session: call.Session, peer: peer, order: a.joins}
 	a.floor.Join(user)
 	if peer.PID != nil {
@@ -324,6 +341,28 @@ func (a *Actor) remove(ctx actor.Context, mem *member) {
 	res.Changed = false
 	a.sendOthers(ctx, mem.userID, &msg.ChannelEvent{ChannelID: a.spec.ChannelID, Event: msg.EventLeave, UserID: mem.userID})
 	a.apply(ctx, res, nil)
+	if len(a.members) == 0 {
+		a.armReap()
+	}
+}
+
+// armReap starts the idle time of an empty user-created channel (restarting it if running).
+func (a *Actor) armReap() {
+	if a.cfg.Creator == "" || a.cfg.ReapAfter <= 0 || a.deleted || a.postSelf == nil {
+		return
+	}
+	a.stopReap()
+	a.reapGen++
+	gen, post := a.reapGen, a.postSelf
+	a.reap = a.cfg.Clock.AfterFunc(a.cfg.ReapAfter, func() { post(&reapTimer{gen: gen}) })
+}
+
+func (a *Actor) stopReap() {
+	if a.reap != nil {
+		a.reap.Stop()
+		a.reap = nil
+	}
+	a.reapGen++ // a timer that already fired and is in the mailbox is now stale
 }
 
 // staleSession reports whether call comes from a session of a member's user that does not
@@ -383,6 +422,16 @@ func (a *Actor) delete(ctx actor.Context, m *msg.DeleteChannel) {
 		return
 	}
 	info := a.info()
+	a.markDeleted(ctx)
+	a.log.Info("channel deleted", "by", call.UserID, "admin", call.Admin)
+	msg.Reply(ctx, call.OK(&info))
+}
+
+// markDeleted ends the channel: peers stopped, timers stopped, members dropped, and the
+// directory told (which broadcasts the delete and poisons this actor). The directory hears of
+// it before a deleter gets its ACK, so that a CHANNEL_LIST or a CHANNEL_CREATE of the same id
+// sent after the ACK finds the channel gone.
+func (a *Actor) markDeleted(ctx actor.Context) {
 	for _, mem := range a.members {
 		if mem.peer.PID != nil {
 			ctx.Unwatch(mem.peer.PID)
@@ -398,13 +447,9 @@ func (a *Actor) delete(ctx actor.Context, m *msg.DeleteChannel) {
 	a.listeners = nil
 	a.floor = a.newFloor()
 	a.deleted = true
-	a.log.Info("channel deleted", "by", call.UserID, "admin", call.Admin)
-	// The directory hears of it before the deleter gets its ACK, so that a CHANNEL_LIST or a
-	// CHANNEL_CREATE of the same id sent after the ACK finds the channel gone.
 	if a.cfg.Directory != nil {
 		ctx.Send(a.cfg.Directory, &msg.ChannelDeleted{ChannelID: a.spec.ChannelID})
 	}
-	msg.Reply(ctx, call.OK(&info))
 }
 
 func (a *Actor) get(ctx actor.Context, m *msg.GetChannel) {
@@ -493,12 +538,13 @@ func (a *Actor) revoke(ctx actor.Context, m *msg.RevokeFloor) {
 		msg.Reply(ctx, call.Fail(msg.Errorf(msg.CodeNotPermitted, "only the admin API may revoke the floor")))
 		return
 	}
-	who, res := a.floor.Revoke(a.cfg.Clock.Now())
+	reason := cmp.Or(m.Reason, msg.RevokeAdmin)
+	who, res := a.floor.RevokeFor(reason, a.cfg.Clock.Now())
 	a.apply(ctx, res, nil)
 	out := &msg.RevokeResult{ChannelID: a.spec.ChannelID}
 	if who != "" {
 		out.RevokedFrom = &who
-		a.log.Info("floor revoked by admin", "user_id", who)
+		a.log.Info("floor revoked", "user_id", who, "reason", reason)
 	}
 	msg.Reply(ctx, call.OK(out))
 }
@@ -597,6 +643,7 @@ func (a *Actor) stopTimers() {
 			a.timers[i] = nil
 		}
 	}
+	a.stopReap()
 }
 
 // relay passes a packet from a member's peer to every other member's peer while its sender

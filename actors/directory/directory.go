@@ -46,6 +46,17 @@ type Config struct {
 	// Logger is taken from this Config.
 	Channel channel.Config
 
+	// Limits of user-created channels (presets do not count), refused with ERROR 2007 and
+	// counted in livechat_channel_creates_refused_total{reason}. Zero takes the default,
+	// negative disables. A user may hold MaxChannelsPerUser channels, the server
+	// MaxUserChannels, and a user may create CreateBurst channels at once, then one every
+	// CreateInterval: with delete, creation is the one request whose broadcast reaches
+	// every session, so its rate bounds that broadcast.
+	MaxChannelsPerUser int
+	MaxUserChannels    int
+	CreateBurst        int
+	CreateInterval     time.Duration
+
 	Clock   clock.Clock      // default clock.Real()
 	Metrics *metrics.Metrics // default a private metrics.New()
 	Logger  *slog.Logger     // default slog.Default()
@@ -85,6 +96,28 @@ func ValidateSpec(s msg.ChannelSpec) (msg.ChannelSpec, *msg.Error) {
 	return s, nil
 }
 
+// Defaults of the channel limits.
+const (
+	DefaultMaxChannelsPerUser = 10
+	DefaultMaxUserChannels    = 1000
+	DefaultCreateBurst        = 10
+	DefaultCreateInterval     = 6 * time.Second // 10 a minute, sustained
+)
+
+// Reasons of livechat_channel_creates_refused_total.
+const (
+	RefusedUserCap   = "user_cap"
+	RefusedServerCap = "server_cap"
+	RefusedRate      = "rate"
+)
+
+// createBudget is a user's creation allowance: a token bucket of CreateBurst tokens, one back
+// every CreateInterval.
+type createBudget struct {
+	tokens float64
+	last   time.Time
+}
+
 // entry is one channel.
 type entry struct {
 	pid  *actor.PID
@@ -105,6 +138,9 @@ type Actor struct {
 	log      *slog.Logger
 	channels map[string]*entry
 	users    map[string]*user
+	owned    map[string]int           // user id → user-created channels that exist
+	ownedAll int                      // user-created channels that exist
+	budgets  map[string]*createBudget // user id → creation allowance (while not full)
 }
 
 // New builds a directory actor.
@@ -127,7 +163,19 @@ func New(cfg Config) *Actor {
 	if cfg.Channel.Logger == nil {
 		cfg.Channel.Logger = cfg.Logger
 	}
-	return &Actor{cfg: cfg, log: cfg.Logger, channels: map[string]*entry{}, users: map[string]*user{}}
+	defInt := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	defInt(&cfg.MaxChannelsPerUser, DefaultMaxChannelsPerUser)
+	defInt(&cfg.MaxUserChannels, DefaultMaxUserChannels)
+	defInt(&cfg.CreateBurst, DefaultCreateBurst)
+	if cfg.CreateInterval == 0 {
+		cfg.CreateInterval = DefaultCreateInterval
+	}
+	return &Actor{cfg: cfg, log: cfg.Logger, channels: map[string]*entry{}, users: map[string]*user{},
+		owned: map[string]int{}, budgets: map[string]*createBudget{}}
 }
 
 // Props is how the server spawns the directory.
@@ -154,6 +202,7 @@ func (d *Actor) Receive(ctx actor.Context) {
 		if u := d.users[m.UserID]; u != nil && msg.SamePID(u.session, m.Session) {
 			delete(d.users, m.UserID)
 			d.cfg.Metrics.Users.Set(float64(len(d.users)))
+			d.forgetBudget(m.UserID)
 		}
 		msg.Reply(ctx, &msg.Result{})
 
@@ -278,11 +327,66 @@ func (d *Actor) create(ctx actor.Context, m *msg.CreateChannel) {
 		msg.Reply(ctx, m.Call.Fail(msg.Errorf(msg.CodeChannelExists, "channel %s already exists", spec.ChannelID)))
 		return
 	}
+	if reason, err := d.limit(m.Call.UserID); err != nil {
+		d.cfg.Metrics.ChannelCreatesRefused.WithLabelValues(reason).Inc()
+		msg.Reply(ctx, m.Call.Fail(err))
+		return
+	}
 	info := d.spawn(ctx, spec, m.Call.UserID)
 	d.log.Info("channel created", "channel_id", spec.ChannelID, "by", m.Call.UserID)
 	reply := info
 	msg.Reply(ctx, m.Call.OK(&reply))
 	d.broadcast(ctx, &msg.ChannelEvent{ChannelID: spec.ChannelID, Event: msg.EventCreate, Channel: &info})
+}
+
+// limit checks a user's CHANNEL_CREATE against the channel limits and, when it passes, takes
+// one creation from the user's budget. The admin API creates nothing, so every creator here
+// is a token holder.
+func (d *Actor) limit(user string) (reason string, err *msg.Error) {
+	switch {
+	case d.cfg.MaxChannelsPerUser > 0 && d.owned[user] >= d.cfg.MaxChannelsPerUser:
+		return RefusedUserCap, msg.Errorf(msg.CodeChannelLimit,
+			"channel limit: you have %d channels, at most %d allowed; delete one first", d.owned[user], d.cfg.MaxChannelsPerUser)
+	case d.cfg.MaxUserChannels > 0 && d.ownedAll >= d.cfg.MaxUserChannels:
+		return RefusedServerCap, msg.Errorf(msg.CodeChannelLimit,
+			"channel limit: the server holds its maximum of %d user channels", d.cfg.MaxUserChannels)
+	}
+	if d.cfg.CreateBurst < 0 || d.cfg.CreateInterval < 0 {
+		return "", nil
+	}
+	now := d.cfg.Clock.Now()
+	b := d.budgets[user]
+	if b == nil {
+		b = &createBudget{tokens: float64(d.cfg.CreateBurst), last: now}
+		d.budgets[user] = b
+	}
+	d.refill(b, now)
+	if b.tokens < 1 {
+		wait := time.Duration((1 - b.tokens) * float64(d.cfg.CreateInterval)).Round(time.Second)
+		return RefusedRate, msg.Errorf(msg.CodeChannelLimit,
+			"channel limit: creating channels too fast (one every %v after a burst of %d); retry in %v",
+			d.cfg.CreateInterval, d.cfg.CreateBurst, max(wait, time.Second))
+	}
+	b.tokens--
+	return "", nil
+}
+
+func (d *Actor) refill(b *createBudget, now time.Time) {
+	if el := now.Sub(b.last); el > 0 {
+		b.tokens = min(float64(d.cfg.CreateBurst), b.tokens+float64(el)/float64(d.cfg.CreateInterval))
+		b.last = now
+	}
+}
+
+// forgetBudget drops a disconnected user's creation budget once it is full again (it then
+// says nothing a fresh one would not), so the table holds recent creators only.
+func (d *Actor) forgetBudget(user string) {
+	if b := d.budgets[user]; b != nil {
+		d.refill(b, d.cfg.Clock.Now())
+		if b.tokens >= float64(d.cfg.CreateBurst) {
+			delete(d.budgets, user)
+		}
+	}
 }
 
 // spawn starts a channel actor as a child and records it.
@@ -295,6 +399,10 @@ func (d *Actor) spawn(ctx actor.Context, spec msg.ChannelSpec, creator string) m
 		CreatedAt: cc.CreatedAt, Floor: msg.FloorInfo{State: msg.FloorStateIdle}, Creator: creator,
 	}
 	d.channels[spec.ChannelID] = &entry{pid: pid, info: info}
+	if creator != "" {
+		d.owned[creator]++
+		d.ownedAll++
+	}
 	d.cfg.Metrics.Channels.Set(float64(len(d.channels)))
 	return info
 }
@@ -302,6 +410,12 @@ func (d *Actor) spawn(ctx actor.Context, spec msg.ChannelSpec, creator string) m
 // drop removes a channel from the table and tells every identified session.
 func (d *Actor) drop(ctx actor.Context, id string, e *entry) {
 	delete(d.channels, id)
+	if c := e.info.Creator; c != "" {
+		d.ownedAll--
+		if d.owned[c]--; d.owned[c] <= 0 {
+			delete(d.owned, c)
+		}
+	}
 	d.cfg.Metrics.Channels.Set(float64(len(d.channels)))
 	info := e.info
 	info.MemberCount, info.QueueSize = 0, 0

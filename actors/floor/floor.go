@@ -298,14 +298,17 @@ func (m *Machine) Leave(user string, now time.Time) Result {
 // Revoke handles the admin API's floor revoke: the holder gets FLOOR_REVOKE admin, the queue is
 // cleared, and every member gets FLOOR_IDLE. It returns whom the floor was taken from ("" when
 // it was idle; then nothing happens).
-func (m *Machine) Revoke(now time.Time) (string, Result) {
+func (m *Machine) Revoke(now time.Time) (string, Result) { return m.RevokeFor(RevokeAdmin, now) }
+
+// RevokeFor is Revoke with another reason for the holder's FLOOR_REVOKE (server shutdown).
+func (m *Machine) RevokeFor(reason string, now time.Time) (string, Result) {
 	var r Result
 	if m.state != Taken {
 		return "", r
 	}
 	holder := m.holder
-	r.send(ToUser, holder, Event{Kind: EventRevoke, Reason: RevokeAdmin})
-	m.endTenure(&r, RevokeAdmin, now)
+	r.send(ToUser, holder, Event{Kind: EventRevoke, Reason: reason})
+	m.endTenure(&r, reason, now)
 	m.queue = m.queue[:0]
 	m.becomeIdle(&r)
 	return holder, r

@@ -31,6 +31,7 @@ const (
 	CodeNotJoined         Code = 2004
 	CodeChannelExists     Code = 2005
 	CodeBadOffer          Code = 2006
+	CodeChannelLimit      Code = 2007 // a channel cap or the creation rate (docs/protocol.md)
 	CodeEmptyMessage      Code = 3000
 	CodeMessageTooLong    Code = 3001
 	CodeNotMember         Code = 3002

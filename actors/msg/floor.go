@@ -50,6 +50,7 @@ const (
 	RevokeMaxDuration = "max_duration"
 	RevokeDisconnect  = "disconnect"
 	RevokeAdmin       = "admin"
+	RevokeShutdown    = "shutdown" // the server is stopping (SIGTERM); sent before the 1001 close
 )
 
 // FloorQueuePos (op 115) tells a queued requester its place; position 1 is next.

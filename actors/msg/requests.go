@@ -197,6 +197,7 @@ type PingFloor struct {
 type RevokeFloor struct {
 	Call      Call
 	ChannelID string
+	Reason    string // FLOOR_REVOKE reason; empty means RevokeAdmin
 }
 
 // RevokeResult answers RevokeFloor.

@@ -53,6 +53,14 @@ type Outbound interface {
 // Disconnected tells a session that its WebSocket connection has ended.
 type Disconnected struct{}
 
+// Sync asks a session to answer with Synced once it has handled everything before it in its
+// mailbox: at shutdown the gateway asks every session, so that the events already on their
+// way (the FLOOR_REVOKE of a shutdown) are in the connection's queue before it is flushed.
+type Sync struct{}
+
+// Synced answers Sync.
+type Synced struct{}
+
 // Config is what a session needs; the gateway fills it after a valid IDENTIFY.
 type Config struct {
 	UserID    string
@@ -134,6 +142,8 @@ func (s *sessionActor) Receive(ctx actor.Context) {
 			ctx.Stop(ctx.Self())
 		}
 
+	case *Sync:
+		ctx.Respond(&Synced{})
 	case *Disconnected:
 		s.leave(ctx)
 	case *msg.Replaced:

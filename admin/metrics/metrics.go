@@ -18,8 +18,12 @@ type Metrics struct {
 	Sessions prometheus.Gauge // open WebSocket connections
 	Users    prometheus.Gauge // identified sessions
 	Channels prometheus.Gauge
-	Peers    prometheus.Gauge
-	Members  prometheus.Gauge // channel memberships, all channels
+	// ChannelCreatesRefused counts CHANNEL_CREATEs refused by a channel limit, by reason
+	// (user_cap, server_cap, rate); ChannelsReaped counts empty user channels removed.
+	ChannelCreatesRefused *prometheus.CounterVec
+	ChannelsReaped        prometheus.Counter
+	Peers                 prometheus.Gauge
+	Members               prometheus.Gauge // channel memberships, all channels
 
 	FloorGrants       prometheus.Counter
 	FloorDenials      *prometheus.CounterVec // by reason
@@ -34,6 +38,7 @@ type Metrics struct {
 	PacketsDropped *prometheus.CounterVec // by reason
 	DTLSHandshakes *prometheus.CounterVec // by result
 	WSErrors       *prometheus.CounterVec // by code
+	WSRefused      *prometheus.CounterVec // WebSocket upgrades refused before the upgrade, by reason
 	ActorPanics    *prometheus.CounterVec // by actor kind
 
 	HTTPRequests *prometheus.CounterVec // HTTP API requests, by route template and status code
@@ -51,6 +56,10 @@ func New() *Metrics {
 			Help: "Identified sessions."}),
 		Channels: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "channels",
 			Help: "Channels that exist."}),
+		ChannelCreatesRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "channel_creates_refused_total",
+			Help: "CHANNEL_CREATEs refused by a channel limit (ERROR 2007), by reason."}, []string{"reason"}),
+		ChannelsReaped: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "channels_reaped_total",
+			Help: "User-created channels deleted after staying empty for the idle time."}),
 		Peers: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "peers",
 			Help: "Media peers (one per member that joined with an SDP offer)."}),
 		Members: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "members",
@@ -80,6 +89,9 @@ func New() *Metrics {
 			Help: "DTLS handshakes, by result."}, []string{"result"}),
 		WSErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "ws_errors_total",
 			Help: "ERROR frames and error closes sent, by code."}, []string{"code"}),
+		WSRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "ws_refused_total",
+			Help: "WebSocket connections refused before the upgrade (per-address and server limits, shutdown), by reason."},
+			[]string{"reason"}),
 		ActorPanics: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "actor_panics_total",
 			Help: "Panics recovered inside actors, by actor kind."}, []string{"actor"}),
 		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "http_requests_total",
@@ -89,10 +101,10 @@ func New() *Metrics {
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.Sessions, m.Users, m.Channels, m.Peers, m.Members,
+		m.Sessions, m.Users, m.Channels, m.ChannelCreatesRefused, m.ChannelsReaped, m.Peers, m.Members,
 		m.FloorGrants, m.FloorDenials, m.FloorRevokes, m.FloorHoldSeconds, m.FloorGrantLatency,
 		m.PacketsIn, m.PacketsOut, m.BytesIn, m.BytesOut, m.PacketsDropped, m.DTLSHandshakes,
-		m.WSErrors, m.ActorPanics, m.HTTPRequests,
+		m.WSErrors, m.WSRefused, m.ActorPanics, m.HTTPRequests,
 	)
 	return m
 }

@@ -16,7 +16,7 @@ import (
 // generous --timeout is for a loaded machine: the first use of the system roots parses them.
 func TestLcadminOverHTTPS(t *testing.T) {
 	srv, stop, err := server.Start(server.Config{
-		Port: 0, UDPPort: 0, Bind: "127.0.0.1", AdvertiseIP: "127.0.0.1", Version: "v-tls",
+		Port: 0, UDPPort: 0, Bind: "127.0.0.1", AdvertiseIP: "127.0.0.1", Version: "v-tls", Secret: liveSecret,
 		TLSSelfSigned: true, DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {

@@ -147,6 +147,7 @@ func TestPackagedConfigFileLoads(t *testing.T) {
 	if cfg.Port != 8443 || !cfg.TLSSelfSigned || cfg.DataDir != "/var/lib/lcserver" {
 		t.Fatalf("deploy/lcserver.yaml gives %+v", cfg)
 	}
+	cfg.Secret = "from-secret.env" // the unit's EnvironmentFile gives it
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

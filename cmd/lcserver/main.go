@@ -28,6 +28,7 @@ import (
 	"github.com/minilivechat/minilivechat/cmd/internal/buildinfo"
 	"github.com/minilivechat/minilivechat/cmd/internal/configfile"
 	"github.com/minilivechat/minilivechat/cmd/lcserver/server"
+	"github.com/minilivechat/minilivechat/gateway"
 	"github.com/minilivechat/minilivechat/gateway/token"
 	"github.com/minilivechat/minilivechat/tlscert"
 )
@@ -52,8 +53,8 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string) *cli.App {
 		Name:    "lcserver",
 		Usage:   "push-to-talk voice server (WebSocket signaling, WebRTC media on one UDP port)",
 		Version: buildinfo.Version(version),
-		Description: "Environment only: LIVECHAT_SECRET (token HMAC key; default " + token.DefaultSecret +
-			", logged as a warning) and LIVECHAT_ADMIN_TOKEN (bearer token for /admin; unset = loopback only).",
+		Description: "Environment only: LIVECHAT_SECRET (token HMAC key; required unless --dev, which uses the public default " +
+			token.DefaultSecret + " on loopback only) and LIVECHAT_ADMIN_TOKEN (bearer token for /admin; unset = loopback only).",
 		HideHelpCommand: true,
 		Writer:          stdout,
 		ErrWriter:       stderr,
@@ -86,10 +87,40 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string) *cli.App {
 				Usage: "WebSocket frames a session may send in a burst"},
 			&cli.IntFlag{Name: "max-frame-bytes", Value: d.MaxFrameBytes, EnvVars: []string{"LIVECHAT_MAX_FRAME_BYTES"},
 				Usage: "largest WebSocket frame accepted"},
+			&cli.IntFlag{Name: "ws-queue", Value: gateway.DefaultOutboundQueue, EnvVars: []string{"LIVECHAT_WS_QUEUE"},
+				Usage: "frames queued per WebSocket for a slow reader before it is closed with 4006"},
+			&cli.IntFlag{Name: "bad-frame-limit", Value: d.BadFrameLimit, EnvVars: []string{"LIVECHAT_BAD_FRAME_LIMIT"},
+				Usage: "close a session (4004) after more bad frames than this within 10s; -1 disables"},
+			&cli.DurationFlag{Name: "identify-timeout", Value: d.IdentifyTimeout, EnvVars: []string{"LIVECHAT_IDENTIFY_TIMEOUT"},
+				Usage: "close a connection that has not identified within this time (4005)"},
+			&cli.IntFlag{Name: "max-connections", Value: d.MaxConnections, EnvVars: []string{"LIVECHAT_MAX_CONNECTIONS"},
+				Usage: "open WebSocket connections the server accepts in all; negative disables"},
+			&cli.IntFlag{Name: "max-conns-per-ip", Value: d.MaxConnsPerIP, EnvVars: []string{"LIVECHAT_MAX_CONNS_PER_IP"},
+				Usage: "open WebSocket connections per client address (IPv6: per /64); negative disables"},
+			&cli.Float64Flag{Name: "connect-rate-per-ip", Value: d.ConnectRatePerIP, EnvVars: []string{"LIVECHAT_CONNECT_RATE_PER_IP"},
+				Usage: "new WebSocket connections per second per client address, sustained; negative disables"},
+			&cli.IntFlag{Name: "connect-burst-per-ip", Value: d.ConnectBurstPerIP, EnvVars: []string{"LIVECHAT_CONNECT_BURST_PER_IP"},
+				Usage: "new WebSocket connections a client address may open at once"},
+			&cli.Float64Flag{Name: "identify-failure-rate-per-ip", Value: d.IdentifyFailureRatePerIP, EnvVars: []string{"LIVECHAT_IDENTIFY_FAILURE_RATE_PER_IP"},
+				Usage: "failed IDENTIFYs per second per client address, sustained, before it is refused; negative disables"},
+			&cli.IntFlag{Name: "identify-failure-burst-per-ip", Value: d.IdentifyFailureBurstPerIP, EnvVars: []string{"LIVECHAT_IDENTIFY_FAILURE_BURST_PER_IP"},
+				Usage: "failed IDENTIFYs a client address may make at once"},
+			&cli.BoolFlag{Name: "limit-loopback", EnvVars: []string{"LIVECHAT_LIMIT_LOOPBACK"},
+				Usage: "apply the per-address limits to loopback clients too (off: a local reverse proxy carries everyone)"},
+			&cli.IntFlag{Name: "max-channels-per-user", Value: d.MaxChannelsPerUser, EnvVars: []string{"LIVECHAT_MAX_CHANNELS_PER_USER"},
+				Usage: "channels one user may have created (ERROR 2007 beyond); negative disables"},
+			&cli.IntFlag{Name: "max-user-channels", Value: d.MaxUserChannels, EnvVars: []string{"LIVECHAT_MAX_USER_CHANNELS"},
+				Usage: "user-created channels on the server (presets not counted); negative disables"},
+			&cli.IntFlag{Name: "channel-create-burst", Value: d.ChannelCreateBurst, EnvVars: []string{"LIVECHAT_CHANNEL_CREATE_BURST"},
+				Usage: "channels a user may create at once; negative disables the creation rate"},
+			&cli.DurationFlag{Name: "channel-create-interval", Value: d.ChannelCreateInterval, EnvVars: []string{"LIVECHAT_CHANNEL_CREATE_INTERVAL"},
+				Usage: "after the burst, one channel creation per user per this interval"},
+			&cli.DurationFlag{Name: "channel-reap-after", Value: d.ChannelReapAfter, EnvVars: []string{"LIVECHAT_CHANNEL_REAP_AFTER"},
+				Usage: "delete a user-created channel that has been empty this long (presets never); negative disables"},
 			&cli.IntFlag{Name: "max-message-length", Value: d.MaxMessageLength, EnvVars: []string{"LIVECHAT_MAX_MESSAGE_LENGTH"},
 				Usage: "longest chat message, in Unicode code points"},
 			&cli.BoolFlag{Name: "dev", EnvVars: []string{"LIVECHAT_DEV"},
-				Usage: "demo mode: print ready-to-use tokens and web client links (refused with a custom LIVECHAT_SECRET)"},
+				Usage: "demo mode on loopback: the public default secret, ready-to-use tokens and web client links (refused with a custom LIVECHAT_SECRET)"},
 			&cli.StringFlag{Name: "cpuprofile", EnvVars: []string{"LIVECHAT_CPUPROFILE"},
 				Usage: "write a Go CPU profile of the whole run to this file (for load measurements; docs/performance.md)"},
 			&cli.StringFlag{Name: "config", EnvVars: []string{"LIVECHAT_CONFIG"},
@@ -165,27 +196,54 @@ func configFrom(c *cli.Context, getenv func(string) string) (server.Config, erro
 		RateLimit:         c.Float64("rate-limit"),
 		RateBurst:         c.Int("rate-burst"),
 		MaxFrameBytes:     c.Int("max-frame-bytes"),
+		BadFrameLimit:     c.Int("bad-frame-limit"),
+		OutboundQueue:     c.Int("ws-queue"),
+		IdentifyTimeout:   c.Duration("identify-timeout"),
 		MaxMessageLength:  c.Int("max-message-length"),
-		Secret:            getenv("LIVECHAT_SECRET"),
-		AdminToken:        getenv("LIVECHAT_ADMIN_TOKEN"),
-		Dev:               c.Bool("dev"),
-		Version:           buildinfo.Version(version),
-		DataDir:           c.String("data-dir"),
-		TLSCert:           c.String("tls-cert"),
-		TLSKey:            c.String("tls-key"),
-		TLSSelfSigned:     c.Bool("tls-self-signed"),
-		ACMEEmail:         c.String("acme-email"),
-		ACMEDirectory:     c.String("acme-directory"),
-		HTTPRedirectPort:  c.Int("http-redirect-port"),
-		Logger:            slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level})),
+
+		MaxConnections:            c.Int("max-connections"),
+		MaxConnsPerIP:             c.Int("max-conns-per-ip"),
+		ConnectRatePerIP:          c.Float64("connect-rate-per-ip"),
+		ConnectBurstPerIP:         c.Int("connect-burst-per-ip"),
+		IdentifyFailureRatePerIP:  c.Float64("identify-failure-rate-per-ip"),
+		IdentifyFailureBurstPerIP: c.Int("identify-failure-burst-per-ip"),
+		LimitLoopback:             c.Bool("limit-loopback"),
+
+		MaxChannelsPerUser:    c.Int("max-channels-per-user"),
+		MaxUserChannels:       c.Int("max-user-channels"),
+		ChannelCreateBurst:    c.Int("channel-create-burst"),
+		ChannelCreateInterval: c.Duration("channel-create-interval"),
+		ChannelReapAfter:      c.Duration("channel-reap-after"),
+		Secret:                getenv("LIVECHAT_SECRET"),
+		AdminToken:            getenv("LIVECHAT_ADMIN_TOKEN"),
+		Dev:                   c.Bool("dev"),
+		Version:               buildinfo.Version(version),
+		DataDir:               c.String("data-dir"),
+		TLSCert:               c.String("tls-cert"),
+		TLSKey:                c.String("tls-key"),
+		TLSSelfSigned:         c.Bool("tls-self-signed"),
+		ACMEEmail:             c.String("acme-email"),
+		ACMEDirectory:         c.String("acme-directory"),
+		HTTPRedirectPort:      c.Int("http-redirect-port"),
+		Logger:                slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level})),
 	}
 	cfg.AllowedOrigins = commaList(c.String("allowed-origins"))
 	cfg.ACMEDomains = commaList(c.String("acme-domain"))
 	if cfg.Secret == "" {
-		cfg.Secret = token.DefaultSecret
+		cfg.Secret = token.DefaultSecret // refused by server.Config.Validate unless --dev
 	}
 	if cfg.Dev && cfg.Secret != token.DefaultSecret {
 		return cfg, errors.New("--dev is refused while LIVECHAT_SECRET is set: dev mode prints tokens for anyone to use")
+	}
+	if cfg.Dev {
+		// Demo mode listens and advertises on loopback unless told otherwise (a non-loopback
+		// --bind is then refused by Validate).
+		if !c.IsSet("bind") {
+			cfg.Bind = ""
+		}
+		if !c.IsSet("advertise-ip") {
+			cfg.AdvertiseIP = ""
+		}
 	}
 	return cfg, nil
 }

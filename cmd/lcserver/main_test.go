@@ -117,3 +117,45 @@ func TestRunServesUntilCanceled(t *testing.T) {
 		t.Fatal("run did not return after cancel")
 	}
 }
+
+// Without LIVECHAT_SECRET outside --dev the server refuses to start and says why; --dev
+// listens and advertises on loopback unless told otherwise, and refuses a public bind.
+func TestNoSecretRefusedOutsideDevAndDevBindsLoopback(t *testing.T) {
+	cfg, err := parse(t, nil, "--port", "0", "--udp-port", "0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = run(context.Background(), cfg, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "LIVECHAT_SECRET is not set") {
+		t.Fatalf("start without LIVECHAT_SECRET: %v, want a refusal naming LIVECHAT_SECRET", err)
+	}
+
+	cfg, err = parse(t, nil, "--dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("--dev refused: %v", err)
+	}
+	if cfg.Bind != "" || cfg.AdvertiseIP != "" {
+		t.Fatalf("--dev kept bind %q advertise %q, want the loopback defaults", cfg.Bind, cfg.AdvertiseIP)
+	}
+	cfg, _ = parse(t, nil, "--dev", "--bind", "0.0.0.0")
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "loopback") {
+		t.Fatalf("--dev --bind 0.0.0.0: %v, want a refusal naming loopback", err)
+	}
+}
+
+func TestBadFrameLimitBelowMinusOneIsAConfigError(t *testing.T) {
+	cfg, err := parse(t, map[string]string{"LIVECHAT_SECRET": "s"}, "--bad-frame-limit", "-5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "bad-frame limit -5") {
+		t.Fatalf("--bad-frame-limit -5: %v, want a clear config error", err)
+	}
+	cfg, _ = parse(t, map[string]string{"LIVECHAT_SECRET": "s"}, "--bad-frame-limit", "-1")
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("--bad-frame-limit -1 (off): %v", err)
+	}
+}

@@ -17,8 +17,9 @@ import (
 
 var listeningLine = regexp.MustCompile(`msg="lcserver listening" addr=(\S+)`)
 
-// SPEC §3: SIGTERM is a graceful shutdown of the real binary — sessions are closed with 1001
-// and a reason, and the process exits 0 within a few seconds.
+// SPEC §3: SIGTERM is a graceful shutdown of the real binary — a floor in use ends with
+// FLOOR_REVOKE "shutdown" to its holder and FLOOR_IDLE to the others, sessions are closed with
+// 1001 and a reason, and the process exits 0 within ShutdownTimeout.
 func TestSIGTERMShutsDownGracefullyWithExitZero(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
@@ -71,23 +72,36 @@ func TestSIGTERMShutsDownGracefullyWithExitZero(t *testing.T) {
 		t.Fatal("lcserver did not report its address")
 	}
 
-	c := wstest.Dial(t, "ws://"+a+"/ws")
-	defer c.Close()
-	tok, err := token.Mint([]byte(secret), "alice", 100, time.Hour, time.Now())
-	if err != nil {
-		t.Fatal(err)
+	join := func(user string) *wstest.Client {
+		c := wstest.Dial(t, "ws://"+a+"/ws")
+		t.Cleanup(c.Close)
+		tok, err := token.Mint([]byte(secret), user, 100, time.Hour, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Identify(user, tok, -1)
+		c.Request(11, map[string]any{"channel_id": "CH_0001"})
+		return c
 	}
-	c.Identify("alice", tok, -1)
-	c.Request(11, map[string]any{"channel_id": "CH_0001"})
-	c.Send(30, map[string]any{"channel_id": "CH_0001"})
-	c.Await(110)
+	alice, bob := join("alice"), join("bob")
+	alice.Send(30, map[string]any{"channel_id": "CH_0001"})
+	alice.Await(110)
+	bob.Await(112) // FLOOR_TAKEN: a call is on
 
 	began := time.Now()
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if cl := c.ExpectClosed(); cl.Code != 1001 || cl.Reason == "" {
-		t.Fatalf("closed %d %q, want 1001 with a reason", cl.Code, cl.Reason)
+	// The talker learns why its floor ended, the listener sees it end, then both are closed
+	// with 1001 and a reason.
+	if r := alice.Await(114).Map(); r["reason"] != "shutdown" {
+		t.Fatalf("holder got FLOOR_REVOKE %v, want reason shutdown", r)
+	}
+	bob.Await(113)
+	for name, c := range map[string]*wstest.Client{"alice": alice, "bob": bob} {
+		if cl := c.ExpectClosed(); cl.Code != 1001 || cl.Reason == "" {
+			t.Fatalf("%s closed %d %q, want 1001 with a reason", name, cl.Code, cl.Reason)
+		}
 	}
 	select {
 	case <-exited:
@@ -97,7 +111,9 @@ func TestSIGTERMShutsDownGracefullyWithExitZero(t *testing.T) {
 	case <-time.After(2 * server.ShutdownTimeout):
 		t.Fatal("lcserver still running after SIGTERM")
 	}
-	if took := time.Since(began); took > server.ShutdownTimeout {
+	took := time.Since(began)
+	if took > server.ShutdownTimeout {
 		t.Fatalf("shutdown took %v", took)
 	}
+	t.Logf("exit 0 %v after SIGTERM", took.Round(time.Millisecond))
 }

@@ -4,6 +4,8 @@
 package token
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -27,6 +29,28 @@ type Claims struct {
 type jwtClaims struct {
 	jwt.RegisteredClaims
 	MaxPriority *int `json:"max_priority,omitempty"`
+}
+
+// UnmarshalJSON refuses time claims that are not JSON numbers. RFC 7519 §2 defines NumericDate
+// as a JSON number, but jwt.NumericDate also accepts a numeric string ("exp": "9999999999"),
+// which no issuer of ours writes: a token shaped like that is not one of ours.
+func (c *jwtClaims) UnmarshalJSON(b []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	for _, k := range []string{"exp", "nbf", "iat"} {
+		if v, ok := raw[k]; ok && !isJSONNumber(v) {
+			return fmt.Errorf("claim %s must be a JSON number", k)
+		}
+	}
+	type plain jwtClaims // the same fields without this method
+	return json.Unmarshal(b, (*plain)(c))
+}
+
+func isJSONNumber(v json.RawMessage) bool {
+	v = bytes.TrimSpace(v)
+	return len(v) > 0 && (v[0] == '-' || (v[0] >= '0' && v[0] <= '9'))
 }
 
 // ErrInvalid indicates a token that is malformed, badly signed, expired or lacks a claim.
@@ -55,8 +79,9 @@ func Mint(secret []byte, userID string, maxPriority int, ttl time.Duration, now 
 	return s, nil
 }
 
-// Verify checks an HS256 token (any other alg, `none` included, is refused), its expiry
-// against now, and that it names a subject. The caller compares Claims.UserID with the
+// Verify checks an HS256 token (any other alg, `none` included, is refused: the algorithm is
+// pinned, never taken from the token's header), its expiry against now (`exp` is required and
+// must be a JSON number), and that it names a subject. The caller compares Claims.UserID with the
 // IDENTIFY user_id.
 func Verify(secret []byte, tok string, now time.Time) (Claims, error) {
 	var c jwtClaims

@@ -34,6 +34,8 @@ func TestVerifyRefuses(t *testing.T) {
 	hs512, _ := jwt.NewWithClaims(jwt.SigningMethodHS512, jwt.MapClaims{"sub": "bob", "exp": now.Add(time.Hour).Unix()}).SignedString(secret)
 	none, _ := jwt.NewWithClaims(jwt.SigningMethodNone, jwt.MapClaims{"sub": "bob", "exp": now.Add(time.Hour).Unix()}).SignedString(jwt.UnsafeAllowNoneSignatureType)
 	badPrio, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "bob", "exp": now.Add(time.Hour).Unix(), "max_priority": 300}).SignedString(secret)
+	strExp, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "bob", "exp": "9999999999"}).SignedString(secret)
+	strIat, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "bob", "exp": now.Add(time.Hour).Unix(), "iat": "1"}).SignedString(secret)
 	cases := map[string]struct {
 		tok string
 		at  time.Time
@@ -46,6 +48,8 @@ func TestVerifyRefuses(t *testing.T) {
 		"alg none":       {none, now},
 		"garbage":        {"not.a.jwt", now},
 		"priority > 255": {badPrio, now},
+		"exp a string":   {strExp, now},
+		"iat a string":   {strIat, now},
 	}
 	for name, tc := range cases {
 		if _, err := Verify(secret, tc.tok, tc.at); !errors.Is(err, ErrInvalid) {

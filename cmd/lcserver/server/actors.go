@@ -20,8 +20,13 @@ func (s *Server) spawnDirectory(presets []msg.ChannelSpec) *actor.PID {
 			Media:       s.cfg.Media,
 
 			MaxMessageLength: s.cfg.MaxMessageLength,
+			ReapAfter:        s.cfg.ChannelReapAfter,
 		},
-		Metrics: s.m,
-		Logger:  s.log.With("component", "actors"),
+		MaxChannelsPerUser: s.cfg.MaxChannelsPerUser,
+		MaxUserChannels:    s.cfg.MaxUserChannels,
+		CreateBurst:        s.cfg.ChannelCreateBurst,
+		CreateInterval:     s.cfg.ChannelCreateInterval,
+		Metrics:            s.m,
+		Logger:             s.log.With("component", "actors"),
 	}))
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/minilivechat/minilivechat/actors/channel"
+	"github.com/minilivechat/minilivechat/actors/directory"
 	"github.com/minilivechat/minilivechat/actors/floor"
 	"github.com/minilivechat/minilivechat/actors/msg"
 	"github.com/minilivechat/minilivechat/admin/metrics"
@@ -43,7 +44,29 @@ type Config struct {
 
 	RateLimit     float64 // frames per second per WebSocket; negative disables
 	RateBurst     int
+	BadFrameLimit int // more bad frames than this within 10 s close with 4004; -1 disables
 	MaxFrameBytes int
+	// OutboundQueue is the frames queued per WebSocket for a client that reads slowly;
+	// beyond, the connection is closed with 4006 (default gateway.DefaultOutboundQueue).
+	OutboundQueue int
+
+	// Connection limits (gateway.Options; docs/protocol.md "Limits per address"). Zero takes
+	// the default, negative disables.
+	MaxConnections            int
+	MaxConnsPerIP             int
+	ConnectRatePerIP          float64
+	ConnectBurstPerIP         int
+	IdentifyFailureRatePerIP  float64
+	IdentifyFailureBurstPerIP int
+	LimitLoopback             bool // apply the per-address limits to loopback peers too
+
+	// Limits of user-created channels (directory.Config); zero takes the default, negative
+	// disables. ChannelReapAfter deletes a user channel that has been empty that long.
+	MaxChannelsPerUser    int
+	MaxUserChannels       int
+	ChannelCreateBurst    int
+	ChannelCreateInterval time.Duration
+	ChannelReapAfter      time.Duration
 	// MaxMessageLength caps chat content in Unicode code points (SPEC §9: 2000).
 	MaxMessageLength int
 
@@ -62,7 +85,9 @@ type Config struct {
 	ACMEDirectory    string // ACME directory URL; empty = Let's Encrypt
 	HTTPRedirectPort int    // plain-HTTP port that redirects to HTTPS (and answers ACME http-01); 0 = none
 
-	Dev     bool   // demo mode (lcserver --dev)
+	// Dev is demo mode (lcserver --dev): the public default secret is allowed, and only on
+	// loopback (Bind and AdvertiseIP default to 127.0.0.1).
+	Dev     bool
 	Version string // reported by /admin/status
 
 	// Media is the media plane the channels open peers through. Nil: the server runs its own
@@ -89,15 +114,35 @@ func Defaults() Config {
 		Secret:            token.DefaultSecret,
 		RateLimit:         gateway.DefaultRateLimit,
 		RateBurst:         gateway.DefaultRateBurst,
+		BadFrameLimit:     gateway.DefaultBadFrameLimit,
 		MaxFrameBytes:     gateway.DefaultMaxFrameBytes,
 		MaxMessageLength:  channel.MaxMessageLength,
 		Version:           "dev",
+
+		MaxConnections:            gateway.DefaultMaxConnections,
+		MaxConnsPerIP:             gateway.DefaultMaxConnsPerIP,
+		ConnectRatePerIP:          gateway.DefaultConnectRatePerIP,
+		ConnectBurstPerIP:         gateway.DefaultConnectBurstPerIP,
+		IdentifyFailureRatePerIP:  gateway.DefaultIdentifyFailureRatePerIP,
+		IdentifyFailureBurstPerIP: gateway.DefaultIdentifyFailureBurstPerIP,
+
+		MaxChannelsPerUser:    directory.DefaultMaxChannelsPerUser,
+		MaxUserChannels:       directory.DefaultMaxUserChannels,
+		ChannelCreateBurst:    directory.DefaultCreateBurst,
+		ChannelCreateInterval: directory.DefaultCreateInterval,
+		ChannelReapAfter:      DefaultChannelReapAfter,
 	}
 }
+
+// DefaultChannelReapAfter is how long a user-created channel may stay empty.
+const DefaultChannelReapAfter = 10 * time.Minute
 
 // withDefaults fills zero fields from Defaults (ports excepted: 0 means "pick one").
 func (c Config) withDefaults() Config {
 	d := Defaults()
+	if c.Dev {
+		d.Bind, d.AdvertiseIP = "127.0.0.1", "127.0.0.1"
+	}
 	if c.Bind == "" {
 		c.Bind = d.Bind
 	}
@@ -125,6 +170,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxFrameBytes == 0 {
 		c.MaxFrameBytes = d.MaxFrameBytes
+	}
+	if c.ChannelReapAfter == 0 {
+		c.ChannelReapAfter = d.ChannelReapAfter
 	}
 	if c.MaxMessageLength == 0 {
 		c.MaxMessageLength = d.MaxMessageLength
@@ -173,6 +221,12 @@ func (c Config) Validate() error {
 	if c.RateBurst < 0 {
 		bad("rate burst %d is negative", c.RateBurst)
 	}
+	if c.OutboundQueue < 0 {
+		bad("outbound queue %d is negative", c.OutboundQueue)
+	}
+	if c.BadFrameLimit < -1 {
+		bad("bad-frame limit %d: want -1 (off), 0 (default %d) or more", c.BadFrameLimit, gateway.DefaultBadFrameLimit)
+	}
 	if c.MaxFrameBytes < 256 {
 		bad("max frame size %d below 256 bytes", c.MaxFrameBytes)
 	}
@@ -187,6 +241,17 @@ func (c Config) Validate() error {
 	c.validateTLS(bad)
 	if c.Dev && c.Secret != token.DefaultSecret {
 		bad("--dev prints tokens signed with the default secret; it is refused while LIVECHAT_SECRET is set to another value")
+	}
+	// The default secret is public: anyone could mint tokens for any user and priority.
+	// It is allowed only in demo mode, and demo mode only on loopback.
+	if !c.Dev && c.Secret == token.DefaultSecret {
+		bad("LIVECHAT_SECRET is not set (or is the public default %q): anyone could mint tokens; "+
+			"set it to a long random value (openssl rand -hex 32), or use --dev for a loopback-only demo", token.DefaultSecret)
+	}
+	if c.Dev {
+		if ip := net.ParseIP(c.Bind); ip != nil && !ip.IsLoopback() {
+			bad("--dev binds loopback only (its tokens are public); bind address %s is not loopback", c.Bind)
+		}
 	}
 	return errors.Join(errs...)
 }

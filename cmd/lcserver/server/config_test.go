@@ -11,21 +11,24 @@ import (
 )
 
 func TestConfigValidateNamesEveryProblem(t *testing.T) {
-	if err := (Config{}).Validate(); err != nil {
-		t.Fatalf("zero config (all defaults) refused: %v", err)
+	if err := (Config{Secret: "s"}).Validate(); err != nil {
+		t.Fatalf("zero config (all defaults) with a secret refused: %v", err)
 	}
-	if err := Defaults().Validate(); err != nil {
-		t.Fatalf("defaults refused: %v", err)
+	if err := (Config{}).Validate(); err == nil || !strings.Contains(err.Error(), "LIVECHAT_SECRET") {
+		t.Fatalf("zero config without a secret: %v, want a refusal naming LIVECHAT_SECRET", err)
+	}
+	if err := (Config{Dev: true}).Validate(); err != nil {
+		t.Fatalf("dev mode with the default secret refused: %v", err)
 	}
 	bad := Config{Port: 70000, UDPPort: -1, Bind: "localhost", AdvertiseIP: "0.0.0.0",
-		HeartbeatInterval: -time.Second, QueueLimit: -1, MaxFrameBytes: 10,
+		HeartbeatInterval: -time.Second, QueueLimit: -1, MaxFrameBytes: 10, BadFrameLimit: -2,
 		AllowedOrigins: []string{" "}, Dev: true, Secret: "custom"}
 	err := bad.Validate()
 	if err == nil {
 		t.Fatal("bad config accepted")
 	}
 	for _, want := range []string{"port 70000", "udp port -1", "bind address", "advertise IP", "heartbeat interval",
-		"queue limit", "max frame size", "allowed-origins", "--dev"} {
+		"queue limit", "max frame size", "bad-frame limit", "allowed-origins", "--dev"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}

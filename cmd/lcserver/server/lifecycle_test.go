@@ -213,7 +213,8 @@ func TestGarbageFloodClosesOnlyTheSender(t *testing.T) {
 	defer flood.Close()
 	flood.Identify("mallory", mintFor(t, "mallory", 100), -1)
 	flood.Request(opChannelJoin, d{"channel_id": "CH_0001"})
-	garbage := []string{`{`, `null`, `{"op":1e999}`, `{"op":11,"d":[]}`, "\x00\xff", `{"op":-1}`, `{"op":20,"d":{"channel_id":"CH_0001"}}`}
+	// Valid UTF-8 throughout: invalid UTF-8 is no bad frame but closes at once with 1007.
+	garbage := []string{`{`, `null`, `{"op":1e999}`, `{"op":11,"d":[]}`, "\x00\x01", `{"op":-1}`, `{"op":20,"d":{"channel_id":"CH_0001"}}`}
 	for i := 0; i < 200; i++ {
 		if flood.SendRaw([]byte(garbage[i%len(garbage)])) != nil {
 			break

@@ -16,7 +16,7 @@ import (
 )
 
 // startWithMedia runs a test server with a real media plane on a free loopback UDP port.
-func startWithMedia(t *testing.T) (*testServer, *peer.Media, *metrics.Metrics) {
+func startWithMedia(t *testing.T, tweaks ...func(*Config)) (*testServer, *peer.Media, *metrics.Metrics) {
 	t.Helper()
 	m := metrics.New()
 	mp, err := peer.New(peer.Config{
@@ -36,6 +36,9 @@ func startWithMedia(t *testing.T) (*testServer, *peer.Media, *metrics.Metrics) {
 		c.Media = mp
 		c.Metrics = m
 		c.FloorPingTimeout = time.Minute
+		for _, tw := range tweaks {
+			tw(c)
+		}
 	})
 	return s, mp, m
 }

@@ -3,7 +3,7 @@
 // on one echo instance and one TCP listener. cmd/lcserver is a thin CLI around it; tests start
 // it on ephemeral ports:
 //
-//	srv, err := server.New(server.Config{Port: 0, UDPPort: 0, AdvertiseIP: "127.0.0.1"})
+//	srv, err := server.New(server.Config{Port: 0, UDPPort: 0, AdvertiseIP: "127.0.0.1", Secret: secret})
 //	go srv.Run(ctx)          // serves until ctx ends, then shuts down gracefully
 //	url := "ws://" + srv.Addr() + "/ws"
 package server
@@ -24,6 +24,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/minilivechat/minilivechat/actors/directory"
+	"github.com/minilivechat/minilivechat/actors/msg"
 	"github.com/minilivechat/minilivechat/actors/peer"
 	"github.com/minilivechat/minilivechat/admin"
 	"github.com/minilivechat/minilivechat/admin/metrics"
@@ -68,9 +69,8 @@ func New(cfg Config) (*Server, error) {
 	if s.m == nil {
 		s.m = metrics.New()
 	}
-	if cfg.Secret == token.DefaultSecret {
-		s.log.Warn("LIVECHAT_SECRET is not set: tokens are signed with the public default secret; anyone can mint them",
-			"default_secret", token.DefaultSecret)
+	if cfg.Secret == token.DefaultSecret { // only with Dev, on loopback (Validate)
+		s.log.Warn("dev mode: tokens are signed with the public default secret; the server listens on loopback only")
 	}
 
 	presets := directory.DefaultPresets() // SPEC §3's three channels
@@ -95,7 +95,7 @@ func New(cfg Config) (*Server, error) {
 	}
 
 	s.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
-		return s.log.With("lib", "protoactor")
+		return slog.New(deadLetterHandler{s.log.Handler()}).With("lib", "protoactor")
 	}))
 	if cfg.Media == nil {
 		mp, err := s.startMedia()
@@ -112,7 +112,14 @@ func New(cfg Config) (*Server, error) {
 		Metrics: s.m, Logger: s.log.With("component", "gateway"),
 		HeartbeatInterval: cfg.HeartbeatInterval, HeartbeatGrace: cfg.HeartbeatGrace,
 		IdentifyTimeout: cfg.IdentifyTimeout, MaxFrameBytes: cfg.MaxFrameBytes,
-		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, AllowedOrigins: cfg.AllowedOrigins,
+		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, BadFrameLimit: cfg.BadFrameLimit,
+		OutboundQueue:  cfg.OutboundQueue,
+		AllowedOrigins: cfg.AllowedOrigins,
+
+		MaxConnections: cfg.MaxConnections, MaxConnsPerIP: cfg.MaxConnsPerIP,
+		ConnectRatePerIP: cfg.ConnectRatePerIP, ConnectBurstPerIP: cfg.ConnectBurstPerIP,
+		IdentifyFailureRatePerIP: cfg.IdentifyFailureRatePerIP, IdentifyFailureBurstPerIP: cfg.IdentifyFailureBurstPerIP,
+		LimitLoopback: cfg.LimitLoopback,
 	})
 	if err != nil {
 		s.stopActors()
@@ -235,6 +242,7 @@ func (s *Server) Run(ctx context.Context) error {
 	s.log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 	defer cancel()
+	s.revokeFloors()
 	if gerr := s.gw.Shutdown(sctx); gerr != nil {
 		s.log.Warn("websocket sessions did not all end in time", "err", gerr)
 	}
@@ -250,6 +258,38 @@ func (s *Server) Run(ctx context.Context) error {
 	s.stopActors()
 	s.log.Info("stopped")
 	return err
+}
+
+// revokeTimeout bounds each floor revoke of the shutdown.
+const revokeTimeout = time.Second
+
+// revokeFloors ends every taken floor with FLOOR_REVOKE "shutdown" to its holder (and
+// FLOOR_IDLE to the others) before the connections close with 1001, so that a talker learns
+// why its transmission ended and every client sees the floor end, not just the socket.
+func (s *Server) revokeFloors() {
+	b := &backend{s: s}
+	ctx, cancel := context.WithTimeout(context.Background(), revokeTimeout)
+	defer cancel()
+	list, err := b.Channels(ctx)
+	if err != nil {
+		s.log.Warn("shutdown: listing channels to revoke their floors", "err", err)
+		return
+	}
+	var futures []*actor.Future
+	for _, ch := range list.Channels {
+		if ch.Floor.State == msg.FloorStateTaken {
+			futures = append(futures, s.system.Root.RequestFuture(s.directory,
+				&msg.RevokeFloor{Call: adminCall, ChannelID: ch.ChannelID, Reason: msg.RevokeShutdown}, revokeTimeout))
+		}
+	}
+	for _, f := range futures {
+		if _, err := f.Result(); err != nil {
+			s.log.Warn("shutdown: a floor revoke was not answered", "err", err)
+		}
+	}
+	if len(futures) > 0 {
+		s.log.Info("shutdown: floors revoked", "floors", len(futures))
+	}
 }
 
 // stopActors stops the directory (and with it the channels it spawned) and the system.

@@ -265,7 +265,7 @@ func TestTLSConfigurationErrors(t *testing.T) {
 		}
 	}
 	if _, err := New(Config{TLSCert: "/nonexistent/c.pem", TLSKey: "/nonexistent/k.pem", Port: 0, UDPPort: 0,
-		Bind: "127.0.0.1", AdvertiseIP: "127.0.0.1", Logger: testLogger()}); err == nil || !strings.Contains(err.Error(), "/nonexistent/c.pem") {
+		Bind: "127.0.0.1", AdvertiseIP: "127.0.0.1", Secret: testSecret, Logger: testLogger()}); err == nil || !strings.Contains(err.Error(), "/nonexistent/c.pem") {
 		t.Fatalf("missing certificate files: %v", err)
 	}
 }
