@@ -5,7 +5,7 @@ VERSION   := $(VERSION)# expanded once: binaries and packages of one run carry t
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 PLATFORMS := linux/amd64 linux/arm64 linux/arm/7
 
-.PHONY: build run lan test e2e bench lint dist deb clean
+.PHONY: build run test e2e bench lint dist deb clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/lcserver ./cmd/lcserver
@@ -15,11 +15,6 @@ build:
 # killing it (or Ctrl-C) stops the server (`go run` would leave its child on the ports).
 run: build
 	exec bin/lcserver --dev --bind 127.0.0.1 --advertise-ip 127.0.0.1
-
-# The same demo for phones and laptops on the LAN: HTTPS with a self-signed certificate for
-# the routed LAN address (browsers give the microphone only to HTTPS pages or localhost).
-lan:
-	$(GO) run ./cmd/lcserver --dev --tls-self-signed
 
 # The whole suite with the race detector. Browser tests skip (with a line saying so) when
 # Chromium is not installed; `make e2e` insists on it.

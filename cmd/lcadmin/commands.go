@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -166,6 +167,20 @@ type tokenRequest struct {
 	TTL         time.Duration
 	Secret      string // empty: token.DefaultSecret, with a warning
 	JSON        bool
+	URL         string // web client address: print a sign-in link instead of the token
+}
+
+// signInLink is the web client link that signs user in with tok (the page reads ?user= and
+// ?token= and then takes them out of the address bar).
+func signInLink(base, user, tok string) (string, error) {
+	u, err := url.Parse(strings.TrimSpace(base))
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return "", fmt.Errorf("--url %q: want the web client's address, e.g. https://192.168.1.10:8443", base)
+	}
+	u.Path = strings.TrimRight(u.Path, "/") + "/"
+	u.RawQuery = url.Values{"user": {user}, "token": {tok}}.Encode()
+	u.Fragment = ""
+	return u.String(), nil
 }
 
 func runToken(r tokenRequest, now time.Time, stdout, stderr io.Writer) error {
@@ -188,8 +203,18 @@ func runToken(r tokenRequest, now time.Time, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var link string
+	if r.URL != "" {
+		if link, err = signInLink(r.URL, r.UserID, tok); err != nil {
+			return err
+		}
+	}
 	if !r.JSON {
-		_, err = fmt.Fprintln(stdout, tok)
+		line := tok
+		if link != "" {
+			line = link
+		}
+		_, err = fmt.Fprintln(stdout, line)
 		return err
 	}
 	out, err := json.Marshal(struct {
@@ -197,7 +222,8 @@ func runToken(r tokenRequest, now time.Time, stdout, stderr io.Writer) error {
 		UserID      string    `json:"user_id"`
 		MaxPriority int       `json:"max_priority"`
 		ExpiresAt   time.Time `json:"expires_at"`
-	}{tok, r.UserID, r.MaxPriority, now.Add(r.TTL).UTC().Truncate(time.Second)})
+		Link        string    `json:"link,omitempty"`
+	}{tok, r.UserID, r.MaxPriority, now.Add(r.TTL).UTC().Truncate(time.Second), link})
 	if err != nil {
 		return err
 	}

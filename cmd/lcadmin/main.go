@@ -119,13 +119,14 @@ func newApp(stdout, stderr io.Writer, now func() time.Time) *cli.App {
 					&cli.StringFlag{Name: "user", Usage: "user id (the token's sub), required"},
 					&cli.IntFlag{Name: "max-priority", Value: 100, Usage: "highest floor priority the user may claim (0..255)"},
 					&cli.DurationFlag{Name: "ttl", Value: 24 * time.Hour, Usage: "validity"},
+					&cli.StringFlag{Name: "url", Usage: "print a sign-in link to the web client at this address (https://192.168.1.10:8443) instead of the bare token"},
 					&cli.StringFlag{Name: "secret", EnvVars: []string{"LIVECHAT_SECRET"}, Hidden: true,
 						Usage: "HMAC key; prefer the LIVECHAT_SECRET variable (command lines are visible to other users)"},
 				},
 				Action: func(c *cli.Context) error {
 					return runToken(tokenRequest{
 						UserID: c.String("user"), MaxPriority: c.Int("max-priority"), TTL: c.Duration("ttl"),
-						Secret: c.String("secret"), JSON: c.Bool(flagJSON),
+						Secret: c.String("secret"), JSON: c.Bool(flagJSON), URL: c.String("url"),
 					}, now(), stdout, stderr)
 				},
 			},

@@ -3,11 +3,14 @@ package main
 import (
 	"io"
 	"log/slog"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/minilivechat/minilivechat/cmd/lcserver/server"
+	"github.com/minilivechat/minilivechat/gateway/token"
 	"github.com/minilivechat/minilivechat/tlscert"
 )
 
@@ -57,5 +60,25 @@ func TestLcadminOverHTTPS(t *testing.T) {
 	_, errOut, code := lcadminLive(t, "--port", plainPort, "--timeout", "30s", "--insecure", "status")
 	if code != 1 || !strings.Contains(errOut, "speaks plain HTTP") {
 		t.Errorf("--insecure to plain HTTP: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// token --url prints a link that signs the user in on the web client (the LAN setup of the
+// README): the page at that address, ?user= and a token the server accepts.
+func TestTokenURLPrintsASignInLink(t *testing.T) {
+	t.Setenv("LIVECHAT_SECRET", liveSecret)
+	out, errOut, code := lcadminLive(t, "token", "--user", "alice", "--url", "https://192.168.1.10:8443")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	u, err := url.Parse(strings.TrimSpace(out))
+	if err != nil || u.Scheme != "https" || u.Host != "192.168.1.10:8443" || u.Path != "/" || u.Query().Get("user") != "alice" {
+		t.Fatalf("link %q: %v", out, err)
+	}
+	if c, err := token.Verify([]byte(liveSecret), u.Query().Get("token"), time.Now()); err != nil || c.UserID != "alice" {
+		t.Fatalf("the link's token: %+v %v", c, err)
+	}
+	if _, errOut, code := lcadminLive(t, "token", "--user", "alice", "--url", "192.168.1.10:8443"); code != 1 || !strings.Contains(errOut, "--url") {
+		t.Fatalf("a bare address: exit %d, %q", code, errOut)
 	}
 }

@@ -108,7 +108,8 @@ func TestRunWithSelfSignedPrintsTheFingerprintAndHTTPSLinks(t *testing.T) {
 		t.Fatalf("no fingerprint printed:\n%s", s)
 	}
 	if !regexp.MustCompile(`web:   https://127\.0\.0\.1:\d+/\?user=alice&token=`).MatchString(s) ||
-		!strings.Contains(s, "--insecure status") || !strings.Contains(s, filepath.Join(cfg.DataDir, "tls")) {
+		!strings.Contains(s, "--insecure status") || !strings.Contains(s, filepath.Join(cfg.DataDir, "tls")) ||
+		!regexp.MustCompile(`web client: +https://127\.0\.0\.1:\d+/\n  sign-in links: +lcadmin token --user NAME --url https://127\.0\.0\.1:\d+ `).MatchString(s) {
 		t.Fatalf("dev banner over TLS:\n%s", s)
 	}
 }

@@ -268,7 +268,7 @@ func run(ctx context.Context, cfg server.Config, stdout io.Writer) error {
 	}
 	printCertificate(stdout, srv)
 	if cfg.Dev {
-		if err := printDevBanner(stdout, devBase(srv), srv.Port(), []byte(cfg.Secret), time.Now()); err != nil {
+		if err := printDevBanner(stdout, webBase(srv), srv.Port(), []byte(cfg.Secret), time.Now()); err != nil {
 			return errors.Join(err, srv.Run(canceled()))
 		}
 	}
@@ -313,6 +313,8 @@ func printCertificate(w io.Writer, srv *server.Server) {
 	if f := srv.SelfSignedCertFile(); f != "" {
 		fmt.Fprintf(w, "  certificate file:    %s (trust it in lcadmin with --tls-ca)\n", f)
 	}
+	base := webBase(srv)
+	fmt.Fprintf(w, "  web client:          %s/\n  sign-in links:       lcadmin token --user NAME --url %s   (same LIVECHAT_SECRET)\n", base, base)
 }
 
 func certNames(leaf *x509.Certificate) []string {
@@ -323,10 +325,10 @@ func certNames(leaf *x509.Certificate) []string {
 	return names
 }
 
-// devBase is where the dev banner's links point: loopback over plain HTTP (the microphone
+// webBase is where the web client is announced: loopback over plain HTTP (the microphone
 // works there without a certificate), the advertise IP over HTTPS (so a phone on the LAN can
-// open them).
-func devBase(srv *server.Server) string {
+// open it).
+func webBase(srv *server.Server) string {
 	if srv.Scheme() == "https" {
 		return "https://" + net.JoinHostPort(srv.AdvertiseIP().String(), strconv.Itoa(srv.Port()))
 	}
