@@ -1,5 +1,5 @@
 // Package configfile lets every flag of a urfave/cli/v2 command also be set from a YAML file
-// named by one flag (lcserver --config; docs/operations.md §8). The file's keys are
+// named by one flag (lcserver --config; docs/operations.md §9). The file's keys are
 // the long flag names; a command line flag or its environment variable wins over the file,
 // and the file wins over the default. A key that names no flag is an error, so a typo is
 // never silently ignored.

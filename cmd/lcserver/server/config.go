@@ -74,7 +74,7 @@ type Config struct {
 	// cache. Empty: nothing that needs it may be enabled.
 	DataDir string
 
-	// TLS on the TCP port (docs/operations.md §7): at most one certificate source — a PEM
+	// TLS on the TCP port (docs/operations.md §8): at most one certificate source — a PEM
 	// pair (TLSCert, TLSKey; reloaded when the files change or on ReloadCertificate), a
 	// self-signed certificate kept in DataDir, or ACME for ACMEDomains (cache in DataDir).
 	// None: plain HTTP.

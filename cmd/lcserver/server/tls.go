@@ -21,7 +21,7 @@ import (
 	"github.com/minilivechat/minilivechat/tlscert"
 )
 
-// Certificate sources of the TCP port (docs/operations.md §7).
+// Certificate sources of the TCP port (docs/operations.md §8).
 const (
 	TLSOff        = "off"
 	TLSFiles      = "files"
