@@ -5,7 +5,7 @@ VERSION   := $(VERSION)# expanded once: binaries and packages of one run carry t
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 PLATFORMS := linux/amd64 linux/arm64 linux/arm/7
 
-.PHONY: build run test e2e bench lint dist deb clean
+.PHONY: build run test e2e bench lint dist deb clean fuzz
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/lcserver ./cmd/lcserver
@@ -17,13 +17,28 @@ run: build
 	exec bin/lcserver --dev --bind 127.0.0.1 --advertise-ip 127.0.0.1
 
 # The whole suite with the race detector. Browser tests skip (with a line saying so) when
-# Chromium is not installed; `make e2e` insists on it.
+# Chromium or Firefox ESR is not installed; `make e2e` insists on both.
 test:
-	@[ -x /usr/lib/chromium/chromium ] || echo "SKIP browser tests (web/): Chromium not found at /usr/lib/chromium/chromium; apt-get install chromium, or make e2e to require them"
+	@[ -x /usr/lib/chromium/chromium ] || echo "SKIP Chromium browser tests (web/): Chromium not found at /usr/lib/chromium/chromium; apt-get install chromium, or make e2e to require them"
+	@[ -x /usr/lib/firefox-esr/firefox-esr ] || echo "SKIP Firefox browser tests (web/): Firefox not found at /usr/lib/firefox-esr/firefox-esr; apt-get install firefox-esr, or make e2e to require them"
 	$(GO) test -race -count=1 -timeout 15m ./...
 
 e2e:
 	LIVECHAT_E2E=require $(GO) test -race -count=1 -timeout 10m -run Browser ./...
+
+# Every fuzz target for FUZZTIME each, one after another (go test -fuzz takes one target per
+# run). Targets are discovered: any package with a Fuzz function in a _test.go file. Crashers
+# land in <package>/testdata/fuzz/<Target>/ and `make test` replays them from then on.
+# FUZZFLAGS passes more flags, e.g. FUZZFLAGS=-parallel=1 on a shared machine.
+FUZZTIME  ?= 30s
+FUZZFLAGS ?=
+fuzz:
+	@set -e; for dir in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+		for t in $$($(GO) test -list '^Fuzz' $$dir | grep '^Fuzz'); do \
+			echo "fuzz $$dir $$t for $(FUZZTIME)"; \
+			$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $(FUZZFLAGS) $$dir; \
+		done; \
+	done
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
