@@ -1,10 +1,11 @@
 # mini-livechat — build, run and test. `make run` starts a dev server, `make test` runs every test.
 GO        ?= go
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+VERSION   := $(VERSION)# expanded once: binaries and packages of one run carry the same version
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 PLATFORMS := linux/amd64 linux/arm64 linux/arm/7
 
-.PHONY: build run test e2e bench lint dist clean fuzz
+.PHONY: build run test e2e bench lint dist deb clean fuzz
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/lcserver ./cmd/lcserver
@@ -58,6 +59,22 @@ dist:
 		done; echo "built dist/*-$$suffix"; \
 	done
 	deploy/check-dist.sh dist "$(VERSION)"
+
+# Debian packages of the `make dist` binaries for amd64, arm64 and armhf, built by nfpm run
+# from its module at a pinned version (nothing to install). deploy/nfpm.yaml says what goes
+# in; deploy/deb_test.go then inspects the amd64 package with dpkg-deb. Debian versions must
+# start with a digit: v1.2.0 → 1.2.0, v1.2.0-3-gabc → 1.2.0+3+gabc, abc1234 → 0.0.0+abc1234.
+NFPM        ?= $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.48.0
+DEB_VERSION ?= $(shell echo "$(VERSION)" | sed -E 's/^v//; s/-/+/g; /^[0-9]+\./!s/^/0.0.0+/')
+DEB_ARCHES  := amd64:linux-amd64 arm64:linux-arm64 arm7:linux-arm-v7
+
+deb: dist
+	@set -e; mkdir -p dist/pkg; for a in $(DEB_ARCHES); do \
+		arch=$${a%%:*}; suffix=$${a#*:}; \
+		cp dist/lcserver-$$suffix dist/pkg/lcserver; cp dist/lcadmin-$$suffix dist/pkg/lcadmin; \
+		DEB_ARCH=$$arch DEB_VERSION="$(DEB_VERSION)" $(NFPM) package --config deploy/nfpm.yaml --packager deb --target dist/; \
+	done; rm -rf dist/pkg
+	LIVECHAT_DEB="$(CURDIR)/dist/lcserver_$(DEB_VERSION)_amd64.deb" $(GO) test -count=1 -run 'Deb|Maintainer|Package' -v ./deploy/
 
 clean:
 	rm -rf bin dist

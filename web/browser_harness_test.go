@@ -86,12 +86,13 @@ func allocatorOptions(userDataDir string) []chromedp.ExecAllocatorOption {
 }
 
 // newBrowser starts one headless Chromium with a fresh profile for the test; it is stopped
-// when the test ends. Every page of the test is a tab of it.
-func newBrowser(t *testing.T, timeout time.Duration) context.Context {
+// when the test ends. Every page of the test is a tab of it. extra flags are added to (or, for
+// the same switch, replace) those of allocatorOptions.
+func newBrowser(t *testing.T, timeout time.Duration, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	requireChromium(t)
 	ctx, cancelTimeout := context.WithTimeout(context.Background(), timeout)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, allocatorOptions(t.TempDir())...)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, append(allocatorOptions(t.TempDir()), extra...)...)
 	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
 	// Start the browser now so a launch failure is reported as such.
 	if err := chromedp.Do(browserCtx); err != nil {

@@ -2,13 +2,17 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -30,9 +34,19 @@ type remote struct {
 
 // withServer builds the client from the global flags and runs f under the --timeout.
 func withServer(c *cli.Context, now func() time.Time, f func(ctx context.Context, s remote) error) error {
-	base := "http://" + net.JoinHostPort(c.String(flagHost), strconv.Itoa(c.Int(flagPort)))
+	opts := admin.TLSOptions{CAFile: c.String(flagTLSCA), Fingerprint: c.String(flagTLSFingerprint), Insecure: c.Bool(flagInsecure)}
+	scheme := "http"
+	if c.Bool(flagTLS) || opts != (admin.TLSOptions{}) {
+		scheme = "https"
+	}
+	hc, err := opts.HTTPClient()
+	if err != nil {
+		return err
+	}
+	defer hc.CloseIdleConnections()
+	base := scheme + "://" + net.JoinHostPort(c.String(flagHost), strconv.Itoa(c.Int(flagPort)))
 	s := remote{
-		client: &admin.Client{BaseURL: base, Token: c.String(flagToken), HTTP: &http.Client{}},
+		client: &admin.Client{BaseURL: base, Token: c.String(flagToken), HTTP: hc},
 		json:   c.Bool(flagJSON),
 		now:    now(),
 		out:    c.App.Writer,
@@ -153,6 +167,20 @@ type tokenRequest struct {
 	TTL         time.Duration
 	Secret      string // empty: token.DefaultSecret, with a warning
 	JSON        bool
+	URL         string // web client address: print a sign-in link instead of the token
+}
+
+// signInLink is the web client link that signs user in with tok (the page reads ?user= and
+// ?token= and then takes them out of the address bar).
+func signInLink(base, user, tok string) (string, error) {
+	u, err := url.Parse(strings.TrimSpace(base))
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return "", fmt.Errorf("--url %q: want the web client's address, e.g. https://192.168.1.10:8443", base)
+	}
+	u.Path = strings.TrimRight(u.Path, "/") + "/"
+	u.RawQuery = url.Values{"user": {user}, "token": {tok}}.Encode()
+	u.Fragment = ""
+	return u.String(), nil
 }
 
 func runToken(r tokenRequest, now time.Time, stdout, stderr io.Writer) error {
@@ -175,8 +203,18 @@ func runToken(r tokenRequest, now time.Time, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var link string
+	if r.URL != "" {
+		if link, err = signInLink(r.URL, r.UserID, tok); err != nil {
+			return err
+		}
+	}
 	if !r.JSON {
-		_, err = fmt.Fprintln(stdout, tok)
+		line := tok
+		if link != "" {
+			line = link
+		}
+		_, err = fmt.Fprintln(stdout, line)
 		return err
 	}
 	out, err := json.Marshal(struct {
@@ -184,7 +222,8 @@ func runToken(r tokenRequest, now time.Time, stdout, stderr io.Writer) error {
 		UserID      string    `json:"user_id"`
 		MaxPriority int       `json:"max_priority"`
 		ExpiresAt   time.Time `json:"expires_at"`
-	}{tok, r.UserID, r.MaxPriority, now.Add(r.TTL).UTC().Truncate(time.Second)})
+		Link        string    `json:"link,omitempty"`
+	}{tok, r.UserID, r.MaxPriority, now.Add(r.TTL).UTC().Truncate(time.Second), link})
 	if err != nil {
 		return err
 	}
@@ -199,6 +238,10 @@ func describe(err error) string {
 	switch {
 	case errors.As(err, &api):
 		line := fmt.Sprintf("%s (HTTP %d, code %d)", api.ErrorBody.Error, api.Status, api.Code)
+		if api.Status == http.StatusBadRequest && api.Code == 0 {
+			// net/http's answer to plain HTTP on a TLS port has no JSON body.
+			line += "; if the server runs with TLS, pass --tls (or --tls-ca, --tls-fingerprint, --insecure)"
+		}
 		switch api.Status {
 		case http.StatusUnauthorized:
 			line += "; pass --token or set LIVECHAT_ADMIN_TOKEN"
@@ -209,6 +252,18 @@ func describe(err error) string {
 	case errors.As(err, &down):
 		if errors.Is(err, context.DeadlineExceeded) {
 			return fmt.Sprintf("no answer from %s within --timeout", down.BaseURL)
+		}
+		var unknownCA x509.UnknownAuthorityError
+		var badName x509.HostnameError
+		var notTLS tls.RecordHeaderError
+		switch {
+		case errors.As(err, &unknownCA), errors.As(err, &badName):
+			return down.Error() + "; trust the server with --tls-ca FILE (its certificate), --tls-fingerprint SHA256 (printed at its start) or, unauthenticated, --insecure"
+		case errors.Is(err, admin.ErrFingerprintMismatch):
+			return down.Error() + "; check --tls-fingerprint against the one lcserver printed at start"
+		// net/http turns the TLS record error into this sentence without a type to match.
+		case errors.As(err, &notTLS), strings.Contains(err.Error(), "gave HTTP response to HTTPS client"):
+			return down.Error() + "; the server speaks plain HTTP: drop --tls, --tls-ca, --tls-fingerprint and --insecure"
 		}
 		return down.Error() + "; is lcserver running there?"
 	default:

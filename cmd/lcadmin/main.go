@@ -1,7 +1,7 @@
 // Command lcadmin is mini-livechat's operator CLI (SPEC §8). It reads and acts on a running
 // lcserver through the admin HTTP API, and mints IDENTIFY tokens locally.
 //
-//	lcadmin [--host 127.0.0.1] [--port 8080] [--token …] [--json] <command>
+//	lcadmin [--host 127.0.0.1] [--port 8080] [--token …] [--tls | --tls-ca F | --tls-fingerprint FP | --insecure] [--json] <command>
 //
 // Commands: status, users [id], channels [id], peers [ufrag], floor-revoke <channel>,
 // token --user U [--max-priority P] [--ttl D].
@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/minilivechat/minilivechat/cmd/internal/buildinfo"
 )
 
 // version is stamped at build time with -ldflags "-X main.version=…".
@@ -47,6 +49,11 @@ const (
 	flagToken   = "token"
 	flagJSON    = "json"
 	flagTimeout = "timeout"
+
+	flagTLS            = "tls"
+	flagTLSCA          = "tls-ca"
+	flagTLSFingerprint = "tls-fingerprint"
+	flagInsecure       = "insecure"
 )
 
 // newApp builds the command tree. Output goes to stdout and stderr only; now is the clock
@@ -55,8 +62,8 @@ func newApp(stdout, stderr io.Writer, now func() time.Time) *cli.App {
 	return &cli.App{
 		Name:      "lcadmin",
 		Usage:     "operate a mini-livechat server through its admin API",
-		UsageText: "lcadmin [--host 127.0.0.1] [--port 8080] [--token …] [--json] <command> [args]",
-		Version:   version,
+		UsageText: "lcadmin [--host 127.0.0.1] [--port 8080] [--token …] [--tls | --tls-ca FILE | --tls-fingerprint FP | --insecure] [--json] <command> [args]",
+		Version:   buildinfo.Version(version),
 		Writer:    stdout,
 		ErrWriter: stderr,
 		// Errors are reported once, by run; never let the library call os.Exit.
@@ -73,6 +80,14 @@ func newApp(stdout, stderr io.Writer, now func() time.Time) *cli.App {
 			&cli.BoolFlag{Name: flagJSON, Usage: "print the server's JSON instead of tables"},
 			&cli.DurationFlag{Name: flagTimeout, Value: 5 * time.Second, EnvVars: []string{"LIVECHAT_ADMIN_TIMEOUT"},
 				Usage: "give up on the server after this long"},
+			&cli.BoolFlag{Name: flagTLS, EnvVars: []string{"LIVECHAT_ADMIN_TLS"},
+				Usage: "speak HTTPS, trusting the system's certificate authorities (implied by the three below)"},
+			&cli.StringFlag{Name: flagTLSCA, EnvVars: []string{"LIVECHAT_ADMIN_TLS_CA"},
+				Usage: "PEM file of the certificates to trust, e.g. the server's self-signed certificate (<data-dir>/tls/self-signed-cert.pem)"},
+			&cli.StringFlag{Name: flagTLSFingerprint, EnvVars: []string{"LIVECHAT_ADMIN_TLS_FINGERPRINT"},
+				Usage: "accept only the server certificate with this SHA-256 fingerprint (lcserver prints it at start)"},
+			&cli.BoolFlag{Name: flagInsecure, EnvVars: []string{"LIVECHAT_ADMIN_INSECURE"},
+				Usage: "HTTPS without checking the certificate (encrypted, not authenticated)"},
 		},
 		Commands: []*cli.Command{
 			{
@@ -104,13 +119,14 @@ func newApp(stdout, stderr io.Writer, now func() time.Time) *cli.App {
 					&cli.StringFlag{Name: "user", Usage: "user id (the token's sub), required"},
 					&cli.IntFlag{Name: "max-priority", Value: 100, Usage: "highest floor priority the user may claim (0..255)"},
 					&cli.DurationFlag{Name: "ttl", Value: 24 * time.Hour, Usage: "validity"},
+					&cli.StringFlag{Name: "url", Usage: "print a sign-in link to the web client at this address (https://192.168.1.10:8443) instead of the bare token"},
 					&cli.StringFlag{Name: "secret", EnvVars: []string{"LIVECHAT_SECRET"}, Hidden: true,
 						Usage: "HMAC key; prefer the LIVECHAT_SECRET variable (command lines are visible to other users)"},
 				},
 				Action: func(c *cli.Context) error {
 					return runToken(tokenRequest{
 						UserID: c.String("user"), MaxPriority: c.Int("max-priority"), TTL: c.Duration("ttl"),
-						Secret: c.String("secret"), JSON: c.Bool(flagJSON),
+						Secret: c.String("secret"), JSON: c.Bool(flagJSON), URL: c.String("url"),
 					}, now(), stdout, stderr)
 				},
 			},

@@ -7,22 +7,30 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/pprof"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/minilivechat/minilivechat/cmd/internal/buildinfo"
+	"github.com/minilivechat/minilivechat/cmd/internal/configfile"
 	"github.com/minilivechat/minilivechat/cmd/lcserver/server"
 	"github.com/minilivechat/minilivechat/gateway"
 	"github.com/minilivechat/minilivechat/gateway/token"
+	"github.com/minilivechat/minilivechat/tlscert"
 )
 
 // version is stamped by the build: -ldflags "-X main.version=...".
@@ -41,10 +49,10 @@ func main() {
 // newApp builds the command; getenv reads LIVECHAT_SECRET and LIVECHAT_ADMIN_TOKEN.
 func newApp(stdout, stderr io.Writer, getenv func(string) string) *cli.App {
 	d := server.Defaults()
-	return &cli.App{
+	app := &cli.App{
 		Name:    "lcserver",
 		Usage:   "push-to-talk voice server (WebSocket signaling, WebRTC media on one UDP port)",
-		Version: version,
+		Version: buildinfo.Version(version),
 		Description: "Environment only: LIVECHAT_SECRET (token HMAC key; required unless --dev, which uses the public default " +
 			token.DefaultSecret + " on loopback only) and LIVECHAT_ADMIN_TOKEN (bearer token for /admin; unset = loopback only).",
 		HideHelpCommand: true,
@@ -119,6 +127,24 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string) *cli.App {
 				Usage: "demo mode on loopback: the public default secret, ready-to-use tokens and web client links (refused with a custom LIVECHAT_SECRET)"},
 			&cli.StringFlag{Name: "cpuprofile", EnvVars: []string{"LIVECHAT_CPUPROFILE"},
 				Usage: "write a Go CPU profile of the whole run to this file (for load measurements; docs/performance.md)"},
+			&cli.StringFlag{Name: "config", EnvVars: []string{"LIVECHAT_CONFIG"},
+				Usage: "YAML file of settings, keys named as the long flags (port: 8443); flags and LIVECHAT_* variables win over it"},
+			&cli.StringFlag{Name: "data-dir", Value: defaultDataDir(getenv), EnvVars: []string{"LIVECHAT_DATA_DIR"},
+				Usage: "where lcserver keeps its files (self-signed certificate, ACME cache)"},
+			&cli.StringFlag{Name: "tls-cert", EnvVars: []string{"LIVECHAT_TLS_CERT"},
+				Usage: "PEM certificate (chain) for HTTPS/WSS on --port; reloaded when the file changes and on SIGHUP"},
+			&cli.StringFlag{Name: "tls-key", EnvVars: []string{"LIVECHAT_TLS_KEY"},
+				Usage: "PEM private key of --tls-cert"},
+			&cli.BoolFlag{Name: "tls-self-signed", EnvVars: []string{"LIVECHAT_TLS_SELF_SIGNED"},
+				Usage: "HTTPS with a self-signed certificate for the advertise IP and host name, kept in --data-dir; its fingerprint is printed at start"},
+			&cli.StringFlag{Name: "acme-domain", EnvVars: []string{"LIVECHAT_ACME_DOMAIN"},
+				Usage: "comma-separated public DNS names to obtain and renew Let's Encrypt certificates for (needs --port 443 or --http-redirect-port 80 reachable)"},
+			&cli.StringFlag{Name: "acme-email", EnvVars: []string{"LIVECHAT_ACME_EMAIL"},
+				Usage: "contact address for the ACME account (expiry notices)"},
+			&cli.StringFlag{Name: "acme-directory", EnvVars: []string{"LIVECHAT_ACME_DIRECTORY"},
+				Usage: "ACME directory URL; empty = Let's Encrypt production"},
+			&cli.IntFlag{Name: "http-redirect-port", EnvVars: []string{"LIVECHAT_HTTP_REDIRECT_PORT"},
+				Usage: "with TLS: also listen for plain HTTP on this port and redirect to HTTPS (ACME http-01 answered there); 0 = off"},
 		},
 		Action: func(c *cli.Context) error {
 			cfg, err := configFrom(c, getenv)
@@ -135,6 +161,24 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string) *cli.App {
 			return run(c.Context, cfg, stdout)
 		},
 	}
+	app.Flags = configfile.Wrap(app.Flags)
+	app.Before = configfile.Before(app.Flags, "config", map[string]string{
+		"secret":      "secrets come from the environment only: LIVECHAT_SECRET (the package keeps it in /etc/lcserver/secret.env)",
+		"admin-token": "secrets come from the environment only: LIVECHAT_ADMIN_TOKEN",
+	})
+	return app
+}
+
+// defaultDataDir is $XDG_STATE_HOME/lcserver, else ~/.local/state/lcserver (the XDG base
+// directory default); the Debian package sets /var/lib/lcserver.
+func defaultDataDir(getenv func(string) string) string {
+	if d := getenv("XDG_STATE_HOME"); filepath.IsAbs(d) {
+		return filepath.Join(d, "lcserver")
+	}
+	if h := getenv("HOME"); h != "" {
+		return filepath.Join(h, ".local", "state", "lcserver")
+	}
+	return ""
 }
 
 // configFrom turns flags and environment into a server.Config with a logger.
@@ -179,14 +223,18 @@ func configFrom(c *cli.Context, getenv func(string) string) (server.Config, erro
 		Secret:                getenv("LIVECHAT_SECRET"),
 		AdminToken:            getenv("LIVECHAT_ADMIN_TOKEN"),
 		Dev:                   c.Bool("dev"),
-		Version:               version,
+		Version:               buildinfo.Version(version),
+		DataDir:               c.String("data-dir"),
+		TLSCert:               c.String("tls-cert"),
+		TLSKey:                c.String("tls-key"),
+		TLSSelfSigned:         c.Bool("tls-self-signed"),
+		ACMEEmail:             c.String("acme-email"),
+		ACMEDirectory:         c.String("acme-directory"),
+		HTTPRedirectPort:      c.Int("http-redirect-port"),
 		Logger:                slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level})),
 	}
-	for _, o := range strings.Split(c.String("allowed-origins"), ",") {
-		if o = strings.TrimSpace(o); o != "" {
-			cfg.AllowedOrigins = append(cfg.AllowedOrigins, o)
-		}
-	}
+	cfg.AllowedOrigins = commaList(c.String("allowed-origins"))
+	cfg.ACMEDomains = commaList(c.String("acme-domain"))
 	if cfg.Secret == "" {
 		cfg.Secret = token.DefaultSecret // refused by server.Config.Validate unless --dev
 	}
@@ -206,18 +254,91 @@ func configFrom(c *cli.Context, getenv func(string) string) (server.Config, erro
 	return cfg, nil
 }
 
-// run starts the server and serves until ctx ends (SIGINT/SIGTERM), then shuts down.
+// commaList splits a comma-separated flag value, dropping blanks.
+func commaList(v string) []string {
+	var out []string
+	for _, o := range strings.Split(v, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// run starts the server and serves until ctx ends (SIGINT/SIGTERM), then shuts down. SIGHUP
+// reloads --tls-cert/--tls-key.
 func run(ctx context.Context, cfg server.Config, stdout io.Writer) error {
 	srv, err := server.New(cfg)
 	if err != nil {
 		return err
 	}
+	printCertificate(stdout, srv)
 	if cfg.Dev {
-		if err := printDevBanner(stdout, srv.Port(), []byte(cfg.Secret), time.Now()); err != nil {
+		if err := printDevBanner(stdout, webBase(srv), srv.Port(), []byte(cfg.Secret), time.Now()); err != nil {
 			return errors.Join(err, srv.Run(canceled()))
 		}
 	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	hupCtx, stopHUP := context.WithCancel(ctx)
+	defer stopHUP()
+	go reloadOnHUP(hupCtx, hup, srv.ReloadCertificate, cfg.Logger)
 	return srv.Run(ctx)
+}
+
+// reloadOnHUP calls reload for every signal until ctx ends. A failed reload is logged; the
+// server keeps the certificate it has.
+func reloadOnHUP(ctx context.Context, hup <-chan os.Signal, reload func() error, log *slog.Logger) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			if err := reload(); err != nil {
+				log.Warn("SIGHUP: TLS certificate not reloaded; keeping the previous one", "err", err)
+			} else {
+				log.Info("SIGHUP: TLS certificate files read again")
+			}
+		}
+	}
+}
+
+// printCertificate tells the operator which certificate the port presents, so users can
+// compare the fingerprint their browser shows (self-signed: once, when they accept it).
+func printCertificate(w io.Writer, srv *server.Server) {
+	leaf := srv.Certificate()
+	if leaf == nil {
+		return
+	}
+	fmt.Fprintf(w, "TLS certificate (%s) for %s\n  SHA-256 fingerprint: %s\n", srv.TLS(),
+		strings.Join(certNames(leaf), ", "), tlscert.Fingerprint(leaf.Raw))
+	if f := srv.SelfSignedCertFile(); f != "" {
+		fmt.Fprintf(w, "  certificate file:    %s (trust it in lcadmin with --tls-ca)\n", f)
+	}
+	base := webBase(srv)
+	fmt.Fprintf(w, "  web client:          %s/\n  sign-in links:       lcadmin token --user NAME --url %s   (same LIVECHAT_SECRET)\n", base, base)
+}
+
+func certNames(leaf *x509.Certificate) []string {
+	names := slices.Clone(leaf.DNSNames)
+	for _, ip := range leaf.IPAddresses {
+		names = append(names, ip.String())
+	}
+	return names
+}
+
+// webBase is where the web client is announced: loopback over plain HTTP (the microphone
+// works there without a certificate), the advertise IP over HTTPS (so a phone on the LAN can
+// open it).
+func webBase(srv *server.Server) string {
+	if srv.Scheme() == "https" {
+		return "https://" + net.JoinHostPort(srv.AdvertiseIP().String(), strconv.Itoa(srv.Port()))
+	}
+	return "http://127.0.0.1:" + strconv.Itoa(srv.Port())
 }
 
 func canceled() context.Context {
@@ -236,7 +357,7 @@ var devUsers = []struct {
 // devTokenTTL is how long --dev tokens stay valid.
 const devTokenTTL = 24 * time.Hour
 
-func printDevBanner(w io.Writer, port int, secret []byte, now time.Time) error {
+func printDevBanner(w io.Writer, base string, port int, secret []byte, now time.Time) error {
 	var b strings.Builder
 	line := strings.Repeat("=", 78)
 	fmt.Fprintf(&b, "%s\n  lcserver DEV MODE — default secret, demo tokens valid for %v\n%s\n", line, devTokenTTL, line)
@@ -245,10 +366,14 @@ func printDevBanner(w io.Writer, port int, secret []byte, now time.Time) error {
 		if err != nil {
 			return fmt.Errorf("dev banner: %w", err)
 		}
-		fmt.Fprintf(&b, "\n  %s (max_priority %d)\n    token: %s\n    web:   http://127.0.0.1:%d/?user=%s&token=%s\n",
-			u.id, u.maxPriority, tok, port, u.id, tok)
+		fmt.Fprintf(&b, "\n  %s (max_priority %d)\n    token: %s\n    web:   %s/?user=%s&token=%s\n",
+			u.id, u.maxPriority, tok, base, u.id, tok)
 	}
-	fmt.Fprintf(&b, "\n  admin: lcadmin --port %d status     (loopback needs no admin token)\n", port)
+	admin := fmt.Sprintf("lcadmin --port %d status", port)
+	if strings.HasPrefix(base, "https:") {
+		admin = fmt.Sprintf("lcadmin --port %d --insecure status", port)
+	}
+	fmt.Fprintf(&b, "\n  admin: %s     (loopback needs no admin token)\n", admin)
 	fmt.Fprintf(&b, "  token: lcadmin token --user dave --max-priority 200\n%s\n", line)
 	_, err := io.WriteString(w, b.String())
 	return err

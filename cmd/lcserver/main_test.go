@@ -76,7 +76,7 @@ func TestDevIsRefusedWithACustomSecret(t *testing.T) {
 func TestDevBannerHasWorkingTokensAndLinks(t *testing.T) {
 	var b bytes.Buffer
 	now := time.Now()
-	if err := printDevBanner(&b, 8080, []byte(token.DefaultSecret), now); err != nil {
+	if err := printDevBanner(&b, "http://127.0.0.1:8080", 8080, []byte(token.DefaultSecret), now); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()

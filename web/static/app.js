@@ -3,7 +3,7 @@
 // server text goes into the DOM with textContent only.
 
 import { Op, errorMessage, FloorReasonText, CloseText, FinalCloseCodes, maxPriority, backoff } from "./protocol.js";
-import { Microphone, ChannelPeer } from "./media.js";
+import { Microphone, ChannelPeer, INSECURE_SENTENCE } from "./media.js";
 
 const $ = (sel) => document.querySelector(sel);
 const REQUEST_TIMEOUT_MS = 10000;
@@ -411,7 +411,12 @@ class Client {
     // (docs/web-client.md): the user hears the channel but cannot talk in it.
     const haveMic = !this.listenOnly && (await this.mic.open());
     if (this.listenOnly) room.mediaNote = "Listening only (chosen at sign-in).";
-    else if (!haveMic) room.mediaNote = `Microphone unavailable (${this.mic.error && this.mic.error.name}); listening only.`;
+    else if (!haveMic) {
+      room.mediaNote =
+        this.mic.error && this.mic.error.name === "InsecureContext"
+          ? `${INSECURE_SENTENCE} Listening only.`
+          : `Microphone unavailable (${this.mic.error && this.mic.error.name}); listening only.`;
+    }
     room.listenOnly = !haveMic;
     if (this.rooms.get(channelId) !== room) return;
     let peer = null;
@@ -897,6 +902,11 @@ function start() {
     client.clearError();
     render();
   });
+
+  // Browsers give the microphone only to secure contexts: HTTPS, or this machine itself
+  // (localhost, 127.0.0.1). Anything else gets the sentence at the top, and the page goes on
+  // working without a microphone (listening, chat).
+  $("#insecure").hidden = window.isSecureContext;
 
   // Sign in from ?user=&token= (the links `lcserver --dev` prints), then take the token out of
   // the address bar and history; the tab's sessionStorage keeps it for a reload.

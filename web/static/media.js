@@ -6,6 +6,12 @@
 /** How long to wait for ICE gathering before sending the offer as it is. */
 const GATHER_TIMEOUT_MS = 1500;
 
+/**
+ * INSECURE_SENTENCE is what the page says when the browser withholds the microphone because
+ * the page came over plain HTTP from an address other than this machine (docs/web-client.md).
+ */
+export const INSECURE_SENTENCE = "This page needs HTTPS for the microphone; start lcserver with --tls-self-signed.";
+
 /** Microphone owns the getUserMedia stream and its level meter. */
 export class Microphone {
   constructor() {
@@ -20,6 +26,12 @@ export class Microphone {
   /** open asks for the microphone once; it resolves false (with this.error) when refused. */
   async open() {
     if (this.stream) return true;
+    // Outside a secure context (plain HTTP from another machine) browsers have no
+    // navigator.mediaDevices at all: say so instead of failing on undefined.
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+      this.error = { name: "InsecureContext", message: INSECURE_SENTENCE };
+      return false;
+    }
     try {
       this.stream = await navigator.mediaDevices.getUserMedia({
         audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true },

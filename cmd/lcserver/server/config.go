@@ -76,6 +76,21 @@ type Config struct {
 	// MaxMessageLength caps chat content in Unicode code points (SPEC §9: 2000).
 	MaxMessageLength int
 
+	// DataDir is where lcserver keeps its files: the self-signed certificate, the ACME
+	// cache. Empty: nothing that needs it may be enabled.
+	DataDir string
+
+	// TLS on the TCP port (docs/operations.md §8): at most one certificate source — a PEM
+	// pair (TLSCert, TLSKey; reloaded when the files change or on ReloadCertificate), a
+	// self-signed certificate kept in DataDir, or ACME for ACMEDomains (cache in DataDir).
+	// None: plain HTTP.
+	TLSCert, TLSKey  string
+	TLSSelfSigned    bool
+	ACMEDomains      []string
+	ACMEEmail        string // contact for the ACME account; optional
+	ACMEDirectory    string // ACME directory URL; empty = Let's Encrypt
+	HTTPRedirectPort int    // plain-HTTP port that redirects to HTTPS (and answers ACME http-01); 0 = none
+
 	// Dev is demo mode (lcserver --dev): the public default secret is allowed, and only on
 	// loopback (Bind and AdvertiseIP default to 127.0.0.1).
 	Dev     bool
@@ -245,6 +260,7 @@ func (c Config) Validate() error {
 			bad("empty allowed-origins pattern")
 		}
 	}
+	c.validateTLS(bad)
 	if c.Dev && c.Secret != token.DefaultSecret {
 		bad("--dev prints tokens signed with the default secret; it is refused while LIVECHAT_SECRET is set to another value")
 	}

@@ -10,6 +10,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -51,6 +52,7 @@ type Server struct {
 	advertise net.IP
 	started   time.Time
 	media     *peer.Media // the media plane New built, closed by Run; nil when cfg.Media was given
+	tls       tlsState    // certificate source of the TCP port (tls.go)
 }
 
 // New validates cfg, builds the actors, the gateway and the routes, and binds the TCP port
@@ -136,20 +138,43 @@ func New(cfg Config) (*Server, error) {
 	})
 	s.echo.GET("/*", echo.WrapHandler(web.Handler()))
 
-	addr := net.JoinHostPort(cfg.Bind, strconv.Itoa(cfg.Port))
-	network := "tcp"
-	if ip := net.ParseIP(cfg.Bind); ip.To4() != nil {
-		network = "tcp4" // 0.0.0.0 means IPv4 only, as an operator reads it
-	}
-	ln, err := net.Listen(network, addr)
+	tlsConf, err := s.setupTLS()
 	if err != nil {
+		s.stopActors()
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	addr := net.JoinHostPort(cfg.Bind, strconv.Itoa(cfg.Port))
+	ln, err := net.Listen(s.network(), addr)
+	if err != nil {
+		s.closeTLS()
 		s.stopActors()
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	s.ln = ln
+	if tlsConf != nil {
+		s.ln = tls.NewListener(ln, tlsConf)
+	} else if ip := net.ParseIP(cfg.Bind); !ip.IsLoopback() {
+		s.log.Warn("plain HTTP on a non-loopback address: browsers on other machines refuse the microphone without HTTPS; start with --tls-self-signed",
+			"bind", cfg.Bind)
+	}
 	s.http = &http.Server{Handler: s.echo, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+	if err := s.listenRedirect(); err != nil {
+		_ = s.ln.Close()
+		s.closeTLS()
+		s.stopActors()
+		return nil, err
+	}
 	return s, nil
+}
+
+// network is "tcp4" for an IPv4 bind address (0.0.0.0 means IPv4 only, as an operator reads
+// it), else "tcp".
+func (s *Server) network() string {
+	if ip := net.ParseIP(s.cfg.Bind); ip.To4() != nil {
+		return "tcp4"
+	}
+	return "tcp"
 }
 
 // startMedia binds the UDP media port and starts the media plane on the server's actors.
@@ -203,7 +228,11 @@ func (s *Server) Metrics() *metrics.Metrics { return s.m }
 // connections, close every WebSocket with 1001 and a reason, let each session leave its
 // channels (releasing floors), stop the actors. It returns within ShutdownTimeout or so.
 func (s *Server) Run(ctx context.Context) error {
-	s.log.Info("lcserver listening", "addr", s.Addr(), "version", s.cfg.Version)
+	s.log.Info("lcserver listening", "addr", s.Addr(), "scheme", s.Scheme(), "version", s.cfg.Version)
+	tlsCtx, stopTLS := context.WithCancel(ctx)
+	waitTLS := s.runTLS(tlsCtx)
+	defer waitTLS()
+	defer stopTLS()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- s.http.Serve(s.ln) }()
 
