@@ -22,6 +22,9 @@ type Backend interface {
 	Peers(ctx context.Context) (*PeerList, error)
 	Peer(ctx context.Context, ufrag string) (*msg.PeerDetail, error)
 	RevokeFloor(ctx context.Context, channelID string) (*msg.RevokeResult, error)
+	// Bursts is the burst log, newest first (docs/history.md); msg.CodeNoHistory when the
+	// server keeps none.
+	Bursts(ctx context.Context, q msg.ListBursts) (*msg.BurstList, error)
 }
 
 // Status is GET /admin/status.

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -113,6 +114,10 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string) *cli.App {
 				Usage: "longest chat message, in Unicode code points"},
 			&cli.BoolFlag{Name: "dev", EnvVars: []string{"LIVECHAT_DEV"},
 				Usage: "demo mode on loopback: the public default secret, ready-to-use tokens and web client links (refused with a custom LIVECHAT_SECRET)"},
+			&cli.StringFlag{Name: "data-dir", Value: defaultDataDir(getenv), EnvVars: []string{"LIVECHAT_DATA_DIR"},
+				Usage: "where lcserver keeps its files (the history database, docs/history.md); empty: no history"},
+			&cli.DurationFlag{Name: "history-retention", Value: 90 * 24 * time.Hour, EnvVars: []string{"LIVECHAT_HISTORY_RETENTION"},
+				Usage: "delete bursts and chat older than this; negative keeps everything"},
 			&cli.StringFlag{Name: "cpuprofile", EnvVars: []string{"LIVECHAT_CPUPROFILE"},
 				Usage: "write a Go CPU profile of the whole run to this file (for load measurements; docs/performance.md)"},
 		},
@@ -131,6 +136,18 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string) *cli.App {
 			return run(c.Context, cfg, stdout)
 		},
 	}
+}
+
+// defaultDataDir is $XDG_STATE_HOME/lcserver, else ~/.local/state/lcserver (the XDG base
+// directory default); the Debian package sets /var/lib/lcserver.
+func defaultDataDir(getenv func(string) string) string {
+	if d := getenv("XDG_STATE_HOME"); filepath.IsAbs(d) {
+		return filepath.Join(d, "lcserver")
+	}
+	if h := getenv("HOME"); h != "" {
+		return filepath.Join(h, ".local", "state", "lcserver")
+	}
+	return ""
 }
 
 // configFrom turns flags and environment into a server.Config with a logger.
@@ -156,6 +173,8 @@ func configFrom(c *cli.Context, getenv func(string) string) (server.Config, erro
 		OutboundQueue:     c.Int("ws-queue"),
 		IdentifyTimeout:   c.Duration("identify-timeout"),
 		MaxMessageLength:  c.Int("max-message-length"),
+		DataDir:           c.String("data-dir"),
+		HistoryRetention:  c.Duration("history-retention"),
 
 		MaxConnections:            c.Int("max-connections"),
 		MaxConnsPerIP:             c.Int("max-conns-per-ip"),

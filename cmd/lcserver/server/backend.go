@@ -24,6 +24,11 @@ var _ admin.Backend = (*backend)(nil)
 
 // ask sends req to the directory and returns the Result's data, or its error as *msg.Error.
 func (b *backend) ask(ctx context.Context, req any) (any, error) {
+	return b.askActor(ctx, b.s.directory, req)
+}
+
+// askActor sends req to pid (the directory or the history actor), answered with *msg.Result.
+func (b *backend) askActor(ctx context.Context, pid *actor.PID, req any) (any, error) {
 	timeout := defaultAskTimeout
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)
@@ -31,7 +36,7 @@ func (b *backend) ask(ctx context.Context, req any) (any, error) {
 	if timeout <= 0 || ctx.Err() != nil {
 		return nil, msg.Errorf(msg.CodeUnavailable, "no time left to ask the server")
 	}
-	res, err := b.s.system.Root.RequestFuture(b.s.directory, req, timeout).Result()
+	res, err := b.s.system.Root.RequestFuture(pid, req, timeout).Result()
 	if err != nil {
 		if errors.Is(err, actor.ErrTimeout) {
 			return nil, msg.Errorf(msg.CodeUnavailable, "the server did not answer within %v", timeout.Round(time.Millisecond))
@@ -119,6 +124,14 @@ func (b *backend) Peer(_ context.Context, ufrag string) (*msg.PeerDetail, error)
 		}
 	}
 	return nil, msg.Errorf(msg.CodeNoSuchPeer, "no media peer with ufrag %s", ufrag)
+}
+
+func (b *backend) Bursts(ctx context.Context, q msg.ListBursts) (*msg.BurstList, error) {
+	if b.s.history == nil {
+		return nil, msg.Errorf(msg.CodeNoHistory, "this server keeps no history (start it with --data-dir)")
+	}
+	q.Call = adminCall
+	return as[msg.BurstList](b.askActor(ctx, b.s.history, &q))
 }
 
 func (b *backend) RevokeFloor(ctx context.Context, channelID string) (*msg.RevokeResult, error) {

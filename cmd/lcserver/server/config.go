@@ -70,6 +70,13 @@ type Config struct {
 	// MaxMessageLength caps chat content in Unicode code points (SPEC §9: 2000).
 	MaxMessageLength int
 
+	// DataDir is where lcserver keeps its files: the history database (docs/history.md).
+	// Empty: no history — channels, bursts and chat last as long as the process.
+	DataDir string
+	// HistoryRetention deletes bursts and chat older than this (default 90 days; negative
+	// keeps everything).
+	HistoryRetention time.Duration
+
 	// Dev is demo mode (lcserver --dev): the public default secret is allowed, and only on
 	// loopback (Bind and AdvertiseIP default to 127.0.0.1).
 	Dev     bool
