@@ -520,6 +520,7 @@ func (a *Actor) postMessage(ctx actor.Context, m *msg.PostMessage) {
 		Content:   m.Content,
 		Timestamp: a.cfg.Clock.Now().UTC().Format(msg.TimestampFormat),
 	}
+	a.toHistory(ctx, &msg.ChatPosted{Message: *ev}) // before the ACK: see apply
 	msg.Reply(ctx, call.OK(&msg.MessageAck{MessageID: id}))
 	for _, mem := range a.members {
 		ctx.Send(mem.session, ev)
@@ -530,7 +531,6 @@ func (a *Actor) postMessage(ctx actor.Context, m *msg.PostMessage) {
 		}
 		a.recent = append(a.recent, *ev)
 	}
-	a.toHistory(ctx, &msg.ChatPosted{Message: *ev})
 }
 
 // toHistory sends m to the history actor, if there is one.
@@ -606,6 +606,16 @@ func (a *Actor) apply(ctx actor.Context, res floor.Result, asker *actor.PID) {
 	if res.Changed {
 		a.changed(ctx, "")
 	}
+	// The history actor, too, hears first: whoever saw the grant or the idle and then asks
+	// GET /admin/bursts finds the row. An ending tenure is logged before the grant that may
+	// follow it in the same transition (preemption): one open burst per channel at a time.
+	if t := res.Ended; t != nil {
+		a.burstEnded(ctx, t.Reason, t.Since.Add(t.Held))
+	}
+	if g := res.Granted; g != nil {
+		a.burstPkts = 0
+		a.toHistory(ctx, &msg.BurstBegan{ChannelID: a.spec.ChannelID, UserID: g.User, Priority: g.Priority, At: g.At})
+	}
 	for _, e := range res.Effects {
 		switch e.Kind {
 		case floor.EffectSend:
@@ -632,15 +642,6 @@ func (a *Actor) apply(ctx actor.Context, res floor.Result, asker *actor.PID) {
 				a.timers[e.Timer] = nil
 			}
 		}
-	}
-	// An ending tenure is logged before the grant that may follow it in the same transition
-	// (preemption), so the history actor sees one open burst per channel at a time.
-	if t := res.Ended; t != nil {
-		a.burstEnded(ctx, t.Reason, t.Since.Add(t.Held))
-	}
-	if g := res.Granted; g != nil {
-		a.burstPkts = 0
-		a.toHistory(ctx, &msg.BurstBegan{ChannelID: a.spec.ChannelID, UserID: g.User, Priority: g.Priority, At: g.At})
 	}
 	m := a.cfg.Metrics
 	if g := res.Granted; g != nil {
