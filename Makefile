@@ -16,9 +16,10 @@ run: build
 	exec bin/lcserver --dev --bind 127.0.0.1 --advertise-ip 127.0.0.1
 
 # The whole suite with the race detector. Browser tests skip (with a line saying so) when
-# Chromium is not installed; `make e2e` insists on it.
+# Chromium or Firefox ESR is not installed; `make e2e` insists on both.
 test:
-	@[ -x /usr/lib/chromium/chromium ] || echo "SKIP browser tests (web/): Chromium not found at /usr/lib/chromium/chromium; apt-get install chromium, or make e2e to require them"
+	@[ -x /usr/lib/chromium/chromium ] || echo "SKIP Chromium browser tests (web/): Chromium not found at /usr/lib/chromium/chromium; apt-get install chromium, or make e2e to require them"
+	@[ -x /usr/lib/firefox-esr/firefox-esr ] || echo "SKIP Firefox browser tests (web/): Firefox not found at /usr/lib/firefox-esr/firefox-esr; apt-get install firefox-esr, or make e2e to require them"
 	$(GO) test -race -count=1 -timeout 15m ./...
 
 e2e:

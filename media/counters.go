@@ -29,12 +29,14 @@ const (
 	DropEncrypt                    // SRTP encryption failed
 	DropWriteQueueFull             // the UDP writer queue was full; the oldest packet was dropped
 	DropWriteError                 // the kernel refused the datagram
+	DropListenOnly                 // RTP from a peer whose answer said it would not send (recvonly or inactive offer)
 	numDropReasons
 )
 
 var dropNames = [...]string{"none", "short", "demux", "stun_malformed", "stun_unknown_user",
 	"stun_integrity", "unknown_address", "dtls_queue_full", "srtp_not_ready", "srtp_auth",
-	"srtp_replay", "not_forwarded", "rewrite", "encrypt", "write_queue_full", "write_error"}
+	"srtp_replay", "not_forwarded", "rewrite", "encrypt", "write_queue_full", "write_error",
+	"listen_only"}
 
 func (r DropReason) String() string {
 	if int(r) < len(dropNames) {

@@ -26,8 +26,52 @@ type Offer struct {
 	OpusChannels    string // "2" in every WebRTC offer
 	Bundle          bool   // the offer has a=group:BUNDLE naming the audio mid
 	ClientSSRC      uint32 // the client's a=ssrc on the audio m-line, 0 when absent
+	// Direction is the offer's direction for the audio m-line, from the client's side:
+	// the m-line's own attribute, else the session-level one, else sendrecv (RFC 8866 §6.7).
+	Direction sdp.Direction
 
 	sd *sdp.SessionDescription
+}
+
+// AnswerDirection is the direction the server answers with, per RFC 3264 §6.1: sendrecv →
+// sendrecv, recvonly → sendonly, sendonly → recvonly, inactive → inactive.
+func (o *Offer) AnswerDirection() sdp.Direction {
+	switch o.Direction {
+	case sdp.DirectionRecvOnly:
+		return sdp.DirectionSendOnly
+	case sdp.DirectionSendOnly:
+		return sdp.DirectionRecvOnly
+	case sdp.DirectionInactive:
+		return sdp.DirectionInactive
+	}
+	return sdp.DirectionSendRecv
+}
+
+// ServerSends reports whether the answer lets the server send media to the client (the
+// client offered to receive), so the peer gets relayed audio and the answer names an SSRC.
+func (o *Offer) ServerSends() bool {
+	d := o.AnswerDirection()
+	return d == sdp.DirectionSendRecv || d == sdp.DirectionSendOnly
+}
+
+// ServerReceives reports whether the answer lets the server receive media from the client
+// (the client offered to send). RTP from a client that may not send is dropped and counted.
+func (o *Offer) ServerReceives() bool {
+	d := o.AnswerDirection()
+	return d == sdp.DirectionSendRecv || d == sdp.DirectionRecvOnly
+}
+
+// offerDirection reads the direction attribute of md, falling back to the session level and
+// then to sendrecv, the default of RFC 8866 §6.7.
+func offerDirection(sd *sdp.SessionDescription, md *sdp.MediaDescription) sdp.Direction {
+	for _, attrs := range [][]sdp.Attribute{md.Attributes, sd.Attributes} {
+		for _, a := range attrs {
+			if d, err := sdp.NewDirection(a.Key); err == nil && a.Value == "" {
+				return d
+			}
+		}
+	}
+	return sdp.DirectionSendRecv
 }
 
 func badOffer(format string, args ...any) *msg.Error {
@@ -97,12 +141,20 @@ func ParseOffer(offer string) (*Offer, *msg.Error) {
 			}
 		}
 	}
+	o.Direction = offerDirection(sd, md)
 	for _, a := range md.Attributes {
-		if f := strings.Fields(a.Value); a.Key == "ssrc" && len(f) > 0 { // a bare a=ssrc names no SSRC
-			if n, err := strconv.ParseUint(f[0], 10, 32); err == nil {
-				o.ClientSSRC = uint32(n)
-				break
-			}
+		if a.Key != "ssrc" {
+			continue
+		}
+		// "a=ssrc:<ssrc-id> <attribute>" (RFC 5576 §4.1): a line without a value or whose id
+		// is not a 32-bit number is a malformed offer, refused like any other (2006).
+		id, _, _ := strings.Cut(strings.TrimSpace(a.Value), " ")
+		n, err := strconv.ParseUint(id, 10, 32)
+		if err != nil {
+			return nil, badOffer("a=ssrc:%q: want \"<ssrc-id> <attribute>\" (RFC 5576)", a.Value)
+		}
+		if o.ClientSSRC == 0 {
+			o.ClientSSRC = uint32(n)
 		}
 	}
 	return o, nil
@@ -171,9 +223,11 @@ type AnswerParams struct {
 	TrackID     string         // msid track id
 }
 
-// BuildAnswer writes the SDP answer of SPEC §6 for offer o: session-level a=ice-lite, the
-// server's ICE credentials and certificate fingerprint, a=setup:passive, one host candidate,
-// a=rtcp-mux, the offer's mid, Opus on the offer's payload type, a=sendrecv, and the outbound
+// BuildAnswer writes the SDP answer of docs/media.md for offer o: session-level a=ice-lite,
+// the server's ICE credentials and certificate fingerprint, a=setup:passive, one host
+// candidate, a=rtcp-mux, the offer's mid, Opus on the offer's payload type, the direction that
+// answers the offer's (Offer.AnswerDirection, RFC 3264 §6.1: browsers refuse an answer that
+// sends or receives where the offer did not), and — only when the server sends — the outbound
 // SSRC with a=msid / a=ssrc (pion clients drop RTP from an SSRC the answer does not announce;
 // browsers need msid to fire ontrack). Every other m-line of the offer is rejected (port 0),
 // as JSEP requires the answer to keep the offer's m-lines.
@@ -192,7 +246,10 @@ func BuildAnswer(o *Offer, p AnswerParams) (string, error) {
 	if o.Bundle {
 		sd.WithValueAttribute("group", "BUNDLE "+o.Mid)
 	}
-	sd.WithValueAttribute("msid-semantic", " WMS "+p.StreamID)
+	sends := o.ServerSends()
+	if sends {
+		sd.WithValueAttribute("msid-semantic", " WMS "+p.StreamID)
+	}
 	for i, om := range o.sd.MediaDescriptions {
 		if i != o.MLine {
 			rej := &sdp.MediaDescription{MediaName: sdp.MediaName{
@@ -221,16 +278,18 @@ func BuildAnswer(o *Offer, p AnswerParams) (string, error) {
 			WithFingerprint("sha-256", p.Fingerprint).
 			WithValueAttribute("setup", "passive").
 			WithPropertyAttribute("rtcp-mux").
-			WithPropertyAttribute("sendrecv")
+			WithPropertyAttribute(o.AnswerDirection().String())
 		channels := uint16(2)
 		if o.OpusChannels == "1" {
 			channels = 1
 		}
 		md.WithCodec(o.OpusPT, "opus", 48000, channels, o.OpusFmtp)
-		md.WithValueAttribute("msid", p.StreamID+" "+p.TrackID).
-			WithValueAttribute("ssrc", fmt.Sprintf("%d cname:%s", p.SSRC, p.CName)).
-			WithValueAttribute("ssrc", fmt.Sprintf("%d msid:%s %s", p.SSRC, p.StreamID, p.TrackID)).
-			WithValueAttribute("candidate", fmt.Sprintf("1 1 udp 2130706431 %s %d typ host", ip, p.Host.Port())).
+		if sends {
+			md.WithValueAttribute("msid", p.StreamID+" "+p.TrackID).
+				WithValueAttribute("ssrc", fmt.Sprintf("%d cname:%s", p.SSRC, p.CName)).
+				WithValueAttribute("ssrc", fmt.Sprintf("%d msid:%s %s", p.SSRC, p.StreamID, p.TrackID))
+		}
+		md.WithValueAttribute("candidate", fmt.Sprintf("1 1 udp 2130706431 %s %d typ host", ip, p.Host.Port())).
 			WithPropertyAttribute("end-of-candidates")
 		sd.WithMedia(md)
 	}

@@ -87,6 +87,10 @@ type member struct {
 	session  *actor.PID
 	peer     msg.Peer // PID nil when the member joined signaling-only
 	order    uint64   // join order, for stable member lists
+
+	// listenOnly: it joined with an offer that does not send (recvonly, inactive). It hears
+	// the channel but is denied the floor (listen_only), even if its peer ends later.
+	listenOnly bool
 }
 
 // listener is a member with a media peer: where relayed packets go.
@@ -227,6 +231,9 @@ func (a *Actor) Receive(ctx actor.Context) {
 	case *msg.PostMessage:
 		a.postMessage(ctx, m)
 	case *msg.RequestFloor:
+		if a.denyListenOnly(ctx, m.Call) {
+			return
+		}
 		a.floorRequest(ctx, m.Call, func(now time.Time) floor.Result {
 			return a.floor.Request(m.Call.UserID, a.requestPriority(m), now)
 		})
@@ -313,7 +320,8 @@ func (a *Actor) join(ctx actor.Context, m *msg.JoinChannel) {
 	}
 	a.joins++
 	a.stopReap()
-	a.members[user] = &member{userID: user, priority: priority, session: call.Session, peer: peer, order: a.joins}
+	a.members[user] = &member{userID: user, priority: priority, session: call.Session, peer: peer, order: a.joins,
+		listenOnly: peer.PID != nil && peer.NoSend}
 	a.floor.Join(user)
 	if peer.PID != nil {
 		ctx.Watch(peer.PID)
@@ -745,7 +753,7 @@ func (a *Actor) peerStopped(pid *actor.PID) {
 func (a *Actor) rebuildListeners() {
 	ls := make([]listener, 0, len(a.members))
 	for _, mem := range a.sortedMembers() {
-		if mem.peer.PID != nil {
+		if mem.peer.PID != nil && !mem.peer.NoReceive { // a sendonly client gets no audio
 			ls = append(ls, listener{user: mem.userID, pid: mem.peer.PID})
 		}
 	}
@@ -781,7 +789,7 @@ func (a *Actor) sortedMembers() []*member {
 func (a *Actor) memberList() []msg.MemberInfo {
 	out := make([]msg.MemberInfo, 0, len(a.members))
 	for _, mem := range a.sortedMembers() {
-		out = append(out, msg.MemberInfo{UserID: mem.userID, Priority: mem.priority})
+		out = append(out, msg.MemberInfo{UserID: mem.userID, Priority: mem.priority, ListenOnly: mem.listenOnly})
 	}
 	return out
 }
@@ -815,6 +823,19 @@ func (a *Actor) info() msg.ChannelInfo {
 		QueueSize:   a.floor.QueueLen(),
 		Creator:     a.cfg.Creator,
 	}
+}
+
+// denyListenOnly answers a listen-only member's FLOOR_REQUEST with FLOOR_DENY listen_only,
+// before the floor state machine (which knows nothing of media) sees it, and reports whether
+// it did (docs/floor-control.md).
+func (a *Actor) denyListenOnly(ctx actor.Context, call msg.Call) bool {
+	mem := a.members[call.UserID]
+	if mem == nil || !mem.listenOnly || a.staleSession(call) {
+		return false
+	}
+	a.cfg.Metrics.FloorDenials.WithLabelValues(msg.DenyListenOnly).Inc()
+	ctx.Send(call.Session, &msg.FloorDeny{ChannelID: a.spec.ChannelID, Reason: msg.DenyListenOnly})
+	return true
 }
 
 // CheckName validates a channel_name: at most MaxNameLength code points, not empty.

@@ -23,7 +23,8 @@ const wait = 5 * time.Second
 
 var t0 = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 
-// fakeMedia opens pretend peers: offer "bad" is refused, offer "panic" panics.
+// fakeMedia opens pretend peers: offer "bad" is refused, offer "panic" panics, offers
+// "recvonly", "sendonly" and "inactive" get peers of that direction (any other is sendrecv).
 type fakeMedia struct {
 	opened int
 	spawn  func(user string) *actor.PID // real peers for actor-system tests; nil: fake PIDs
@@ -43,6 +44,8 @@ func (f *fakeMedia) OpenPeer(_ actor.SpawnerContext, req msg.PeerRequest) (msg.P
 	}
 	ufrag := fmt.Sprintf("uf%s%d", req.UserID, f.opened)
 	return msg.Peer{PID: pid, Ufrag: ufrag, Answer: "answer-" + req.UserID,
+		NoSend:    req.SDPOffer == "recvonly" || req.SDPOffer == "inactive",
+		NoReceive: req.SDPOffer == "sendonly" || req.SDPOffer == "inactive",
 		Info: func() msg.PeerDetail {
 			return msg.PeerDetail{PeerInfo: msg.PeerInfo{Ufrag: ufrag, UserID: req.UserID, ChannelID: req.ChannelID}}
 		}}, nil

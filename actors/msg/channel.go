@@ -49,6 +49,9 @@ type ChannelInfo struct {
 type MemberInfo struct {
 	UserID   string `json:"user_id"`
 	Priority int    `json:"priority"`
+	// ListenOnly: the member joined with an offer that does not send (recvonly or inactive);
+	// its FLOOR_REQUESTs are denied with reason listen_only (docs/floor-control.md).
+	ListenOnly bool `json:"listen_only,omitempty"`
 }
 
 // PeerInfo describes one media peer, keyed by the server's ICE ufrag (SPEC §7).
@@ -59,6 +62,7 @@ type PeerInfo struct {
 	Address    string  `json:"address"`
 	IdleS      float64 `json:"idle_s"`
 	SRTPReady  bool    `json:"srtp_ready"`
+	ListenOnly bool    `json:"listen_only"` // the client's offer does not send (recvonly or inactive)
 	PacketsIn  uint64  `json:"packets_in"`
 	PacketsOut uint64  `json:"packets_out"`
 	BytesIn    uint64  `json:"bytes_in"`
@@ -74,6 +78,7 @@ type TrackInfo struct {
 	Kind        string `json:"kind"` // "audio"
 	Mid         string `json:"mid"`
 	PayloadType uint8  `json:"payload_type"` // Opus payload type of the peer's offer
+	Direction   string `json:"direction"`    // the client's direction in its offer: sendrecv, recvonly (listen-only), sendonly, inactive
 	SSRCIn      uint32 `json:"ssrc_in"`      // the client's SSRC, 0 until its first packet
 	SSRCOut     uint32 `json:"ssrc_out"`     // the server's SSRC announced in the answer
 }

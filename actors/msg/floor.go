@@ -22,6 +22,9 @@ const (
 	DenyNotMember      = "not_member"
 	DenyAlreadyGranted = "already_granted"
 	DenyNotHolder      = "not_holder"
+	// DenyListenOnly: the member joined with an offer that does not send audio (recvonly or
+	// inactive), so it cannot talk in this channel until it leaves and joins with one that does.
+	DenyListenOnly = "listen_only"
 )
 
 // FloorTaken (op 112) goes to every member but the new holder.

@@ -32,6 +32,10 @@ type Peer struct {
 	PID    *actor.PID
 	Ufrag  string // the server's ICE ufrag: the peer's key in the admin API
 	Answer string // SDP answer for the JOIN ACK
+	// NoSend and NoReceive are what the answer denies the client (docs/media.md, RFC 3264
+	// §6.1): NoSend for a recvonly or inactive offer (a listen-only member), NoReceive for a
+	// sendonly or inactive one. The zero value is sendrecv.
+	NoSend, NoReceive bool
 	// Info reads the peer's live figures (atomics; safe from any goroutine).
 	Info func() PeerDetail
 }

@@ -244,6 +244,12 @@ func (a *peerActor) handshakeDone(ctx actor.Context, m *handshakeDone) {
 // rtp decrypts a talker's packet into a pooled *media.Packet for the channel to gate.
 func (a *peerActor) rtp(ctx actor.Context, d *media.Datagram) {
 	defer d.Release()
+	if a.ep.listenOnly {
+		// Its answer said it would not send: whatever it sends is not relayed (and not
+		// decrypted), only counted.
+		a.m.counters.Drop(media.DropListenOnly)
+		return
+	}
 	if a.srtp == nil {
 		a.m.counters.Drop(media.DropSRTPNotReady)
 		return

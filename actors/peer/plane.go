@@ -210,6 +210,8 @@ func (m *Media) OpenPeer(parent actor.SpawnerContext, req msg.PeerRequest) (msg.
 		track: msg.TrackInfo{Kind: "audio", Mid: offer.Mid, PayloadType: offer.OpusPT, SSRCOut: ssrc},
 		stats: &stats{}, now: m.cfg.Now,
 	}
+	ep.track.Direction = offer.Direction.String()
+	ep.listenOnly = !offer.ServerReceives()
 	ep.stats.lastIn.Store(m.cfg.Now().UnixNano())
 	a := newPeerActor(m, ep, offer, req.Channel)
 	pid, err := parent.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return a }), "peer-"+ufrag)
@@ -218,7 +220,8 @@ func (m *Media) OpenPeer(parent actor.SpawnerContext, req msg.PeerRequest) (msg.
 	}
 	ep.pid = pid
 	m.system.Root.Send(m.registry, &register{ep: ep})
-	return msg.Peer{PID: pid, Ufrag: ufrag, Answer: answer, Info: ep.info}, nil
+	return msg.Peer{PID: pid, Ufrag: ufrag, Answer: answer, Info: ep.info,
+		NoSend: !offer.ServerReceives(), NoReceive: !offer.ServerSends()}, nil
 }
 
 // Peers lists every registered peer for GET /admin/peers, sorted by ufrag.

@@ -39,6 +39,10 @@ type endpoint struct {
 	track     msg.TrackInfo
 	stats     *stats
 	now       func() time.Time
+
+	// listenOnly: the answer said the client would not send (its offer was recvonly or
+	// inactive); its RTP is dropped and counted (docs/media.md).
+	listenOnly bool
 }
 
 // info reads the endpoint's figures for the admin API.
@@ -57,7 +61,7 @@ func (e *endpoint) info() msg.PeerDetail {
 	return msg.PeerDetail{
 		PeerInfo: msg.PeerInfo{
 			Ufrag: e.ufrag, UserID: e.userID, ChannelID: e.channelID, Address: addr,
-			IdleS: math.Round(idle*1000) / 1000, SRTPReady: s.srtpReady.Load(),
+			IdleS: math.Round(idle*1000) / 1000, SRTPReady: s.srtpReady.Load(), ListenOnly: e.listenOnly,
 			PacketsIn: s.packetsIn.Load(), PacketsOut: s.packetsOut.Load(),
 			BytesIn: s.bytesIn.Load(), BytesOut: s.bytesOut.Load(),
 			FractionLost: math.Float64frombits(s.fractionLost.Load()),

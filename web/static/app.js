@@ -11,6 +11,7 @@ const FLOOR_PING_MS = 2000; // SPEC §5: the holder pings every 2 s
 const LIST_REFRESH_MS = 15000; // member counts and floors of channels this page has not joined
 const STORE_USER = "lc.user"; // sessionStorage keys: the sign-in survives a reload of the tab
 const STORE_TOKEN = "lc.token";
+const STORE_LISTEN = "lc.listen"; // "1" when the user chose to listen only
 const MAX_MESSAGES = 500; // chat lines kept per channel
 const RX_LEVEL_MS = 250; // how often the speaker meter reads getStats
 const FLAP_WINDOW_MS = 15000; // a connection ended sooner than this after READY is "short"
@@ -28,6 +29,8 @@ class Room {
     this.peer = null;
     this.media = "connecting"; // connecting | audio | signaling-only | reconnecting
     this.mediaNote = "";
+    this.listenOnly = false; // joined with a recvonly offer: hears, cannot talk (FLOOR_DENY listen_only)
+    this.listeners = new Set(); // members the JOIN ACK named listen-only
   }
 }
 
@@ -51,6 +54,7 @@ class Client {
     this.rooms = new Map();
     this.selected = null;
     this.mic = new Microphone();
+    this.listenOnly = false; // the user chose "Listen only": no microphone is asked for
     this.holding = null; // {channelId, emergency} while a talk button is held
     this.lastError = null; // {code, text}
     this.finalReason = ""; // set when the server said reconnecting cannot help
@@ -403,13 +407,17 @@ class Client {
     room.mediaNote = "";
     if (!this.selected || !rejoin) this.selected = channelId;
     render();
-    const haveMic = await this.mic.open();
-    if (!haveMic) room.mediaNote = `Microphone unavailable (${this.mic.error && this.mic.error.name}); listening only.`;
+    // Without a microphone the page offers recvonly and the server answers sendonly
+    // (docs/web-client.md): the user hears the channel but cannot talk in it.
+    const haveMic = !this.listenOnly && (await this.mic.open());
+    if (this.listenOnly) room.mediaNote = "Listening only (chosen at sign-in).";
+    else if (!haveMic) room.mediaNote = `Microphone unavailable (${this.mic.error && this.mic.error.name}); listening only.`;
+    room.listenOnly = !haveMic;
     if (this.rooms.get(channelId) !== room) return;
     let peer = null;
     let offer;
     try {
-      peer = new ChannelPeer(channelId, this.mic, $("#audio-host"));
+      peer = new ChannelPeer(channelId, haveMic ? this.mic : null, $("#audio-host"));
       peer.onstate = () => render();
       offer = await peer.offer();
     } catch (err) {
@@ -451,6 +459,7 @@ class Client {
       return;
     }
     room.members = new Map((ack.active_members || []).map((m) => [m.user_id, m.priority]));
+    room.listeners = new Set((ack.active_members || []).filter((m) => m.listen_only).map((m) => m.user_id));
     room.members.set(this.userId, this.priority);
     const f = ack.floor || {};
     room.floor = { state: f.state || "idle", holder: f.holder || null, priority: f.priority || 0 };
@@ -470,6 +479,9 @@ class Client {
       room.peer = null;
       room.media = "signaling-only";
     }
+    // Only a join whose audio offer the server accepted is listen-only; signaling-only
+    // members may hold the floor (they just send no audio).
+    if (!room.peer) room.listenOnly = false;
     this.syncChannelFloor(room);
     render();
     this.refreshList();
@@ -507,7 +519,7 @@ class Client {
 
   press(emergency) {
     const room = this.rooms.get(this.selected);
-    if (!room || this.holding || this.conn !== "ready") return;
+    if (!room || this.holding || this.conn !== "ready" || room.listenOnly) return;
     this.holding = { channelId: room.channelId, emergency };
     room.notice = null;
     room.me = "requesting";
@@ -606,6 +618,7 @@ class Client {
         members: [...r.members.keys()],
         media: r.media,
         mediaNote: r.mediaNote,
+        listenOnly: r.listenOnly,
         messages: r.messages.map((m) => ({ user_id: m.user_id, content: m.content })),
         connectionState: r.peer ? r.peer.pc.connectionState : null,
       };
@@ -729,7 +742,7 @@ function renderRoom() {
   const ch = client.channels.get(room.channelId);
   $("#room-title").textContent = ch ? `${ch.channel_name} (${room.channelId})` : room.channelId;
   const media = $("#media-state");
-  let mediaText = { connecting: "joining…", audio: "🔊 audio", "signaling-only": "no audio", reconnecting: "reconnecting…" }[room.media];
+  let mediaText = { connecting: "joining…", audio: room.listenOnly ? "🔈 listening only" : "🔊 audio", "signaling-only": "no audio", reconnecting: "reconnecting…" }[room.media];
   const pcState = room.peer ? room.peer.pc.connectionState : null;
   if (room.media === "audio" && pcState !== "connected") {
     mediaText = { new: "audio: connecting…", connecting: "audio: connecting…", disconnected: "audio: connection interrupted…",
@@ -744,9 +757,10 @@ function renderRoom() {
   fs.textContent = text;
   const ptt = $("#ptt");
   ptt.dataset.state = state;
-  ptt.disabled = client.conn !== "ready" || room.media === "connecting" || room.media === "reconnecting";
-  ptt.querySelector(".ptt-label").textContent =
-    { talking: "Talking…", requesting: "Wait…", queued: "Queued…" }[state] || "Hold to talk";
+  ptt.disabled = client.conn !== "ready" || room.media === "connecting" || room.media === "reconnecting" || room.listenOnly;
+  ptt.querySelector(".ptt-label").textContent = room.listenOnly
+    ? "Listening only"
+    : { talking: "Talking…", requesting: "Wait…", queued: "Queued…" }[state] || "Hold to talk";
   const emergency = $("#emergency");
   emergency.hidden = client.maxPriority < 255;
   emergency.disabled = ptt.disabled;
@@ -758,7 +772,9 @@ function renderRoom() {
       .map(([uid, prio]) => {
         const li = document.createElement("li");
         li.dataset.user = uid;
-        li.textContent = uid + (uid === client.userId ? " (you)" : "") + (prio != null ? ` · ${prio}` : "");
+        const listening = uid === client.userId ? room.listenOnly : room.listeners.has(uid);
+        li.textContent = uid + (uid === client.userId ? " (you)" : "") + (prio != null ? ` · ${prio}` : "") + (listening ? " · listening" : "");
+        if (listening) li.dataset.listenOnly = "true";
         const talking = room.floor.state === "taken" && room.floor.holder === uid;
         li.classList.toggle("talking", talking);
         if (talking) li.dataset.talking = "true";
@@ -866,6 +882,8 @@ function start() {
     const token = $("#token").value.trim();
     sessionStorage.setItem(STORE_USER, user);
     sessionStorage.setItem(STORE_TOKEN, token);
+    client.listenOnly = $("#listen-only").checked;
+    sessionStorage.setItem(STORE_LISTEN, client.listenOnly ? "1" : "");
     client.signIn(user, token);
   });
   $("#signout").addEventListener("click", () => {
@@ -885,6 +903,10 @@ function start() {
   const q = new URLSearchParams(location.search);
   let user = q.get("user");
   let token = q.get("token");
+  // ?listen=1 (with the sign-in link) joins every channel listen-only, for a monitor.
+  if (q.has("listen")) sessionStorage.setItem(STORE_LISTEN, q.get("listen") === "0" ? "" : "1");
+  client.listenOnly = sessionStorage.getItem(STORE_LISTEN) === "1";
+  $("#listen-only").checked = client.listenOnly;
   if (user && token) {
     sessionStorage.setItem(STORE_USER, user);
     sessionStorage.setItem(STORE_TOKEN, token);

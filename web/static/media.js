@@ -84,7 +84,7 @@ export class Microphone {
 
 /**
  * ChannelPeer is the RTCPeerConnection of one joined channel and the <audio> element that
- * plays what the server relays.
+ * plays what the server relays. mic is null (or has no track) for a listen-only join.
  */
 export class ChannelPeer {
   constructor(channelId, mic, audioHost) {
@@ -95,9 +95,10 @@ export class ChannelPeer {
     this.audio.dataset.channel = channelId;
     this.audio.id = `audio-${channelId}`;
     audioHost.appendChild(this.audio);
-    if (mic.track) {
+    if (mic && mic.track) {
       this.pc.addTrack(mic.track, mic.sendStream);
     } else {
+      // Listen-only: the server answers a=sendonly (RFC 3264 §6.1) and relays the channel.
       this.pc.addTransceiver("audio", { direction: "recvonly" });
     }
     this.pc.onconnectionstatechange = () => {

@@ -67,6 +67,7 @@ export const FloorReasonText = Object.freeze({
   not_member: "not a member",
   already_granted: "you already hold the floor",
   not_holder: "you do not hold the floor",
+  listen_only: "you joined listen-only (no microphone); leave and join again with one to talk",
   preempted: "preempted",
   ping_timeout: "ping timeout",
   max_duration: "maximum talk time reached",
