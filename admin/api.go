@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -72,6 +73,7 @@ type api struct {
 //	GET  /admin/peers, /admin/peers/:ufrag        media peers; detail with tracks
 //	POST /admin/floor-revoke/:channel_id          revoke the floor and clear the queue
 //	GET  /admin/bursts?channel=&since=&limit=     the burst log, newest first (docs/history.md)
+//	GET  /admin/recordings/:id.ogg                a burst's Ogg Opus recording
 //	GET  /healthz                                 liveness (the backend answers in time)
 //	GET  /metrics                                 Prometheus exposition of opts.Metrics
 //
@@ -109,6 +111,7 @@ func Mount(e *echo.Echo, opts Options) {
 	g.GET("/peers/:ufrag", a.peer, a.count, auth)
 	g.POST("/floor-revoke/:id", a.revokeFloor, a.count, auth)
 	g.GET("/bursts", a.bursts, a.count, auth)
+	g.GET("/recordings/:file", a.recording, a.count, auth)
 	g.RouteNotFound("", a.notFound, a.count, auth)
 	g.RouteNotFound("/*", a.notFound, a.count, auth)
 }
@@ -250,6 +253,23 @@ func (a *api) bursts(c echo.Context) error {
 		q.Limit = n
 	}
 	return call(a, c, func(ctx context.Context) (*msg.BurstList, error) { return a.b.Bursts(ctx, q) })
+}
+
+// recording is GET /admin/recordings/{id}.ogg.
+func (a *api) recording(c echo.Context) error {
+	f := c.Param("file")
+	id, err := strconv.ParseInt(strings.TrimSuffix(f, ".ogg"), 10, 64)
+	if err != nil || !strings.HasSuffix(f, ".ogg") || id <= 0 {
+		return a.fail(c, msg.Errorf(msg.CodeMalformed, "recording %q must be a burst id followed by .ogg", f))
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), a.timeout)
+	defer cancel()
+	path, err := a.b.Recording(ctx, id)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	c.Response().Header().Set(echo.HeaderContentType, "audio/ogg")
+	return c.File(path)
 }
 
 // MaxBurstLimit is the largest limit GET /admin/bursts accepts.

@@ -25,6 +25,9 @@ type Backend interface {
 	// Bursts is the burst log, newest first (docs/history.md); msg.CodeNoHistory when the
 	// server keeps none.
 	Bursts(ctx context.Context, q msg.ListBursts) (*msg.BurstList, error)
+	// Recording is the file of burst id's Ogg Opus recording; msg.CodeNoSuchRecording when
+	// it has none.
+	Recording(ctx context.Context, id int64) (path string, err error)
 }
 
 // Status is GET /admin/status.

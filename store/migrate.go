@@ -39,6 +39,8 @@ var migrations = []string{
 		sent_at    TEXT NOT NULL
 	);
 	CREATE INDEX messages_by_channel ON messages (channel_id, id);`,
+	// 2: recordings: the Ogg Opus file of a burst, relative to the data directory.
+	`ALTER TABLE bursts ADD COLUMN recording TEXT;`,
 }
 
 // SchemaVersion is the version this lcserver writes.

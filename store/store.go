@@ -150,6 +150,27 @@ func (s *Store) EndBurst(id int64, e msg.BurstEnded) error {
 	return nil
 }
 
+// SetRecording links burst id to its recording file (relative to the data directory).
+func (s *Store) SetRecording(id int64, file string) error {
+	if _, err := s.db.Exec(`UPDATE bursts SET recording = ? WHERE id = ?`, file, id); err != nil {
+		return fmt.Errorf("link recording of burst %d: %w", id, err)
+	}
+	return nil
+}
+
+// Recording is the recording file of burst id, "" when it has none.
+func (s *Store) Recording(id int64) (string, error) {
+	var f sql.NullString
+	err := s.db.QueryRow(`SELECT recording FROM bursts WHERE id = ?`, id).Scan(&f)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("recording of burst %d: %w", id, err)
+	}
+	return f.String, nil
+}
+
 // DefaultBurstLimit and MaxBurstLimit bound a burst listing.
 const (
 	DefaultBurstLimit = 100
@@ -167,7 +188,7 @@ func (s *Store) Bursts(q msg.ListBursts) ([]msg.Burst, error) {
 	if !q.Since.IsZero() {
 		since = formatTime(q.Since)
 	}
-	rows, err := s.db.Query(`SELECT id, channel_id, user_id, priority, emergency, granted_at, ended_at, end_reason, packets
+	rows, err := s.db.Query(`SELECT id, channel_id, user_id, priority, emergency, granted_at, ended_at, end_reason, packets, recording
 		FROM bursts WHERE (? = '' OR channel_id = ?) AND granted_at >= ?
 		ORDER BY granted_at DESC, id DESC LIMIT ?`, q.ChannelID, q.ChannelID, since, limit)
 	if err != nil {
@@ -178,9 +199,9 @@ func (s *Store) Bursts(q msg.ListBursts) ([]msg.Burst, error) {
 	for rows.Next() {
 		var b msg.Burst
 		var granted string
-		var ended, reason sql.NullString
+		var ended, reason, rec sql.NullString
 		var packets int64
-		if err := rows.Scan(&b.ID, &b.ChannelID, &b.UserID, &b.Priority, &b.Emergency, &granted, &ended, &reason, &packets); err != nil {
+		if err := rows.Scan(&b.ID, &b.ChannelID, &b.UserID, &b.Priority, &b.Emergency, &granted, &ended, &reason, &packets, &rec); err != nil {
 			return nil, fmt.Errorf("list bursts: %w", err)
 		}
 		if b.GrantedAt, err = parseTime(granted); err != nil {
@@ -196,6 +217,9 @@ func (s *Store) Bursts(q msg.ListBursts) ([]msg.Burst, error) {
 			b.DurationS = &d
 		}
 		b.EndReason, b.Packets = reason.String, uint64(packets)
+		if rec.Valid && rec.String != "" {
+			b.Recording = fmt.Sprintf("/admin/recordings/%d.ogg", b.ID)
+		}
 		out = append(out, b)
 	}
 	return out, rows.Err()

@@ -72,6 +72,9 @@ type Config struct {
 	// Recent is the chat the channel had before the server restarted, oldest first: a
 	// joiner gets it in its JOIN ACK, and message ids go on after the last of it.
 	Recent []msg.MessageEvent
+	// Record sends every relayed packet of a burst to History for the burst's recording
+	// (docs/history.md); off by default.
+	Record bool
 	// RecentLimit is how many chat messages a JOIN ACK carries (default DefaultRecentLimit;
 	// negative: none).
 	RecentLimit int
@@ -622,7 +625,8 @@ func (a *Actor) apply(ctx actor.Context, res floor.Result, asker *actor.PID) {
 	}
 	if g := res.Granted; g != nil {
 		a.burstPkts = 0
-		a.toHistory(ctx, &msg.BurstBegan{ChannelID: a.spec.ChannelID, UserID: g.User, Priority: g.Priority, At: g.At})
+		a.toHistory(ctx, &msg.BurstBegan{ChannelID: a.spec.ChannelID, UserID: g.User, Priority: g.Priority, At: g.At,
+			Record: a.cfg.Record && a.cfg.History != nil})
 	}
 	for _, e := range res.Effects {
 		switch e.Kind {
@@ -728,6 +732,10 @@ func (a *Actor) relay(ctx actor.Context, pkt *media.Packet) {
 		}
 	}
 	a.burstPkts++ // the burst log's count (docs/history.md)
+	if a.cfg.Record && a.cfg.History != nil {
+		pkt.Retain(1)
+		ctx.Send(a.cfg.History, &msg.RecordedPacket{ChannelID: a.spec.ChannelID, Packet: pkt})
+	}
 	pkt.Retain(n)
 	for i := range a.listeners {
 		if l := &a.listeners[i]; l.user != pkt.From {

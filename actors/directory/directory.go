@@ -67,6 +67,8 @@ type Config struct {
 	// (Channel.Recent of its first actor).
 	Stored []msg.StoredChannel
 	Recent map[string][]msg.MessageEvent
+	// Record lists the channel ids whose bursts are recorded (Channel.Record).
+	Record []string
 
 	Clock   clock.Clock      // default clock.Real()
 	Metrics *metrics.Metrics // default a private metrics.New()
@@ -446,6 +448,7 @@ func (d *Actor) spawn(ctx actor.Context, spec msg.ChannelSpec, creator string, c
 	cc := d.cfg.Channel
 	cc.Spec, cc.Creator, cc.CreatedAt, cc.Directory = spec, creator, createdAt, ctx.Self()
 	cc.Recent = d.recent[spec.ChannelID]
+	cc.Record = slices.Contains(d.cfg.Record, spec.ChannelID)
 	pid := ctx.SpawnPrefix(channel.Props(cc), "channel-"+spec.ChannelID+"-")
 	info := msg.ChannelInfo{
 		ChannelID: spec.ChannelID, Freq: spec.Freq, ChannelName: spec.ChannelName, Capacity: spec.Capacity,

@@ -30,6 +30,7 @@ const pruneEvery = time.Hour
 // Config is what the history actor needs.
 type Config struct {
 	Store *store.Store // owned by the actor from Started on; closed when it stops
+	Dir   string       // the data directory: recordings go to Dir/recordings
 	// Retention deletes bursts and chat older than this; zero takes DefaultRetention,
 	// negative keeps everything.
 	Retention time.Duration
@@ -46,8 +47,11 @@ type Actor struct {
 	cfg  Config
 	log  *slog.Logger
 	open map[string]int64 // channel id → row id of its open burst
-	tick clock.Timer
-	post func(any)
+	rec  map[string]*recorder
+	// failing is set after a recording failed (logged once) until one succeeds again.
+	failing bool
+	tick    clock.Timer
+	post    func(any)
 }
 
 // New builds a history actor.
@@ -64,7 +68,7 @@ func New(cfg Config) *Actor {
 	if cfg.Retention == 0 {
 		cfg.Retention = DefaultRetention
 	}
-	return &Actor{cfg: cfg, log: cfg.Logger.With("component", "history"), open: map[string]int64{}}
+	return &Actor{cfg: cfg, log: cfg.Logger.With("component", "history"), open: map[string]int64{}, rec: map[string]*recorder{}}
 }
 
 // Props is how the server spawns the history actor.
@@ -82,6 +86,7 @@ func (a *Actor) Receive(ctx actor.Context) {
 			// A grant without the end of the previous one: never expected, keep the log sane.
 			a.fail("burst", st.EndBurst(id, msg.BurstEnded{ChannelID: m.ChannelID, Reason: msg.BurstInterrupted, At: m.At}))
 			delete(a.open, m.ChannelID)
+			a.stopRecording(m.ChannelID)
 		}
 		id, err := st.BeginBurst(*m)
 		if a.fail("burst", err) {
@@ -89,12 +94,18 @@ func (a *Actor) Receive(ctx actor.Context) {
 		}
 		a.open[m.ChannelID] = id
 		a.cfg.Metrics.HistoryBursts.Inc()
+		if m.Record {
+			a.startRecording(m.ChannelID, id)
+		}
+	case *msg.RecordedPacket:
+		a.record(m)
 	case *msg.BurstEnded:
 		id, ok := a.open[m.ChannelID]
 		if !ok {
 			return // its begin failed to be written
 		}
 		delete(a.open, m.ChannelID)
+		a.stopRecording(m.ChannelID)
 		a.fail("burst", st.EndBurst(id, *m))
 	case *msg.ChatPosted:
 		a.fail("chat", st.AddMessage(m.Message))
@@ -110,6 +121,13 @@ func (a *Actor) Receive(ctx actor.Context) {
 			return
 		}
 		msg.Reply(ctx, m.Call.OK(&msg.BurstList{Bursts: bs}))
+	case *msg.GetRecording:
+		path, err := a.recordingPath(m.ID)
+		if err != nil {
+			msg.Reply(ctx, m.Call.Fail(err))
+			return
+		}
+		msg.Reply(ctx, m.Call.OK(&msg.Recording{Path: path}))
 	case *pruneTimer:
 		a.prune()
 		a.armPrune()
@@ -120,6 +138,9 @@ func (a *Actor) Receive(ctx actor.Context) {
 		a.prune()
 		a.armPrune()
 	case *actor.Stopped:
+		for ch := range a.rec {
+			a.stopRecording(ch)
+		}
 		if a.tick != nil {
 			a.tick.Stop()
 		}

@@ -11,6 +11,28 @@ type BurstBegan struct {
 	UserID    string
 	Priority  int
 	At        time.Time
+	Record    bool // the channel records: RecordedPackets of this burst follow
+}
+
+// RecordedPacket is one relayed RTP packet of a recording channel's current burst, sent to
+// the history actor with a reference of its own that the receiver releases.
+type RecordedPacket struct {
+	ChannelID string
+	Packet    interface {
+		Bytes() []byte
+		Release()
+	}
+}
+
+// GetRecording asks for the file of burst ID's recording; Result.Data is *Recording.
+type GetRecording struct {
+	Call Call
+	ID   int64
+}
+
+// Recording is where a burst's Ogg Opus file is.
+type Recording struct {
+	Path string
 }
 
 // BurstEnded is sent by a channel actor when a holder's tenure ends. Reason is a FloorRevoke
@@ -57,6 +79,9 @@ type Burst struct {
 	EndReason string     `json:"end_reason"` // empty while open
 	Packets   uint64     `json:"packets"`
 	DurationS *float64   `json:"duration_s"` // nil while open or interrupted
+	// Recording is the path of the burst's Ogg Opus file under /admin/recordings/, empty
+	// when the burst was not recorded (or its recording failed at the start).
+	Recording string `json:"recording,omitempty"`
 }
 
 // ListBursts is GET /admin/bursts; Result.Data is *BurstList, newest first. Zero ChannelID

@@ -240,6 +240,14 @@ func (f *Fake) Bursts(ctx context.Context, q msg.ListBursts) (*msg.BurstList, er
 	return &msg.BurstList{Bursts: out}, nil
 }
 
+// Recording implements admin.Backend: no burst of the fake has a recording.
+func (f *Fake) Recording(ctx context.Context, id int64) (string, error) {
+	if err := f.wait(ctx); err != nil {
+		return "", err
+	}
+	return "", msg.Errorf(msg.CodeNoSuchRecording, "burst %d has no recording", id)
+}
+
 // RevokeFloor implements admin.Backend: the floor goes idle and the queue is cleared.
 func (f *Fake) RevokeFloor(ctx context.Context, id string) (*msg.RevokeResult, error) {
 	if err := f.wait(ctx); err != nil {

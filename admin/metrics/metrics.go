@@ -35,6 +35,8 @@ type Metrics struct {
 	// they wrote (channel, burst, chat, prune).
 	HistoryBursts prometheus.Counter
 	HistoryErrors *prometheus.CounterVec
+	// RecordingPackets counts Opus packets written to recordings.
+	RecordingPackets prometheus.Counter
 
 	PacketsIn      prometheus.Counter
 	PacketsOut     prometheus.Counter
@@ -73,6 +75,8 @@ func New() *Metrics {
 			Help: "Floor grants written to the burst log."}),
 		HistoryErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "history_errors_total",
 			Help: "History database writes that failed, by what was written."}, []string{"kind"}),
+		RecordingPackets: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "recording_packets_total",
+			Help: "Opus packets written to burst recordings."}),
 		FloorGrants: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "floor_grants_total",
 			Help: "Floors granted."}),
 		FloorDenials: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "floor_denials_total",
@@ -113,7 +117,7 @@ func New() *Metrics {
 		m.Sessions, m.Users, m.Channels, m.ChannelCreatesRefused, m.ChannelsReaped, m.Peers, m.Members,
 		m.FloorGrants, m.FloorDenials, m.FloorRevokes, m.FloorHoldSeconds, m.FloorGrantLatency,
 		m.PacketsIn, m.PacketsOut, m.BytesIn, m.BytesOut, m.PacketsDropped, m.DTLSHandshakes,
-		m.WSErrors, m.WSRefused, m.ActorPanics, m.HTTPRequests, m.HistoryBursts, m.HistoryErrors,
+		m.WSErrors, m.WSRefused, m.ActorPanics, m.HTTPRequests, m.HistoryBursts, m.HistoryErrors, m.RecordingPackets,
 	)
 	return m
 }

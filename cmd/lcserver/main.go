@@ -118,6 +118,8 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string) *cli.App {
 				Usage: "where lcserver keeps its files (the history database, docs/history.md); empty: no history"},
 			&cli.DurationFlag{Name: "history-retention", Value: 90 * 24 * time.Hour, EnvVars: []string{"LIVECHAT_HISTORY_RETENTION"},
 				Usage: "delete bursts and chat older than this; negative keeps everything"},
+			&cli.StringFlag{Name: "record-channels", EnvVars: []string{"LIVECHAT_RECORD_CHANNELS"},
+				Usage: "comma-separated channel ids whose bursts are recorded as Ogg Opus files in --data-dir/recordings"},
 			&cli.StringFlag{Name: "cpuprofile", EnvVars: []string{"LIVECHAT_CPUPROFILE"},
 				Usage: "write a Go CPU profile of the whole run to this file (for load measurements; docs/performance.md)"},
 		},
@@ -136,6 +138,17 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string) *cli.App {
 			return run(c.Context, cfg, stdout)
 		},
 	}
+}
+
+// commaSeparated splits a comma-separated flag, dropping empty items.
+func commaSeparated(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // defaultDataDir is $XDG_STATE_HOME/lcserver, else ~/.local/state/lcserver (the XDG base
@@ -175,6 +188,7 @@ func configFrom(c *cli.Context, getenv func(string) string) (server.Config, erro
 		MaxMessageLength:  c.Int("max-message-length"),
 		DataDir:           c.String("data-dir"),
 		HistoryRetention:  c.Duration("history-retention"),
+		RecordChannels:    commaSeparated(c.String("record-channels")),
 
 		MaxConnections:            c.Int("max-connections"),
 		MaxConnsPerIP:             c.Int("max-conns-per-ip"),

@@ -134,6 +134,17 @@ func (b *backend) Bursts(ctx context.Context, q msg.ListBursts) (*msg.BurstList,
 	return as[msg.BurstList](b.askActor(ctx, b.s.history, &q))
 }
 
+func (b *backend) Recording(ctx context.Context, id int64) (string, error) {
+	if b.s.history == nil {
+		return "", msg.Errorf(msg.CodeNoHistory, "this server keeps no history (start it with --data-dir)")
+	}
+	r, err := as[msg.Recording](b.askActor(ctx, b.s.history, &msg.GetRecording{Call: adminCall, ID: id}))
+	if err != nil {
+		return "", err
+	}
+	return r.Path, nil
+}
+
 func (b *backend) RevokeFloor(ctx context.Context, channelID string) (*msg.RevokeResult, error) {
 	return as[msg.RevokeResult](b.ask(ctx, &msg.RevokeFloor{Call: adminCall, ChannelID: channelID}))
 }

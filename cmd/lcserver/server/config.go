@@ -76,6 +76,9 @@ type Config struct {
 	// HistoryRetention deletes bursts and chat older than this (default 90 days; negative
 	// keeps everything).
 	HistoryRetention time.Duration
+	// RecordChannels are the channel ids whose bursts are recorded as Ogg Opus files in
+	// DataDir/recordings (docs/history.md); none by default.
+	RecordChannels []string
 
 	// Dev is demo mode (lcserver --dev): the public default secret is allowed, and only on
 	// loopback (Bind and AdvertiseIP default to 127.0.0.1).
