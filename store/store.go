@@ -255,18 +255,34 @@ func (s *Store) RecentMessages(n int) (map[string][]msg.MessageEvent, error) {
 	return out, rows.Err()
 }
 
-// Prune deletes bursts granted and chat sent before cutoff; it returns how many rows went.
-func (s *Store) Prune(cutoff time.Time) (int64, error) {
+// Prune deletes bursts granted and chat sent before cutoff; it returns how many rows went and
+// the recording files of the deleted bursts (relative to the data directory), for the caller
+// to remove.
+func (s *Store) Prune(cutoff time.Time) (int64, []string, error) {
 	c := formatTime(cutoff)
+	var files []string
+	rows, err := s.db.Query(`SELECT recording FROM bursts WHERE granted_at < ? AND end_reason IS NOT NULL AND recording IS NOT NULL`, c)
+	if err != nil {
+		return 0, nil, fmt.Errorf("prune recordings: %w", err)
+	}
+	for rows.Next() {
+		var f string
+		if err := rows.Scan(&f); err != nil {
+			rows.Close()
+			return 0, nil, fmt.Errorf("prune recordings: %w", err)
+		}
+		files = append(files, f)
+	}
+	rows.Close()
 	r1, err := s.db.Exec(`DELETE FROM bursts WHERE granted_at < ? AND end_reason IS NOT NULL`, c)
 	if err != nil {
-		return 0, fmt.Errorf("prune bursts: %w", err)
+		return 0, nil, fmt.Errorf("prune bursts: %w", err)
 	}
 	r2, err := s.db.Exec(`DELETE FROM messages WHERE sent_at < ?`, c)
 	if err != nil {
-		return 0, fmt.Errorf("prune messages: %w", err)
+		return 0, files, fmt.Errorf("prune messages: %w", err)
 	}
 	n1, _ := r1.RowsAffected()
 	n2, _ := r2.RowsAffected()
-	return n1 + n2, nil
+	return n1 + n2, files, nil
 }

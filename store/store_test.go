@@ -152,7 +152,7 @@ func TestPrune(t *testing.T) {
 	_ = s.EndBurst(old, msg.BurstEnded{Reason: "release", At: t0.Add(time.Second)})
 	_, _ = s.BeginBurst(msg.BurstBegan{ChannelID: "A", UserID: "u", At: t0.Add(48 * time.Hour)})
 	_ = s.AddMessage(msg.MessageEvent{ChannelID: "A", MessageID: "1", UserID: "u", Content: "x", Timestamp: formatTime(t0)})
-	n, err := s.Prune(t0.Add(24 * time.Hour))
+	n, _, err := s.Prune(t0.Add(24 * time.Hour))
 	if err != nil || n != 2 {
 		t.Fatalf("pruned %d, %v; want 2", n, err)
 	}

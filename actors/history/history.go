@@ -8,7 +8,11 @@
 package history
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"log/slog"
 	"runtime/debug"
 	"time"
@@ -161,7 +165,12 @@ func (a *Actor) prune() {
 	if a.cfg.Retention <= 0 {
 		return
 	}
-	n, err := a.cfg.Store.Prune(a.cfg.Clock.Now().Add(-a.cfg.Retention))
+	n, files, err := a.cfg.Store.Prune(a.cfg.Clock.Now().Add(-a.cfg.Retention))
+	for _, f := range files {
+		if rerr := os.Remove(filepath.Join(a.cfg.Dir, f)); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+			a.fail("prune", rerr)
+		}
+	}
 	if !a.fail("prune", err) && n > 0 {
 		a.log.Info("history pruned", "rows", n, "retention", a.cfg.Retention)
 	}

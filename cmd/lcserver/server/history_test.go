@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/pion/webrtc/v4/pkg/media/oggreader"
 
 	"github.com/minilivechat/minilivechat/actors/msg"
+	"github.com/minilivechat/minilivechat/actors/peer"
 	"github.com/minilivechat/minilivechat/actors/peer/peertest"
 	"github.com/minilivechat/minilivechat/gateway/wstest"
 	"github.com/minilivechat/minilivechat/media"
@@ -169,5 +172,69 @@ func TestRecordingOfAPionTalker(t *testing.T) {
 	t.Logf("recording of %d packets, %v of audio for a %v burst", packets, audio, burst)
 	if code, _ := s.get("/admin/recordings/99.ogg"); code != 404 {
 		t.Errorf("unknown recording: %d, want 404", code)
+	}
+}
+
+// pionPair joins pion/webrtc clients A (talker) and B (listener) to CH_0001 and waits until both
+// are SRTP-ready.
+func pionPair(t *testing.T, s *testServer, mp *peer.Media) (ws map[string]*wstest.Client, rtc map[string]*peertest.Client) {
+	t.Helper()
+	ws = map[string]*wstest.Client{"A": s.client("A", 100), "B": s.client("B", 100)}
+	rtc = map[string]*peertest.Client{}
+	for n, c := range ws {
+		pc := peertest.NewClient(t, n)
+		var join struct {
+			SDPAnswer string `json:"sdp_answer"`
+		}
+		if err := c.Request(opChannelJoin, d{"channel_id": "CH_0001", "sdp_offer": pc.Offer(t)}).Decode(&join); err != nil {
+			t.Fatal(err)
+		}
+		pc.Answer(t, join.SDPAnswer)
+		rtc[n] = pc
+	}
+	for _, n := range []string{"A", "B"} {
+		rtc[n].WaitConnected(t, 20*time.Second)
+	}
+	ufrag := map[string]string{}
+	for _, p := range mp.Peers() {
+		ufrag[p.UserID] = p.Ufrag
+	}
+	for _, n := range []string{"A", "B"} {
+		eventually(t, 15*time.Second, n+" SRTP ready", func() bool { d, _ := mp.Peer(ufrag[n]); return d.SRTPReady })
+	}
+	return ws, rtc
+}
+
+// TestRecordingDiskFull (docs/history.md): when the recording cannot be written (here the file
+// is /dev/full, as on a full disk) the failure is counted and the call loses no packet.
+func TestRecordingDiskFull(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "recordings"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/dev/full", filepath.Join(dir, "recordings", "1.ogg")); err != nil {
+		t.Fatal(err)
+	}
+	s, mp, m := startWithMedia(t, func(c *Config) { c.DataDir, c.RecordChannels = dir, []string{"CH_0001"} })
+	ws, rtc := pionPair(t, s, mp)
+	ws["A"].Send(opFloorRequest, d{"channel_id": "CH_0001"})
+	ws["A"].Await(opFloorGranted)
+	const n = 100
+	rtc["A"].Send(t, n, 'A', time.Millisecond)
+	if got := rtc["B"].WaitReceived(n, 15*time.Second); peertest.CountTagged(got, 'A') != n {
+		t.Fatalf("the listener got %d of %d packets while recording failed", peertest.CountTagged(got, 'A'), n)
+	}
+	ws["A"].Send(opFloorRelease, d{"channel_id": "CH_0001"})
+	ws["B"].Await(opFloorIdle)
+	if got := media.CounterValue(m.HistoryErrors.WithLabelValues("recording")); got < 1 {
+		t.Errorf("history_errors_total{kind=recording} = %v, want the failure counted", got)
+	}
+	if got := media.CounterValue(m.RecordingPackets); got != 0 {
+		t.Errorf("%v packets recorded to a full disk", got)
+	}
+	code, body := s.get("/admin/bursts?channel=CH_0001")
+	var l msg.BurstList
+	if err := json.Unmarshal([]byte(body), &l); code != 200 || err != nil || len(l.Bursts) != 1 || l.Bursts[0].Recording != "" || l.Bursts[0].EndReason != "release" {
+		t.Fatalf("burst after a failed recording: %d %s", code, body)
 	}
 }
