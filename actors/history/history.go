@@ -3,6 +3,9 @@
 // end, a chat message, a channel saved or deleted — and never wait for the write; the admin
 // API asks it for the burst log with RequestFuture (docs/history.md).
 //
+// Channels that record also send it each relayed packet of a burst (msg.RecordedPacket); it
+// writes them to the burst's Ogg Opus file (recording.go).
+//
 // A failed write is logged and counted in livechat_history_errors_total{kind}; the call goes
 // on, because history must never stop the live channel.
 package history
