@@ -2,7 +2,10 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -11,7 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/webrtc/v4/pkg/media/oggreader"
+
 	"github.com/minilivechat/minilivechat/actors/msg"
+	"github.com/minilivechat/minilivechat/actors/peer/peertest"
 	"github.com/minilivechat/minilivechat/cmd/lcserver/server"
 	"github.com/minilivechat/minilivechat/gateway/token"
 	"github.com/minilivechat/minilivechat/gateway/wstest"
@@ -31,7 +37,8 @@ type proc struct {
 // it if it still runs.
 func startServer(t *testing.T, bin, dataDir string) *proc {
 	t.Helper()
-	cmd := exec.Command(bin, "--port", "0", "--udp-port", "0", "--bind", "127.0.0.1", "--advertise-ip", "127.0.0.1")
+	cmd := exec.Command(bin, "--port", "0", "--udp-port", "0", "--bind", "127.0.0.1", "--advertise-ip", "127.0.0.1",
+		"--record-channels", "HIST_1")
 	cmd.Env = append(os.Environ(), "LIVECHAT_SECRET="+restartSecret, "LIVECHAT_DATA_DIR="+dataDir)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -86,6 +93,39 @@ func (p *proc) client(t *testing.T, user string) *wstest.Client {
 	return c
 }
 
+// waitSRTPReady polls GET /admin/peers until n peers are SRTP-ready.
+func (p *proc) waitSRTPReady(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		res, err := http.Get("http://" + p.addr + "/admin/peers")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var l struct {
+			Peers []msg.PeerInfo `json:"peers"`
+		}
+		err = json.NewDecoder(res.Body).Decode(&l)
+		res.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ready := 0
+		for _, pi := range l.Peers {
+			if pi.SRTPReady {
+				ready++
+			}
+		}
+		if ready >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d peers SRTP-ready", ready, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func (p *proc) bursts(t *testing.T, channel string) []msg.Burst {
 	t.Helper()
 	res, err := http.Get("http://" + p.addr + "/admin/bursts?channel=" + channel)
@@ -106,7 +146,8 @@ func (p *proc) bursts(t *testing.T, channel string) []msg.Burst {
 // TestHistorySurvivesRestart (docs/history.md): a user's channel (renamed after creation), a
 // finished burst, a burst still on the air and a chat message are there after the real binary
 // is stopped and started again on the same data directory — with SIGTERM the open burst ends
-// "shutdown", after SIGKILL it is marked "interrupted" at the next start.
+// "shutdown", after SIGKILL it is marked "interrupted" at the next start — and the open burst's
+// recording decodes page by page with as many Opus packets as the listener heard.
 func TestHistorySurvivesRestart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
@@ -128,8 +169,22 @@ func TestHistorySurvivesRestart(t *testing.T) {
 			alice, bob := p.client(t, "alice"), p.client(t, "bob")
 			alice.Request(10, map[string]any{"channel_id": "HIST_1", "freq": "77", "channel_name": "first"})
 			alice.Request(13, map[string]any{"channel_id": "HIST_1", "channel_name": "dispatch"})
-			alice.Request(11, map[string]any{"channel_id": "HIST_1"})
-			bob.Request(11, map[string]any{"channel_id": "HIST_1"})
+			// Both join with media: bob's burst at the stop is recorded, alice hears it.
+			rtc := map[string]*peertest.Client{}
+			for name, c := range map[string]*wstest.Client{"alice": alice, "bob": bob} {
+				pc := peertest.NewClient(t, name)
+				var join struct {
+					SDPAnswer string `json:"sdp_answer"`
+				}
+				if err := c.Request(11, map[string]any{"channel_id": "HIST_1", "sdp_offer": pc.Offer(t)}).Decode(&join); err != nil {
+					t.Fatal(err)
+				}
+				pc.Answer(t, join.SDPAnswer)
+				rtc[name] = pc
+			}
+			for _, pc := range rtc {
+				pc.WaitConnected(t, 20*time.Second)
+			}
 			alice.Send(30, map[string]any{"channel_id": "HIST_1"})
 			alice.Await(110)
 			alice.Send(31, map[string]any{"channel_id": "HIST_1"})
@@ -137,6 +192,13 @@ func TestHistorySurvivesRestart(t *testing.T) {
 			alice.Request(20, map[string]any{"channel_id": "HIST_1", "content": "unit 4 on scene"})
 			bob.Send(30, map[string]any{"channel_id": "HIST_1"})
 			bob.Await(110)
+			p.waitSRTPReady(t, 2)
+			const spoken = 30
+			rtc["bob"].Send(t, spoken, 'B', 2*time.Millisecond)
+			heard := peertest.CountTagged(rtc["alice"].WaitReceived(spoken, 10*time.Second), 'B')
+			if heard < spoken {
+				t.Fatalf("alice heard %d of bob's packets", heard)
+			}
 			// The history actor has written all of it once it answers (mailbox order).
 			if n := len(p.bursts(t, "HIST_1")); n != 2 {
 				t.Fatalf("%d bursts before the stop, want 2", n)
@@ -166,6 +228,26 @@ func TestHistorySurvivesRestart(t *testing.T) {
 				t.Errorf("the finished burst: %+v, want alice ended by release with an end time", b)
 			}
 
+			// The recording of the burst on the air decodes and holds what the listener heard.
+			if bs[0].Recording == "" {
+				t.Fatalf("the burst on the air has no recording: %+v", bs[0])
+			}
+			res, err := http.Get("http://" + p2.addr + bs[0].Recording)
+			if err != nil {
+				t.Fatal(err)
+			}
+			file, err := io.ReadAll(res.Body)
+			res.Body.Close()
+			if err != nil || res.StatusCode != http.StatusOK {
+				t.Fatalf("GET %s: %s %v", bs[0].Recording, res.Status, err)
+			}
+			if n := oggAudioPackets(t, file); n != heard {
+				t.Errorf("recording after %v has %d packets, alice heard %d", tc.sig, n, heard)
+			}
+			if tc.sig == syscall.SIGTERM && bs[0].Packets != uint64(heard) {
+				t.Errorf("burst row counts %d packets, alice heard %d", bs[0].Packets, heard)
+			}
+
 			carol := p2.client(t, "carol")
 			var ack struct {
 				Messages []msg.MessageEvent `json:"messages"`
@@ -192,5 +274,28 @@ func TestHistorySurvivesRestart(t *testing.T) {
 				t.Errorf("message id %s reused after restart", mack.MessageID)
 			}
 		})
+	}
+}
+
+// oggAudioPackets parses an Ogg Opus file page by page (checksums checked) and counts the audio
+// pages (one packet each, as lcserver writes them).
+func oggAudioPackets(t *testing.T, b []byte) int {
+	t.Helper()
+	r, _, err := oggreader.NewWith(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("not an Ogg Opus file: %v", err)
+	}
+	n := 0
+	for {
+		payload, _, err := r.ParseNextPage()
+		if errors.Is(err, io.EOF) {
+			return n
+		}
+		if err != nil {
+			t.Fatalf("page after %d packets: %v", n, err)
+		}
+		if len(payload) > 0 && !bytes.HasPrefix(payload, []byte("OpusTags")) {
+			n++
+		}
 	}
 }
