@@ -38,6 +38,15 @@ type Status struct {
 	Peers       int     `json:"peers"`
 	FloorActive int     `json:"floor_active"`
 	Version     string  `json:"version"`
+	// Recording is present when some channel is recorded (docs/history.md).
+	Recording *RecordingStatus `json:"recording,omitempty"`
+}
+
+// RecordingStatus is the recording part of GET /admin/status.
+type RecordingStatus struct {
+	Channels []string `json:"channels"` // the recorded channel ids
+	Packets  uint64   `json:"packets"`  // Opus packets written
+	Errors   uint64   `json:"errors"`   // recordings stopped or not started (full disk, …)
 }
 
 // PeerList is GET /admin/peers.

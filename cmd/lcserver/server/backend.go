@@ -10,6 +10,7 @@ import (
 
 	"github.com/minilivechat/minilivechat/actors/msg"
 	"github.com/minilivechat/minilivechat/admin"
+	"github.com/minilivechat/minilivechat/media"
 )
 
 // defaultAskTimeout bounds an admin question whose context has no deadline.
@@ -81,7 +82,20 @@ func (b *backend) Status(ctx context.Context) (*admin.Status, error) {
 	return &admin.Status{
 		UptimeS: time.Since(b.s.started).Seconds(), Users: st.Users, Channels: st.Channels,
 		Peers: len(b.peers()), FloorActive: st.FloorActive, Version: b.s.cfg.Version,
+		Recording: b.recordingStatus(),
 	}, nil
+}
+
+func (b *backend) recordingStatus() *admin.RecordingStatus {
+	if b.s.history == nil || len(b.s.cfg.RecordChannels) == 0 {
+		return nil
+	}
+	m := b.s.m
+	return &admin.RecordingStatus{
+		Channels: b.s.cfg.RecordChannels,
+		Packets:  uint64(media.CounterValue(m.RecordingPackets)),
+		Errors:   uint64(media.CounterValue(m.HistoryErrors.WithLabelValues("recording"))),
+	}
 }
 
 func (b *backend) Users(ctx context.Context) (*msg.UserList, error) {

@@ -237,4 +237,15 @@ func TestRecordingDiskFull(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &l); code != 200 || err != nil || len(l.Bursts) != 1 || l.Bursts[0].Recording != "" || l.Bursts[0].EndReason != "release" {
 		t.Fatalf("burst after a failed recording: %d %s", code, body)
 	}
+	// The operator sees it in /admin/status.
+	code, body = s.get("/admin/status")
+	var st struct {
+		Recording *struct {
+			Channels []string `json:"channels"`
+			Errors   uint64   `json:"errors"`
+		} `json:"recording"`
+	}
+	if err := json.Unmarshal([]byte(body), &st); code != 200 || err != nil || st.Recording == nil || st.Recording.Errors < 1 || len(st.Recording.Channels) != 1 {
+		t.Fatalf("/admin/status after a failed recording: %d %s", code, body)
+	}
 }
