@@ -158,6 +158,14 @@ func (s *Store) SetRecording(id int64, file string) error {
 	return nil
 }
 
+// UnlinkRecording forgets burst id's recording (its file was removed).
+func (s *Store) UnlinkRecording(id int64) error {
+	if _, err := s.db.Exec(`UPDATE bursts SET recording = NULL WHERE id = ?`, id); err != nil {
+		return fmt.Errorf("unlink recording of burst %d: %w", id, err)
+	}
+	return nil
+}
+
 // Recording is the recording file of burst id, "" when it has none.
 func (s *Store) Recording(id int64) (string, error) {
 	var f sql.NullString

@@ -41,9 +41,12 @@ type Config struct {
 	// Retention deletes bursts and chat older than this; zero takes DefaultRetention,
 	// negative keeps everything.
 	Retention time.Duration
-	Clock     clock.Clock      // default clock.Real()
-	Metrics   *metrics.Metrics // default a private metrics.New()
-	Logger    *slog.Logger     // default slog.Default()
+	// MaxRecordingBytes caps the total size of the recordings: after each burst the oldest
+	// files go until the rest fit. Zero or negative: no cap.
+	MaxRecordingBytes int64
+	Clock             clock.Clock      // default clock.Real()
+	Metrics           *metrics.Metrics // default a private metrics.New()
+	Logger            *slog.Logger     // default slog.Default()
 }
 
 // pruneTimer is what the retention timer posts.
@@ -112,8 +115,12 @@ func (a *Actor) Receive(ctx actor.Context) {
 			return // its begin failed to be written
 		}
 		delete(a.open, m.ChannelID)
+		recorded := a.rec[m.ChannelID] != nil
 		a.stopRecording(m.ChannelID)
 		a.fail("burst", st.EndBurst(id, *m))
+		if recorded {
+			a.capRecordings()
+		}
 	case *msg.ChatPosted:
 		a.fail("chat", st.AddMessage(m.Message))
 	case *msg.ChannelSaved:

@@ -1,10 +1,13 @@
 package history
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4/pkg/media/oggwriter"
@@ -86,6 +89,59 @@ func (a *Actor) recordingFailed(channelID string, err error) {
 	if !a.failing {
 		a.failing = true
 		a.log.Error("recording stopped; the call goes on (logged once until a recording succeeds)", "channel_id", channelID, "err", err)
+	}
+}
+
+// capRecordings removes the oldest closed recordings (lowest burst ids) until the total size
+// is within MaxRecordingBytes; open recordings are kept.
+func (a *Actor) capRecordings() {
+	limit := a.cfg.MaxRecordingBytes
+	if limit <= 0 {
+		return
+	}
+	dir := filepath.Join(a.cfg.Dir, RecordingsDir)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		a.fail("prune", err)
+		return
+	}
+	type file struct {
+		id   int64
+		size int64
+	}
+	var files []file
+	var total int64
+	open := map[string]bool{}
+	for _, r := range a.rec {
+		open[filepath.Base(r.file)] = true
+	}
+	for _, e := range entries {
+		id, perr := strconv.ParseInt(strings.TrimSuffix(e.Name(), ".ogg"), 10, 64)
+		info, ierr := e.Info()
+		if perr != nil || ierr != nil || !info.Mode().IsRegular() {
+			continue
+		}
+		total += info.Size()
+		if !open[e.Name()] {
+			files = append(files, file{id: id, size: info.Size()})
+		}
+	}
+	slices.SortFunc(files, func(x, y file) int { return cmp.Compare(x.id, y.id) })
+	removed := 0
+	for _, f := range files {
+		if total <= limit {
+			break
+		}
+		if err := os.Remove(filepath.Join(dir, strconv.FormatInt(f.id, 10)+".ogg")); err != nil {
+			a.fail("prune", err)
+			continue
+		}
+		total -= f.size
+		removed++
+		a.fail("prune", a.cfg.Store.UnlinkRecording(f.id))
+	}
+	if removed > 0 {
+		a.log.Info("oldest recordings removed to stay within the size cap", "files", removed, "limit_bytes", limit)
 	}
 }
 

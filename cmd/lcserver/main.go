@@ -120,6 +120,8 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string) *cli.App {
 				Usage: "delete bursts and chat older than this; negative keeps everything"},
 			&cli.StringFlag{Name: "record-channels", EnvVars: []string{"LIVECHAT_RECORD_CHANNELS"},
 				Usage: "comma-separated channel ids whose bursts are recorded as Ogg Opus files in --data-dir/recordings"},
+			&cli.IntFlag{Name: "recordings-max-mb", EnvVars: []string{"LIVECHAT_RECORDINGS_MAX_MB"},
+				Usage: "cap on the recordings' total size in MiB, the oldest removed first; 0 = no cap"},
 			&cli.StringFlag{Name: "cpuprofile", EnvVars: []string{"LIVECHAT_CPUPROFILE"},
 				Usage: "write a Go CPU profile of the whole run to this file (for load measurements; docs/performance.md)"},
 		},
@@ -189,6 +191,7 @@ func configFrom(c *cli.Context, getenv func(string) string) (server.Config, erro
 		DataDir:           c.String("data-dir"),
 		HistoryRetention:  c.Duration("history-retention"),
 		RecordChannels:    commaSeparated(c.String("record-channels")),
+		MaxRecordingBytes: int64(c.Int("recordings-max-mb")) << 20,
 
 		MaxConnections:            c.Int("max-connections"),
 		MaxConnsPerIP:             c.Int("max-conns-per-ip"),

@@ -38,7 +38,7 @@ func (s *Server) startHistory() (restored, error) {
 		return restored{}, fmt.Errorf("history: %w", err)
 	}
 	s.history = s.system.Root.Spawn(history.Props(history.Config{
-		Store: st, Dir: s.cfg.DataDir, Retention: s.cfg.HistoryRetention, Metrics: s.m, Logger: s.log,
+		Store: st, Dir: s.cfg.DataDir, MaxRecordingBytes: s.cfg.MaxRecordingBytes, Retention: s.cfg.HistoryRetention, Metrics: s.m, Logger: s.log,
 	}))
 	s.log.Info("history database open", "dir", s.cfg.DataDir, "file", store.FileName,
 		"channels", len(r.channels))

@@ -79,6 +79,8 @@ type Config struct {
 	// RecordChannels are the channel ids whose bursts are recorded as Ogg Opus files in
 	// DataDir/recordings (docs/history.md); none by default.
 	RecordChannels []string
+	// MaxRecordingBytes caps the recordings' total size, oldest removed first; 0: no cap.
+	MaxRecordingBytes int64
 
 	// Dev is demo mode (lcserver --dev): the public default secret is allowed, and only on
 	// loopback (Bind and AdvertiseIP default to 127.0.0.1).
