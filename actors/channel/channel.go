@@ -718,7 +718,8 @@ func (a *Actor) stopTimers() {
 }
 
 // relay passes a packet from a member's peer to every other member's peer while its sender
-// holds the floor, and drops it otherwise. It allocates nothing and never blocks.
+// holds the floor, and drops it otherwise. It never blocks, and allocates nothing unless the
+// channel records (one small message per packet to the history actor, docs/history.md).
 func (a *Actor) relay(ctx actor.Context, pkt *media.Packet) {
 	if a.deleted || !a.floor.IsHolder(pkt.From) {
 		a.dropNotHolder.Inc()
