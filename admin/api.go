@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -44,6 +45,7 @@ const (
 	pathAdminChans  = "/admin/channels"
 	pathPeers       = "/admin/peers"
 	pathFloorRevoke = "/admin/floor-revoke"
+	pathBursts      = "/admin/bursts"
 	pathHealthz     = "/healthz"
 	pathMetrics     = "/metrics"
 )
@@ -70,6 +72,8 @@ type api struct {
 //	GET  /admin/channels, /admin/channels/:id     channels; detail with members, queue, peers
 //	GET  /admin/peers, /admin/peers/:ufrag        media peers; detail with tracks
 //	POST /admin/floor-revoke/:channel_id          revoke the floor and clear the queue
+//	GET  /admin/bursts?channel=&since=&limit=     the burst log, newest first (docs/history.md)
+//	GET  /admin/recordings/:id.ogg                a burst's Ogg Opus recording
 //	GET  /healthz                                 liveness (the backend answers in time)
 //	GET  /metrics                                 Prometheus exposition of opts.Metrics
 //
@@ -106,6 +110,8 @@ func Mount(e *echo.Echo, opts Options) {
 	g.GET("/peers", a.peers, a.count, auth)
 	g.GET("/peers/:ufrag", a.peer, a.count, auth)
 	g.POST("/floor-revoke/:id", a.revokeFloor, a.count, auth)
+	g.GET("/bursts", a.bursts, a.count, auth)
+	g.GET("/recordings/:file", a.recording, a.count, auth)
 	g.RouteNotFound("", a.notFound, a.count, auth)
 	g.RouteNotFound("/*", a.notFound, a.count, auth)
 }
@@ -218,6 +224,56 @@ func (a *api) peer(c echo.Context) error {
 	}
 	return call(a, c, func(ctx context.Context) (*msg.PeerDetail, error) { return a.b.Peer(ctx, u) })
 }
+
+// bursts is GET /admin/bursts: channel (an id), since (RFC 3339) and limit (1…1000, default
+// 100) are optional; a bad one is a 400.
+func (a *api) bursts(c echo.Context) error {
+	var q msg.ListBursts
+	bad := func(format string, args ...any) error {
+		return a.fail(c, msg.Errorf(msg.CodeMalformed, format, args...))
+	}
+	if v := c.QueryParam("channel"); v != "" {
+		if !idPattern.MatchString(v) {
+			return bad("channel %q is not a channel id", v)
+		}
+		q.ChannelID = v
+	}
+	if v := c.QueryParam("since"); v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			return bad("since %q is not an RFC 3339 time (2026-03-01T12:00:00Z)", v)
+		}
+		q.Since = t
+	}
+	if v := c.QueryParam("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > MaxBurstLimit {
+			return bad("limit %q must be a number from 1 to %d", v, MaxBurstLimit)
+		}
+		q.Limit = n
+	}
+	return call(a, c, func(ctx context.Context) (*msg.BurstList, error) { return a.b.Bursts(ctx, q) })
+}
+
+// recording is GET /admin/recordings/{id}.ogg.
+func (a *api) recording(c echo.Context) error {
+	f := c.Param("file")
+	id, err := strconv.ParseInt(strings.TrimSuffix(f, ".ogg"), 10, 64)
+	if err != nil || !strings.HasSuffix(f, ".ogg") || id <= 0 {
+		return a.fail(c, msg.Errorf(msg.CodeMalformed, "recording %q must be a burst id followed by .ogg", f))
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), a.timeout)
+	defer cancel()
+	path, err := a.b.Recording(ctx, id)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	c.Response().Header().Set(echo.HeaderContentType, "audio/ogg")
+	return c.File(path)
+}
+
+// MaxBurstLimit is the largest limit GET /admin/bursts accepts.
+const MaxBurstLimit = 1000
 
 func (a *api) revokeFloor(c echo.Context) error {
 	id, ok := a.param(c, "id", "channel id", idPattern)

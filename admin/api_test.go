@@ -193,6 +193,10 @@ func TestErrorsMapToStatus(t *testing.T) {
 		{"GET", "/admin/channels/CH.1", 400, msg.CodeMalformed},
 		{"GET", "/admin/peers/bad-ufrag!", 400, msg.CodeMalformed},
 		{"POST", "/admin/floor-revoke/%C3%A9", 400, msg.CodeMalformed},
+		{"GET", "/admin/bursts?limit=0", 400, msg.CodeMalformed},
+		{"GET", "/admin/bursts?limit=1001", 400, msg.CodeMalformed},
+		{"GET", "/admin/bursts?since=yesterday", 400, msg.CodeMalformed},
+		{"GET", "/admin/bursts?channel=CH.1", 400, msg.CodeMalformed},
 	}
 	for _, c := range cases {
 		rec := do(e, c.method, c.path, loopback, "")
@@ -358,5 +362,20 @@ func TestRouterRefusalsKeepTheErrorShape(t *testing.T) {
 		if body := decodeJSON[admin.ErrorBody](t, rec); body.Code != c.code || body.Error == "" {
 			t.Errorf("%s %s body %s, want {error, code %d}", c.method, c.path, rec.Body, c.code)
 		}
+	}
+}
+
+func TestBurstsRoute(t *testing.T) {
+	e, _, _ := newAPI(t, "")
+	rec := do(e, "GET", "/admin/bursts?channel=CH_0001&since=2026-03-01T11:59:30Z&limit=10", loopback, "")
+	if rec.Code != 200 {
+		t.Fatalf("status %d %s", rec.Code, rec.Body)
+	}
+	l := decodeJSON[msg.BurstList](t, rec)
+	if len(l.Bursts) != 1 || l.Bursts[0].ID != 2 {
+		t.Fatalf("since 11:59:30: %+v, want burst 2 only", l.Bursts)
+	}
+	if rec := do(e, "GET", "/admin/bursts", "192.0.2.7:4000", ""); rec.Code != 403 {
+		t.Errorf("non-loopback without a token: %d, want 403", rec.Code)
 	}
 }

@@ -22,6 +22,12 @@ type Backend interface {
 	Peers(ctx context.Context) (*PeerList, error)
 	Peer(ctx context.Context, ufrag string) (*msg.PeerDetail, error)
 	RevokeFloor(ctx context.Context, channelID string) (*msg.RevokeResult, error)
+	// Bursts is the burst log, newest first (docs/history.md); msg.CodeNoHistory when the
+	// server keeps none.
+	Bursts(ctx context.Context, q msg.ListBursts) (*msg.BurstList, error)
+	// Recording is the file of burst id's Ogg Opus recording; msg.CodeNoSuchRecording when
+	// it has none.
+	Recording(ctx context.Context, id int64) (path string, err error)
 }
 
 // Status is GET /admin/status.
@@ -32,6 +38,15 @@ type Status struct {
 	Peers       int     `json:"peers"`
 	FloorActive int     `json:"floor_active"`
 	Version     string  `json:"version"`
+	// Recording is present when some channel is recorded (docs/history.md).
+	Recording *RecordingStatus `json:"recording,omitempty"`
+}
+
+// RecordingStatus is the recording part of GET /admin/status.
+type RecordingStatus struct {
+	Channels []string `json:"channels"` // the recorded channel ids
+	Packets  uint64   `json:"packets"`  // Opus packets written
+	Errors   uint64   `json:"errors"`   // recordings stopped or not started (full disk, …)
 }
 
 // PeerList is GET /admin/peers.

@@ -8,7 +8,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/minilivechat/minilivechat/actors/msg"
 )
@@ -69,6 +71,29 @@ func PeerPath(ufrag string) string { return pathPeers + "/" + url.PathEscape(ufr
 // FloorRevokePath is POST /admin/floor-revoke/{id}.
 func FloorRevokePath(channelID string) string {
 	return pathFloorRevoke + "/" + url.PathEscape(channelID)
+}
+
+// BurstsPath is GET /admin/bursts with its query; zero fields are left out.
+func BurstsPath(channelID string, since time.Time, limit int) string {
+	q := url.Values{}
+	if channelID != "" {
+		q.Set("channel", channelID)
+	}
+	if !since.IsZero() {
+		q.Set("since", since.UTC().Format(time.RFC3339))
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	if len(q) == 0 {
+		return pathBursts
+	}
+	return pathBursts + "?" + q.Encode()
+}
+
+// Bursts is GET /admin/bursts.
+func (c *Client) Bursts(ctx context.Context, channelID string, since time.Time, limit int) (*msg.BurstList, error) {
+	return get[msg.BurstList](ctx, c, BurstsPath(channelID, since, limit))
 }
 
 // Status is GET /admin/status.

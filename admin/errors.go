@@ -47,7 +47,7 @@ func statusOf(err error) (int, ErrorBody) {
 
 func statusOfCode(c msg.Code) int {
 	switch c {
-	case msg.CodeNoSuchChannel, msg.CodeNoSuchUser, msg.CodeNoSuchPeer, CodeNotFound:
+	case msg.CodeNoSuchChannel, msg.CodeNoSuchUser, msg.CodeNoSuchPeer, msg.CodeNoHistory, msg.CodeNoSuchRecording, CodeNotFound:
 		return http.StatusNotFound
 	case msg.CodeMalformed:
 		return http.StatusBadRequest

@@ -66,7 +66,23 @@ type Config struct {
 	Metrics   *metrics.Metrics // default a private metrics.New()
 	Logger    *slog.Logger     // default slog.Default()
 	Directory *actor.PID       // receives ChannelChanged and ChannelDeleted; nil: nobody
+
+	// History receives BurstBegan, BurstEnded and ChatPosted (docs/history.md); nil: nothing
+	// is logged.
+	History *actor.PID
+	// Recent is the chat the channel had before the server restarted, oldest first: a
+	// joiner gets it in its JOIN ACK, and message ids go on after the last of it.
+	Recent []msg.MessageEvent
+	// Record sends every relayed packet of a burst to History for the burst's recording
+	// (docs/history.md); off by default.
+	Record bool
+	// RecentLimit is how many chat messages a JOIN ACK carries (default DefaultRecentLimit;
+	// negative: none).
+	RecentLimit int
 }
+
+// DefaultRecentLimit is the chat a joiner gets in its JOIN ACK (docs/protocol.md).
+const DefaultRecentLimit = 20
 
 // member is one joined user.
 type member struct {
@@ -114,6 +130,8 @@ type Actor struct {
 	reap      clock.Timer    // armed while a user-created channel is empty
 	reapGen   uint64         // a reapTimer of another generation is stale
 	msgSeq    uint64
+	recent    []msg.MessageEvent // the last RecentLimit chat messages, oldest first
+	burstPkts uint64             // packets relayed from the current holder
 	deleted   bool
 	postSelf  func(any) // sends a message to this actor through the actor system
 
@@ -145,6 +163,9 @@ func New(cfg Config) *Actor {
 	if cfg.MaxMessageLength <= 0 {
 		cfg.MaxMessageLength = MaxMessageLength
 	}
+	if cfg.RecentLimit == 0 {
+		cfg.RecentLimit = DefaultRecentLimit
+	}
 	a := &Actor{
 		cfg:           cfg,
 		log:           cfg.Logger.With("channel_id", cfg.Spec.ChannelID),
@@ -154,6 +175,10 @@ func New(cfg Config) *Actor {
 		members:       make(map[string]*member),
 	}
 	a.floor = a.newFloor()
+	a.recent = append(a.recent, cfg.Recent[max(0, len(cfg.Recent)-max(cfg.RecentLimit, 0)):]...)
+	if n := len(cfg.Recent); n > 0 {
+		a.msgSeq, _ = strconv.ParseUint(cfg.Recent[n-1].MessageID, 10, 64)
+	}
 	return a
 }
 
@@ -206,7 +231,7 @@ func (a *Actor) Receive(ctx actor.Context) {
 	}
 	switch m := ctx.Message().(type) {
 	case *media.Packet:
-		a.relay(m)
+		a.relay(ctx, m)
 	case *floorTimer:
 		a.apply(ctx, a.floor.Timer(m.kind, m.gen, a.cfg.Clock.Now()), nil)
 	case *reapTimer:
@@ -254,6 +279,9 @@ func (a *Actor) Receive(ctx actor.Context) {
 		a.stopTimers()
 		if !a.deleted {
 			a.cfg.Metrics.Members.Sub(float64(len(a.members)))
+			if _, _, _, ok := a.floor.Holder(); ok {
+				a.burstEnded(ctx, msg.RevokeShutdown, a.cfg.Clock.Now())
+			}
 		}
 	}
 }
@@ -331,6 +359,7 @@ func (a *Actor) join(ctx actor.Context, m *msg.JoinChannel) {
 		SDPAnswer:     peer.Answer,
 		ActiveMembers: a.memberList(),
 		Floor:         a.floorInfo(),
+		Messages:      slices.Clone(a.recent),
 	}))
 	a.sendOthers(ctx, user, &msg.ChannelEvent{ChannelID: a.spec.ChannelID, Event: msg.EventJoin, UserID: user})
 }
@@ -470,7 +499,9 @@ func (a *Actor) markDeleted(ctx actor.Context) {
 	a.cfg.Metrics.Members.Sub(float64(len(a.members)))
 	if _, _, since, ok := a.floor.Holder(); ok {
 		a.cfg.Metrics.FloorHoldSeconds.Observe(a.cfg.Clock.Now().Sub(since).Seconds())
+		a.burstEnded(ctx, msg.BurstChannelDeleted, a.cfg.Clock.Now())
 	}
+	a.recent = nil
 	a.members = make(map[string]*member)
 	a.listeners = nil
 	a.floor = a.newFloor()
@@ -520,10 +551,31 @@ func (a *Actor) postMessage(ctx actor.Context, m *msg.PostMessage) {
 		Content:   m.Content,
 		Timestamp: a.cfg.Clock.Now().UTC().Format(msg.TimestampFormat),
 	}
+	a.toHistory(ctx, &msg.ChatPosted{Message: *ev}) // before the ACK: see apply
 	msg.Reply(ctx, call.OK(&msg.MessageAck{MessageID: id}))
 	for _, mem := range a.members {
 		ctx.Send(mem.session, ev)
 	}
+	if limit := a.cfg.RecentLimit; limit > 0 {
+		if len(a.recent) >= limit {
+			a.recent = slices.Delete(a.recent, 0, len(a.recent)-limit+1)
+		}
+		a.recent = append(a.recent, *ev)
+	}
+}
+
+// toHistory sends m to the history actor, if there is one.
+func (a *Actor) toHistory(ctx actor.Context, m any) {
+	if a.cfg.History != nil {
+		ctx.Send(a.cfg.History, m)
+	}
+}
+
+// burstEnded logs the end of the current holder's tenure. The packet count is the relay
+// gate's (burstPkts): what listeners were sent from the holder.
+func (a *Actor) burstEnded(ctx actor.Context, reason string, at time.Time) {
+	a.toHistory(ctx, &msg.BurstEnded{ChannelID: a.spec.ChannelID, Reason: reason, At: at, Packets: a.burstPkts})
+	a.burstPkts = 0
 }
 
 // floorRequest runs a floor transition for a session's request. Floor requests are answered
@@ -584,6 +636,17 @@ func (a *Actor) apply(ctx actor.Context, res floor.Result, asker *actor.PID) {
 	// client that saw GRANTED finds the floor taken in CHANNEL_LIST and /admin/status.
 	if res.Changed {
 		a.changed(ctx, "")
+	}
+	// The history actor, too, hears first: whoever saw the grant or the idle and then asks
+	// GET /admin/bursts finds the row. An ending tenure is logged before the grant that may
+	// follow it in the same transition (preemption): one open burst per channel at a time.
+	if t := res.Ended; t != nil {
+		a.burstEnded(ctx, t.Reason, t.Since.Add(t.Held))
+	}
+	if g := res.Granted; g != nil {
+		a.burstPkts = 0
+		a.toHistory(ctx, &msg.BurstBegan{ChannelID: a.spec.ChannelID, UserID: g.User, Priority: g.Priority, At: g.At,
+			Record: a.cfg.Record && a.cfg.History != nil})
 	}
 	for _, e := range res.Effects {
 		switch e.Kind {
@@ -677,9 +740,10 @@ func (a *Actor) stopTimers() {
 // relay passes a packet from a member's peer to every other member's stream while its sender
 // holds the floor, and drops it otherwise: each listener's stream rewrites and encrypts its
 // copy into the fan-out, and the whole fan-out goes to the socket of the UDP worker that read
-// the talker's packet in one batch (ceil(N / batch) sendmmsg calls). It allocates nothing and
-// never blocks.
-func (a *Actor) relay(pkt *media.Packet) {
+// the talker's packet in one batch (ceil(N / batch) sendmmsg calls). It never blocks, and
+// allocates nothing unless the channel records (one small message per packet to the history
+// actor, docs/history.md).
+func (a *Actor) relay(ctx actor.Context, pkt *media.Packet) {
 	defer pkt.Release()
 	if a.deleted || !a.floor.IsHolder(pkt.From) {
 		a.dropNotHolder.Inc()
@@ -695,6 +759,11 @@ func (a *Actor) relay(pkt *media.Packet) {
 		if out, to, ok := l.stream.Seal(a.fanout.Next(), a.scratch[:n]); ok {
 			a.fanout.Commit(out, to)
 		}
+	}
+	a.burstPkts++ // the burst log's count (docs/history.md)
+	if a.cfg.Record && a.cfg.History != nil {
+		pkt.Retain(1)
+		ctx.Send(a.cfg.History, &msg.RecordedPacket{ChannelID: a.spec.ChannelID, Packet: pkt})
 	}
 	if pkt.Via != nil {
 		pkt.Via.Send(&a.fanout)

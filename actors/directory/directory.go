@@ -21,6 +21,7 @@ package directory
 import (
 	"fmt"
 	"log/slog"
+	"maps"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -56,6 +57,18 @@ type Config struct {
 	MaxUserChannels    int
 	CreateBurst        int
 	CreateInterval     time.Duration
+
+	// History, when set, is told of every user-created channel created, changed or deleted
+	// (msg.ChannelSaved, msg.ChannelForgotten), and is every channel's Channel.History.
+	History *actor.PID
+	// Stored are the user-created channels of the database, spawned at start after the
+	// presets with their creator and creation time; one whose id a preset has is skipped
+	// (the preset wins, docs/history.md). Recent is each channel's chat from the database
+	// (Channel.Recent of its first actor).
+	Stored []msg.StoredChannel
+	Recent map[string][]msg.MessageEvent
+	// Record lists the channel ids whose bursts are recorded (Channel.Record).
+	Record []string
 
 	Clock   clock.Clock      // default clock.Real()
 	Metrics *metrics.Metrics // default a private metrics.New()
@@ -138,9 +151,10 @@ type Actor struct {
 	log      *slog.Logger
 	channels map[string]*entry
 	users    map[string]*user
-	owned    map[string]int           // user id → user-created channels that exist
-	ownedAll int                      // user-created channels that exist
-	budgets  map[string]*createBudget // user id → creation allowance (while not full)
+	recent   map[string][]msg.MessageEvent // restored chat not yet handed to its channel
+	owned    map[string]int                // user id → user-created channels that exist
+	ownedAll int                           // user-created channels that exist
+	budgets  map[string]*createBudget      // user id → creation allowance (while not full)
 }
 
 // New builds a directory actor.
@@ -163,6 +177,9 @@ func New(cfg Config) *Actor {
 	if cfg.Channel.Logger == nil {
 		cfg.Channel.Logger = cfg.Logger
 	}
+	if cfg.Channel.History == nil {
+		cfg.Channel.History = cfg.History
+	}
 	defInt := func(v *int, d int) {
 		if *v == 0 {
 			*v = d
@@ -175,7 +192,7 @@ func New(cfg Config) *Actor {
 		cfg.CreateInterval = DefaultCreateInterval
 	}
 	return &Actor{cfg: cfg, log: cfg.Logger, channels: map[string]*entry{}, users: map[string]*user{},
-		owned: map[string]int{}, budgets: map[string]*createBudget{}}
+		owned: map[string]int{}, budgets: map[string]*createBudget{}, recent: maps.Clone(cfg.Recent)}
 }
 
 // Props is how the server spawns the directory.
@@ -231,11 +248,16 @@ func (d *Actor) Receive(ctx actor.Context) {
 			e.info = m.Info
 			if m.Event == msg.EventUpdate {
 				info := m.Info
+				d.save(ctx, info.Creator, msg.ChannelSpec{ChannelID: info.ChannelID, Freq: info.Freq,
+					ChannelName: info.ChannelName, Capacity: info.Capacity}, info.CreatedAt)
 				d.broadcast(ctx, &msg.ChannelEvent{ChannelID: info.ChannelID, Event: msg.EventUpdate, Channel: &info})
 			}
 		}
 	case *msg.ChannelDeleted:
 		if e := d.channels[m.ChannelID]; e != nil {
+			// Only a real delete (or reap) forgets the stored channel: a channel that ends
+			// because the server stops stays in the database.
+			d.toHistory(ctx, &msg.ChannelForgotten{ChannelID: m.ChannelID})
 			d.drop(ctx, m.ChannelID, e)
 			// Poison, not Stop: requests already in the channel's mailbox are still answered
 			// (with 2000) before it ends.
@@ -313,7 +335,35 @@ func (d *Actor) startPresets(ctx actor.Context) {
 			d.log.Error("skipping invalid preset channel", "channel_id", p.ChannelID, "err", err)
 			continue
 		}
-		d.spawn(ctx, spec, "")
+		d.spawn(ctx, spec, "", time.Time{})
+	}
+	for _, st := range d.cfg.Stored {
+		spec, err := ValidateSpec(st.Spec)
+		if err == nil && d.channels[spec.ChannelID] != nil {
+			err = msg.Errorf(msg.CodeChannelExists, "a preset channel has id %s", spec.ChannelID)
+		}
+		if err != nil || st.Creator == "" {
+			d.log.Warn("not restoring a stored channel", "channel_id", st.Spec.ChannelID, "err", err)
+			continue
+		}
+		d.spawn(ctx, spec, st.Creator, st.CreatedAt)
+	}
+	if len(d.cfg.Stored) > 0 {
+		d.log.Info("channels restored from the database", "channels", len(d.cfg.Stored))
+	}
+	d.recent = nil // a channel created later under the same id starts without chat
+}
+
+// save stores a user-created channel (presets come from the configuration, not the database).
+func (d *Actor) save(ctx actor.Context, creator string, spec msg.ChannelSpec, createdAt time.Time) {
+	if creator != "" {
+		d.toHistory(ctx, &msg.ChannelSaved{Channel: msg.StoredChannel{Spec: spec, Creator: creator, CreatedAt: createdAt}})
+	}
+}
+
+func (d *Actor) toHistory(ctx actor.Context, m any) {
+	if d.cfg.History != nil {
+		ctx.Send(d.cfg.History, m)
 	}
 }
 
@@ -332,7 +382,8 @@ func (d *Actor) create(ctx actor.Context, m *msg.CreateChannel) {
 		msg.Reply(ctx, m.Call.Fail(err))
 		return
 	}
-	info := d.spawn(ctx, spec, m.Call.UserID)
+	info := d.spawn(ctx, spec, m.Call.UserID, time.Time{})
+	d.save(ctx, m.Call.UserID, spec, info.CreatedAt)
 	d.log.Info("channel created", "channel_id", spec.ChannelID, "by", m.Call.UserID)
 	reply := info
 	msg.Reply(ctx, m.Call.OK(&reply))
@@ -389,10 +440,15 @@ func (d *Actor) forgetBudget(user string) {
 	}
 }
 
-// spawn starts a channel actor as a child and records it.
-func (d *Actor) spawn(ctx actor.Context, spec msg.ChannelSpec, creator string) msg.ChannelInfo {
+// spawn starts a channel actor as a child and records it. A zero createdAt is now.
+func (d *Actor) spawn(ctx actor.Context, spec msg.ChannelSpec, creator string, createdAt time.Time) msg.ChannelInfo {
+	if createdAt.IsZero() {
+		createdAt = d.cfg.Clock.Now()
+	}
 	cc := d.cfg.Channel
-	cc.Spec, cc.Creator, cc.CreatedAt, cc.Directory = spec, creator, d.cfg.Clock.Now(), ctx.Self()
+	cc.Spec, cc.Creator, cc.CreatedAt, cc.Directory = spec, creator, createdAt, ctx.Self()
+	cc.Recent = d.recent[spec.ChannelID]
+	cc.Record = slices.Contains(d.cfg.Record, spec.ChannelID)
 	pid := ctx.SpawnPrefix(channel.Props(cc), "channel-"+spec.ChannelID+"-")
 	info := msg.ChannelInfo{
 		ChannelID: spec.ChannelID, Freq: spec.Freq, ChannelName: spec.ChannelName, Capacity: spec.Capacity,

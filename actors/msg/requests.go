@@ -117,6 +117,9 @@ type JoinAck struct {
 	SDPAnswer     string       `json:"sdp_answer,omitempty"`
 	ActiveMembers []MemberInfo `json:"active_members"`
 	Floor         FloorInfo    `json:"floor"`
+	// Messages is the channel's recent chat, oldest first, also from before a restart
+	// (docs/protocol.md, "Chat history"); absent when there is none.
+	Messages []MessageEvent `json:"messages,omitempty"`
 }
 
 // LeaveChannel is CHANNEL_LEAVE, and what a session sends for each joined channel when its

@@ -215,6 +215,39 @@ func (f *Fake) Peer(ctx context.Context, ufrag string) (*msg.PeerDetail, error) 
 	return nil, msg.Errorf(msg.CodeNoSuchPeer, "no such peer: %s", ufrag)
 }
 
+// Bursts implements admin.Backend: two bursts of CH_0001, newest first, filtered by channel
+// and limit.
+func (f *Fake) Bursts(ctx context.Context, q msg.ListBursts) (*msg.BurstList, error) {
+	if err := f.wait(ctx); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	g1, g2 := f.now.Add(-time.Minute), f.now.Add(-10*time.Second)
+	e1 := g1.Add(4200 * time.Millisecond)
+	d1 := 4.2
+	all := []msg.Burst{
+		{ID: 2, ChannelID: "CH_0001", UserID: "swift_falcon_4821", Priority: 100, GrantedAt: g2},
+		{ID: 1, ChannelID: "CH_0001", UserID: "brave_wolf_1234", Priority: 255, Emergency: true, GrantedAt: g1,
+			EndedAt: &e1, EndReason: "release", Packets: 210, DurationS: &d1},
+	}
+	out := []msg.Burst{}
+	for _, b := range all {
+		if (q.ChannelID == "" || b.ChannelID == q.ChannelID) && !b.GrantedAt.Before(q.Since) && (q.Limit <= 0 || len(out) < q.Limit) {
+			out = append(out, b)
+		}
+	}
+	return &msg.BurstList{Bursts: out}, nil
+}
+
+// Recording implements admin.Backend: no burst of the fake has a recording.
+func (f *Fake) Recording(ctx context.Context, id int64) (string, error) {
+	if err := f.wait(ctx); err != nil {
+		return "", err
+	}
+	return "", msg.Errorf(msg.CodeNoSuchRecording, "burst %d has no recording", id)
+}
+
 // RevokeFloor implements admin.Backend: the floor goes idle and the queue is cleared.
 func (f *Fake) RevokeFloor(ctx context.Context, id string) (*msg.RevokeResult, error) {
 	if err := f.wait(ctx); err != nil {

@@ -31,6 +31,13 @@ type Metrics struct {
 	FloorHoldSeconds  prometheus.Histogram
 	FloorGrantLatency prometheus.Histogram // FLOOR_REQUEST received → FLOOR_GRANTED queued, seconds
 
+	// History (docs/history.md): bursts logged, and database writes that failed by what
+	// they wrote (channel, burst, chat, prune).
+	HistoryBursts prometheus.Counter
+	HistoryErrors *prometheus.CounterVec
+	// RecordingPackets counts Opus packets written to recordings.
+	RecordingPackets prometheus.Counter
+
 	PacketsIn      prometheus.Counter
 	PacketsOut     prometheus.Counter
 	BytesIn        prometheus.Counter
@@ -66,6 +73,12 @@ func New() *Metrics {
 			Help: "Media peers (one per member that joined with an SDP offer)."}),
 		Members: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "members",
 			Help: "Channel memberships summed over all channels."}),
+		HistoryBursts: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "history_bursts_total",
+			Help: "Floor grants written to the burst log."}),
+		HistoryErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "history_errors_total",
+			Help: "History database writes that failed, by what was written."}, []string{"kind"}),
+		RecordingPackets: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "recording_packets_total",
+			Help: "Opus packets written to burst recordings."}),
 		FloorGrants: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "floor_grants_total",
 			Help: "Floors granted."}),
 		FloorDenials: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "floor_denials_total",
@@ -110,7 +123,7 @@ func New() *Metrics {
 		m.Sessions, m.Users, m.Channels, m.ChannelCreatesRefused, m.ChannelsReaped, m.Peers, m.Members,
 		m.FloorGrants, m.FloorDenials, m.FloorRevokes, m.FloorHoldSeconds, m.FloorGrantLatency,
 		m.PacketsIn, m.PacketsOut, m.BytesIn, m.BytesOut, m.PacketsDropped, m.SendCalls, m.ReadErrors, m.DTLSHandshakes,
-		m.WSErrors, m.WSRefused, m.ActorPanics, m.HTTPRequests,
+		m.WSErrors, m.WSRefused, m.ActorPanics, m.HTTPRequests, m.HistoryBursts, m.HistoryErrors, m.RecordingPackets,
 	)
 	return m
 }

@@ -133,6 +133,23 @@ func runPeers(ctx context.Context, s remote) error {
 	return show(ctx, s, admin.PeerPath(u), bind(s.client.Peer, u), renderPeer)
 }
 
+func runHistory(ctx context.Context, s remote, limit int, since string) error {
+	id, err := s.optionalArg("channel id")
+	if err != nil {
+		return err
+	}
+	var from time.Time
+	if since != "" {
+		if d, derr := time.ParseDuration(since); derr == nil {
+			from = s.now.Add(-d)
+		} else if from, err = time.Parse(time.RFC3339, since); err != nil {
+			return fmt.Errorf("--since %q is neither a duration (1h) nor an RFC 3339 time", since)
+		}
+	}
+	fetch := func(ctx context.Context) (*msg.BurstList, error) { return s.client.Bursts(ctx, id, from, limit) }
+	return show(ctx, s, admin.BurstsPath(id, from, limit), fetch, renderBursts)
+}
+
 func runFloorRevoke(ctx context.Context, s remote) error {
 	if len(s.args) != 1 {
 		return fmt.Errorf("floor-revoke needs exactly one channel id")

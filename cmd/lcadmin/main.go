@@ -107,6 +107,18 @@ func newApp(stdout, stderr io.Writer, now func() time.Time) *cli.App {
 				Action: func(c *cli.Context) error { return withServer(c, now, runPeers) },
 			},
 			{
+				Name: "history", Usage: "the burst log (who talked when, how it ended), newest first", ArgsUsage: "[channel_id]",
+				Flags: []cli.Flag{
+					&cli.IntFlag{Name: "limit", Value: 50, Usage: "at most this many bursts (1..1000)"},
+					&cli.StringFlag{Name: "since", Usage: "only bursts granted since this RFC 3339 time or this long ago (1h, 30m)"},
+				},
+				Action: func(c *cli.Context) error {
+					return withServer(c, now, func(ctx context.Context, s remote) error {
+						return runHistory(ctx, s, c.Int("limit"), c.String("since"))
+					})
+				},
+			},
+			{
 				Name: "floor-revoke", Usage: "take the floor from its holder and clear the queue", ArgsUsage: "<channel_id>",
 				Action: func(c *cli.Context) error { return withServer(c, now, runFloorRevoke) },
 			},

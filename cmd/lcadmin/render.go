@@ -123,6 +123,26 @@ func renderChannel(w io.Writer, c *msg.AdminChannelDetail, now time.Time) error 
 
 func idle(s float64) string { return strconv.FormatFloat(s, 'f', 0, 64) }
 
+func renderBursts(w io.Writer, l *msg.BurstList) error {
+	t := table{indent: " ", header: []string{"ID", "CHANNEL", "TALKER", "PRIO", "GRANTED", "DURATION", "ENDED BY", "PACKETS"}}
+	for _, b := range l.Bursts {
+		prio := strconv.Itoa(b.Priority)
+		if b.Emergency {
+			prio += " !"
+		}
+		dur, reason := "-", b.EndReason
+		if b.DurationS != nil {
+			dur = strconv.FormatFloat(*b.DurationS, 'f', 1, 64) + " s"
+		}
+		if reason == "" {
+			reason = "(talking)"
+		}
+		t.add(strconv.FormatInt(b.ID, 10), b.ChannelID, b.UserID, prio, b.GrantedAt.UTC().Format(timeLayout),
+			dur, reason, strconv.FormatUint(b.Packets, 10))
+	}
+	return writeTable(w, &t, "no bursts")
+}
+
 func renderPeers(w io.Writer, l *admin.PeerList) error {
 	t := table{indent: " ", header: []string{"UFRAG", "USER ID", "CHANNEL", "ADDRESS", "IDLE(s)", "SRTP", "PKTS IN", "PKTS OUT"}}
 	for _, p := range l.Peers {

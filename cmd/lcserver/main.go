@@ -125,12 +125,18 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string) *cli.App {
 				Usage: "longest chat message, in Unicode code points"},
 			&cli.BoolFlag{Name: "dev", EnvVars: []string{"LIVECHAT_DEV"},
 				Usage: "demo mode on loopback: the public default secret, ready-to-use tokens and web client links (refused with a custom LIVECHAT_SECRET)"},
+			&cli.StringFlag{Name: "data-dir", Value: defaultDataDir(getenv), EnvVars: []string{"LIVECHAT_DATA_DIR"},
+				Usage: "where lcserver keeps its files (the history database, docs/history.md; the self-signed certificate and ACME cache); empty: no history"},
+			&cli.DurationFlag{Name: "history-retention", Value: 90 * 24 * time.Hour, EnvVars: []string{"LIVECHAT_HISTORY_RETENTION"},
+				Usage: "delete bursts and chat older than this; negative keeps everything"},
+			&cli.StringFlag{Name: "record-channels", EnvVars: []string{"LIVECHAT_RECORD_CHANNELS"},
+				Usage: "comma-separated channel ids whose bursts are recorded as Ogg Opus files in --data-dir/recordings"},
+			&cli.IntFlag{Name: "recordings-max-mb", EnvVars: []string{"LIVECHAT_RECORDINGS_MAX_MB"},
+				Usage: "cap on the recordings' total size in MiB, the oldest removed first; 0 = no cap"},
 			&cli.StringFlag{Name: "cpuprofile", EnvVars: []string{"LIVECHAT_CPUPROFILE"},
 				Usage: "write a Go CPU profile of the whole run to this file (for load measurements; docs/performance.md)"},
 			&cli.StringFlag{Name: "config", EnvVars: []string{"LIVECHAT_CONFIG"},
 				Usage: "YAML file of settings, keys named as the long flags (port: 8443); flags and LIVECHAT_* variables win over it"},
-			&cli.StringFlag{Name: "data-dir", Value: defaultDataDir(getenv), EnvVars: []string{"LIVECHAT_DATA_DIR"},
-				Usage: "where lcserver keeps its files (self-signed certificate, ACME cache)"},
 			&cli.StringFlag{Name: "tls-cert", EnvVars: []string{"LIVECHAT_TLS_CERT"},
 				Usage: "PEM certificate (chain) for HTTPS/WSS on --port; reloaded when the file changes and on SIGHUP"},
 			&cli.StringFlag{Name: "tls-key", EnvVars: []string{"LIVECHAT_TLS_KEY"},
@@ -181,6 +187,17 @@ func defaultDataDir(getenv func(string) string) string {
 	return ""
 }
 
+// commaSeparated splits a comma-separated flag, dropping empty items.
+func commaSeparated(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
 // configFrom turns flags and environment into a server.Config with a logger.
 func configFrom(c *cli.Context, getenv func(string) string) (server.Config, error) {
 	var level slog.Level
@@ -206,6 +223,10 @@ func configFrom(c *cli.Context, getenv func(string) string) (server.Config, erro
 		OutboundQueue:     c.Int("ws-queue"),
 		IdentifyTimeout:   c.Duration("identify-timeout"),
 		MaxMessageLength:  c.Int("max-message-length"),
+		DataDir:           c.String("data-dir"),
+		HistoryRetention:  c.Duration("history-retention"),
+		RecordChannels:    commaSeparated(c.String("record-channels")),
+		MaxRecordingBytes: int64(c.Int("recordings-max-mb")) << 20,
 
 		MaxConnections:            c.Int("max-connections"),
 		MaxConnsPerIP:             c.Int("max-conns-per-ip"),
@@ -224,7 +245,6 @@ func configFrom(c *cli.Context, getenv func(string) string) (server.Config, erro
 		AdminToken:            getenv("LIVECHAT_ADMIN_TOKEN"),
 		Dev:                   c.Bool("dev"),
 		Version:               buildinfo.Version(version),
-		DataDir:               c.String("data-dir"),
 		TLSCert:               c.String("tls-cert"),
 		TLSKey:                c.String("tls-key"),
 		TLSSelfSigned:         c.Bool("tls-self-signed"),

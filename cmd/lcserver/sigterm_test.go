@@ -30,7 +30,7 @@ func TestSIGTERMShutsDownGracefullyWithExitZero(t *testing.T) {
 	}
 	const secret = "sigterm-secret"
 	cmd := exec.Command(bin, "--port", "0", "--udp-port", "0", "--bind", "127.0.0.1", "--advertise-ip", "127.0.0.1")
-	cmd.Env = append(os.Environ(), "LIVECHAT_SECRET="+secret)
+	cmd.Env = append(os.Environ(), "LIVECHAT_SECRET="+secret, "LIVECHAT_DATA_DIR="+t.TempDir())
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -26,10 +26,11 @@ var listeningLine = regexp.MustCompile(`msg="lcserver listening" addr=(\S+)`)
 // --advertise-ip 127.0.0.1 and extra flags, LIVECHAT_SECRET=secret, and waits (up to 30 s)
 // for its "lcserver listening" log line. Its log is drained (to logTo when not nil). The
 // per-user channel limits are lifted (one control session creates every channel of a run);
-// extra flags come last and win.
+// the server keeps no history (each run starts from the presets, and no run writes the
+// user's data directory); extra flags come last and win.
 func SpawnServer(bin, secret string, extra []string, logTo io.Writer) (*Process, error) {
 	args := append([]string{"--port", "0", "--udp-port", "0", "--bind", "127.0.0.1", "--advertise-ip", "127.0.0.1",
-		"--max-channels-per-user", "-1", "--channel-create-burst", "-1"}, extra...)
+		"--max-channels-per-user", "-1", "--channel-create-burst", "-1", "--data-dir", ""}, extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "LIVECHAT_SECRET="+secret)
 	stderr, err := cmd.StderrPipe()

@@ -10,6 +10,7 @@ import (
 
 	"github.com/minilivechat/minilivechat/actors/msg"
 	"github.com/minilivechat/minilivechat/admin"
+	"github.com/minilivechat/minilivechat/media"
 )
 
 // defaultAskTimeout bounds an admin question whose context has no deadline.
@@ -24,6 +25,11 @@ var _ admin.Backend = (*backend)(nil)
 
 // ask sends req to the directory and returns the Result's data, or its error as *msg.Error.
 func (b *backend) ask(ctx context.Context, req any) (any, error) {
+	return b.askActor(ctx, b.s.directory, req)
+}
+
+// askActor sends req to pid (the directory or the history actor), answered with *msg.Result.
+func (b *backend) askActor(ctx context.Context, pid *actor.PID, req any) (any, error) {
 	timeout := defaultAskTimeout
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)
@@ -31,7 +37,7 @@ func (b *backend) ask(ctx context.Context, req any) (any, error) {
 	if timeout <= 0 || ctx.Err() != nil {
 		return nil, msg.Errorf(msg.CodeUnavailable, "no time left to ask the server")
 	}
-	res, err := b.s.system.Root.RequestFuture(b.s.directory, req, timeout).Result()
+	res, err := b.s.system.Root.RequestFuture(pid, req, timeout).Result()
 	if err != nil {
 		if errors.Is(err, actor.ErrTimeout) {
 			return nil, msg.Errorf(msg.CodeUnavailable, "the server did not answer within %v", timeout.Round(time.Millisecond))
@@ -76,7 +82,20 @@ func (b *backend) Status(ctx context.Context) (*admin.Status, error) {
 	return &admin.Status{
 		UptimeS: time.Since(b.s.started).Seconds(), Users: st.Users, Channels: st.Channels,
 		Peers: len(b.peers()), FloorActive: st.FloorActive, Version: b.s.cfg.Version,
+		Recording: b.recordingStatus(),
 	}, nil
+}
+
+func (b *backend) recordingStatus() *admin.RecordingStatus {
+	if b.s.history == nil || len(b.s.cfg.RecordChannels) == 0 {
+		return nil
+	}
+	m := b.s.m
+	return &admin.RecordingStatus{
+		Channels: b.s.cfg.RecordChannels,
+		Packets:  uint64(media.CounterValue(m.RecordingPackets)),
+		Errors:   uint64(media.CounterValue(m.HistoryErrors.WithLabelValues("recording"))),
+	}
 }
 
 func (b *backend) Users(ctx context.Context) (*msg.UserList, error) {
@@ -119,6 +138,25 @@ func (b *backend) Peer(_ context.Context, ufrag string) (*msg.PeerDetail, error)
 		}
 	}
 	return nil, msg.Errorf(msg.CodeNoSuchPeer, "no media peer with ufrag %s", ufrag)
+}
+
+func (b *backend) Bursts(ctx context.Context, q msg.ListBursts) (*msg.BurstList, error) {
+	if b.s.history == nil {
+		return nil, msg.Errorf(msg.CodeNoHistory, "this server keeps no history (start it with --data-dir)")
+	}
+	q.Call = adminCall
+	return as[msg.BurstList](b.askActor(ctx, b.s.history, &q))
+}
+
+func (b *backend) Recording(ctx context.Context, id int64) (string, error) {
+	if b.s.history == nil {
+		return "", msg.Errorf(msg.CodeNoHistory, "this server keeps no history (start it with --data-dir)")
+	}
+	r, err := as[msg.Recording](b.askActor(ctx, b.s.history, &msg.GetRecording{Call: adminCall, ID: id}))
+	if err != nil {
+		return "", err
+	}
+	return r.Path, nil
 }
 
 func (b *backend) RevokeFloor(ctx context.Context, channelID string) (*msg.RevokeResult, error) {

@@ -76,8 +76,9 @@ type Config struct {
 	// MaxMessageLength caps chat content in Unicode code points (SPEC §9: 2000).
 	MaxMessageLength int
 
-	// DataDir is where lcserver keeps its files: the self-signed certificate, the ACME
-	// cache. Empty: nothing that needs it may be enabled.
+	// DataDir is where lcserver keeps its files: the history database (docs/history.md),
+	// the self-signed certificate, the ACME cache. Empty: no history, and nothing else that
+	// needs it may be enabled.
 	DataDir string
 
 	// TLS on the TCP port (docs/operations.md §8): at most one certificate source — a PEM
@@ -90,6 +91,14 @@ type Config struct {
 	ACMEEmail        string // contact for the ACME account; optional
 	ACMEDirectory    string // ACME directory URL; empty = Let's Encrypt
 	HTTPRedirectPort int    // plain-HTTP port that redirects to HTTPS (and answers ACME http-01); 0 = none
+	// HistoryRetention deletes bursts and chat older than this (default 90 days; negative
+	// keeps everything).
+	HistoryRetention time.Duration
+	// RecordChannels are the channel ids whose bursts are recorded as Ogg Opus files in
+	// DataDir/recordings (docs/history.md); none by default.
+	RecordChannels []string
+	// MaxRecordingBytes caps the recordings' total size, oldest removed first; 0: no cap.
+	MaxRecordingBytes int64
 
 	// Dev is demo mode (lcserver --dev): the public default secret is allowed, and only on
 	// loopback (Bind and AdvertiseIP default to 127.0.0.1).

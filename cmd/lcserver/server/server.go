@@ -45,6 +45,7 @@ type Server struct {
 	m         *metrics.Metrics
 	system    *actor.ActorSystem
 	directory *actor.PID
+	history   *actor.PID // nil without a data directory
 	gw        *gateway.Gateway
 	echo      *echo.Echo
 	http      *http.Server
@@ -106,7 +107,12 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.media, s.cfg.Media = mp, mp
 	}
-	s.directory = s.spawnDirectory(presets)
+	h, err := s.startHistory()
+	if err != nil {
+		s.stopActors()
+		return nil, err
+	}
+	s.directory = s.spawnDirectory(presets, h)
 
 	gw, err := gateway.New(gateway.Options{
 		System: s.system, Directory: s.directory, Secret: []byte(cfg.Secret),
@@ -295,10 +301,19 @@ func (s *Server) revokeFloors() {
 	}
 }
 
-// stopActors stops the directory (and with it the channels it spawned) and the system.
+// stopActors stops the directory (and with it the channels it spawned), then the history
+// actor once it has written what they sent it, and the system.
 func (s *Server) stopActors() {
-	if err := s.system.Root.StopFuture(s.directory).Wait(); err != nil {
-		s.log.Warn("directory did not stop", "err", err)
+	if s.directory != nil {
+		if err := s.system.Root.StopFuture(s.directory).Wait(); err != nil {
+			s.log.Warn("directory did not stop", "err", err)
+		}
+	}
+	if s.history != nil {
+		// Poison, not Stop: it queues behind the bursts and chat already in the mailbox.
+		if err := s.system.Root.PoisonFuture(s.history).Wait(); err != nil {
+			s.log.Warn("history did not stop", "err", err)
+		}
 	}
 	s.system.Shutdown()
 	if s.media != nil {

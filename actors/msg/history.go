@@ -1,0 +1,99 @@
+package msg
+
+import "time"
+
+// Messages to the history actor (actors/history), which owns the database (docs/history.md).
+// Channels and the directory only ever Send them: nothing waits for a write.
+
+// BurstBegan is sent by a channel actor when it grants the floor.
+type BurstBegan struct {
+	ChannelID string
+	UserID    string
+	Priority  int
+	At        time.Time
+	Record    bool // the channel records: RecordedPackets of this burst follow
+}
+
+// RecordedPacket is one relayed RTP packet of a recording channel's current burst, sent to
+// the history actor with a reference of its own that the receiver releases.
+type RecordedPacket struct {
+	ChannelID string
+	Packet    interface {
+		Bytes() []byte
+		Release()
+	}
+}
+
+// GetRecording asks for the file of burst ID's recording; Result.Data is *Recording.
+type GetRecording struct {
+	Call Call
+	ID   int64
+}
+
+// Recording is where a burst's Ogg Opus file is.
+type Recording struct {
+	Path string
+}
+
+// BurstEnded is sent by a channel actor when a holder's tenure ends. Reason is a FloorRevoke
+// reason, "release", or BurstChannelDeleted.
+type BurstEnded struct {
+	ChannelID string
+	Reason    string
+	At        time.Time
+	Packets   uint64 // media packets relayed from the holder during the burst
+}
+
+// End reasons of bursts beyond the floor's own (release and the Revoke* reasons).
+const (
+	BurstChannelDeleted = "channel_deleted" // the channel was deleted (or reaped) mid-burst
+	BurstInterrupted    = "interrupted"     // the server died mid-burst (found at the next start)
+)
+
+// ChatPosted is sent by a channel actor for every chat message it delivered.
+type ChatPosted struct{ Message MessageEvent }
+
+// ChannelSaved is sent by the directory when a user-created channel is created or changed.
+type ChannelSaved struct{ Channel StoredChannel }
+
+// ChannelForgotten is sent by the directory when a channel was deleted (or reaped): its
+// stored row and its chat go.
+type ChannelForgotten struct{ ChannelID string }
+
+// StoredChannel is a user-created channel as the database keeps it.
+type StoredChannel struct {
+	Spec      ChannelSpec
+	Creator   string
+	CreatedAt time.Time
+}
+
+// Burst is one floor grant: a row of GET /admin/bursts and `lcadmin history`.
+type Burst struct {
+	ID        int64      `json:"id"`
+	ChannelID string     `json:"channel_id"`
+	UserID    string     `json:"user_id"`
+	Priority  int        `json:"priority"`
+	Emergency bool       `json:"emergency"`
+	GrantedAt time.Time  `json:"granted_at"`
+	EndedAt   *time.Time `json:"ended_at"`   // nil while open, and for interrupted bursts
+	EndReason string     `json:"end_reason"` // empty while open
+	Packets   uint64     `json:"packets"`
+	DurationS *float64   `json:"duration_s"` // nil while open or interrupted
+	// Recording is the path of the burst's Ogg Opus file under /admin/recordings/, empty
+	// when the burst was not recorded (or its recording failed at the start).
+	Recording string `json:"recording,omitempty"`
+}
+
+// ListBursts is GET /admin/bursts; Result.Data is *BurstList, newest first. Zero ChannelID
+// means every channel, zero Since no lower bound, Limit ≤ 0 the default.
+type ListBursts struct {
+	Call      Call
+	ChannelID string
+	Since     time.Time
+	Limit     int
+}
+
+// BurstList is the answer of ListBursts.
+type BurstList struct {
+	Bursts []Burst `json:"bursts"`
+}
