@@ -25,28 +25,11 @@ import (
 func TestBurstLogCountsPionTalker(t *testing.T) {
 	dir := t.TempDir()
 	s, mp, _ := startWithMedia(t, func(c *Config) { c.DataDir = dir })
-	rtc := map[string]*peertest.Client{}
+	ws, rtc := pionPair(t, s, mp)
+	talker, listener := ws["A"], ws["B"]
 	ufrag := map[string]string{}
-	talker, listener := s.client("A", 100), s.client("B", 100)
-	for n, c := range map[string]*wstest.Client{"A": talker, "B": listener} {
-		pc := peertest.NewClient(t, n)
-		var join struct {
-			SDPAnswer string `json:"sdp_answer"`
-		}
-		if err := c.Request(opChannelJoin, d{"channel_id": "CH_0001", "sdp_offer": pc.Offer(t)}).Decode(&join); err != nil {
-			t.Fatal(err)
-		}
-		pc.Answer(t, join.SDPAnswer)
-		rtc[n] = pc
-	}
-	for _, n := range []string{"A", "B"} {
-		rtc[n].WaitConnected(t, 20*time.Second)
-	}
 	for _, p := range mp.Peers() {
 		ufrag[p.UserID] = p.Ufrag
-	}
-	for _, n := range []string{"A", "B"} {
-		eventually(t, 15*time.Second, n+" SRTP ready", func() bool { d, _ := mp.Peer(ufrag[n]); return d.SRTPReady })
 	}
 
 	began := time.Now() // the grant is after now, the end before the FLOOR_IDLE
