@@ -23,6 +23,7 @@ import (
 
 // record is the part of an lcload media JSON line the plot needs.
 type record struct {
+	Label          string  `json:"label"`
 	Channels       int     `json:"channels"`
 	Listeners      int     `json:"listeners"`
 	Rate           int     `json:"rate"`
@@ -161,7 +162,9 @@ func readRecords(path string, rate int) ([]record, error) {
 		return nil, err
 	}
 	defer f.Close()
-	var out []record
+	// The records of one build only: the newest record's label, so runs of older builds (or of
+	// this one under other load, recorded under another label) do not blend into the medians.
+	var all []record
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	for line := 1; sc.Scan(); line++ {
@@ -170,8 +173,12 @@ func readRecords(path string, rate int) ([]record, error) {
 			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
 		}
 		if r.Channels == 1 && r.Rate == rate {
-			out = append(out, r)
+			all = append(all, r)
 		}
 	}
-	return out, sc.Err()
+	if err := sc.Err(); err != nil || len(all) == 0 {
+		return nil, err
+	}
+	label := all[len(all)-1].Label
+	return slices.DeleteFunc(all, func(r record) bool { return r.Label != label }), nil
 }
