@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os/exec"
 	"strings"
 	"testing"
 )
@@ -34,5 +35,20 @@ func TestBoundsAreEnforced(t *testing.T) {
 	if err := app.RunContext(context.Background(), []string{"lcload", "media", "--server", "127.0.0.1:1", "--listeners", "100000"}); err == nil ||
 		!strings.Contains(err.Error(), "listeners") {
 		t.Errorf("100000 listeners: err = %v", err)
+	}
+}
+
+// lcload is an independent client of the documented protocol: none of the server's packages
+// is among its dependencies (tests may start an in-process server; the tool may not).
+func TestImportsNoServerPackage(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".", "./load").CombinedOutput()
+	if err != nil {
+		t.Skipf("go list unavailable: %v: %s", err, out)
+	}
+	const module = "github.com/minilivechat/minilivechat/"
+	for _, p := range strings.Fields(string(out)) {
+		if strings.HasPrefix(p, module) && !strings.HasPrefix(p, module+"cmd/lcload") {
+			t.Errorf("lcload depends on the server's package %s", p)
+		}
 	}
 }
