@@ -344,9 +344,9 @@ func RunSoak(ctx context.Context, cfg SoakConfig) (SoakResult, error) {
 		}
 	}
 	res.Settled = time.Since(settleBegan)
-	// The heap: its lowest reading over HeapWatch (or the first one within the slack).
+	// The heap: its lowest reading over HeapWatch, which spans at least one collection.
 	res.HeapAfter = res.After.HeapInuse
-	for end := time.Now().Add(cfg.HeapWatch); res.HeapAfter > res.Baseline.HeapInuse+cfg.HeapSlack && time.Now().Before(end); {
+	for end := time.Now().Add(cfg.HeapWatch); time.Now().Before(end); {
 		if err := sleepCtx(ctx, time.Second); err != nil { // polling the server's heap
 			return res, err
 		}
