@@ -152,9 +152,11 @@ type SoakResult struct {
 	HeapWatch       time.Duration
 	HeapAfter       int64    // lowest Go heap in use seen while watching
 	Problems        []string // what is not back to baseline; empty: passed
-	SlowCloses      float64  // slow-consumer closes (ws_errors_total{code="4006"}) during the run
-	LoadStart       float64
-	LoadEnd         float64
+	// Counters is what the server counted during the run, by metric and label (non-zero
+	// increases only): close codes and ERRORs sent, floor revokes, media drops, handshakes.
+	Counters  map[string]float64
+	LoadStart float64
+	LoadEnd   float64
 }
 
 // Loss is the share of talk packets listeners should have received and did not.
@@ -305,7 +307,7 @@ func RunSoak(ctx context.Context, cfg SoakConfig) (SoakResult, error) {
 	}
 	smp.t0 = res.Baseline.At
 	res.Baseline.Ops = 0
-	base4006, err := scrape4006(ctx, smp)
+	baseCounters, err := smp.counters(ctx)
 	if err != nil {
 		return res, err
 	}
@@ -360,8 +362,13 @@ func RunSoak(ctx context.Context, cfg SoakConfig) (SoakResult, error) {
 		res.Problems = append(res.Problems, fmt.Sprintf("Go heap in use %.1f MiB (lowest over %v), baseline %.1f MiB + slack %.0f MiB",
 			MiB(res.HeapAfter), cfg.HeapWatch, MiB(res.Baseline.HeapInuse), MiB(cfg.HeapSlack)))
 	}
-	if n, err := scrape4006(ctx, smp); err == nil {
-		res.SlowCloses = n - base4006
+	if after, err := smp.counters(ctx); err == nil {
+		res.Counters = map[string]float64{}
+		for k, v := range after {
+			if d := v - baseCounters[k]; d != 0 {
+				res.Counters[k] = d
+			}
+		}
 	}
 	res.Ops, res.Errors = tl.ops, tl.errs
 	res.LoadEnd = LoadAverage()
@@ -392,30 +399,44 @@ func judge(base, after SoakSample) []string {
 	return out
 }
 
-func scrape4006(ctx context.Context, s *soakSampler) (float64, error) {
+// soakCounters are the server's labelled counters the soak reports the increase of.
+var soakCounters = []string{"ws_errors_total", "ws_refused_total", "floor_revokes_total", "floor_denials_total",
+	"media_packets_dropped_total", "dtls_handshakes_total", "actor_panics_total", "channel_creates_refused_total"}
+
+// counters reads soakCounters from /metrics, keyed "name{labels}" without the livechat_
+// prefix.
+func (s *soakSampler) counters(ctx context.Context) (map[string]float64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.base+"/metrics", nil)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	resp, err := s.http.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("metrics: %w", err)
+		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return 0, fmt.Errorf("metrics: %w", err)
+		return nil, fmt.Errorf("metrics: %w", err)
 	}
-	var total float64
+	out := map[string]float64{}
 	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "livechat_ws_errors_total{") && strings.Contains(line, `code="4006"`) {
-			var v float64
-			if _, err := fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v); err == nil {
-				total += v
-			}
+		name, ok := strings.CutPrefix(line, "livechat_")
+		sp := strings.LastIndexByte(name, ' ')
+		if !ok || sp < 0 {
+			continue
+		}
+		key := name[:sp]
+		metric, _, _ := strings.Cut(key, "{")
+		if !slices.Contains(soakCounters, metric) {
+			continue
+		}
+		var v float64
+		if _, err := fmt.Sscan(name[sp+1:], &v); err == nil {
+			out[strings.ReplaceAll(key, `"`, "")] = v
 		}
 	}
-	return total, nil
+	return out, nil
 }
 
 // soakChurn creates the channels, runs every channel's rounds until Duration, samples the
@@ -510,8 +531,11 @@ func (ch *soakChannel) runRound(ctx context.Context, cfg SoakConfig, tl *tally, 
 	ch.round++
 	ch.join(ctx, cfg, tl)
 	ch.tend(tl)
+	if odd && ch.round%25 == 1 {
+		ch.stall(ctx, cfg, tl)
+	}
 	if odd && ch.round%5 == 1 {
-		ch.oddClients(ctx, cfg, tl)
+		ch.abandonJoin(cfg, tl)
 	}
 	if err := ch.floorRound(ctx, cfg, tl); err != nil {
 		if ctx.Err() == nil {
@@ -746,21 +770,30 @@ func (ch *soakChannel) chat(ctx context.Context, tl *tally) error {
 	return fmt.Errorf("%s: never saw the message", ms[1].user)
 }
 
-// oddClients replaces the channel's stalled session (one that joined and stopped reading)
-// with a new one, and makes one join that is abandoned between the answer and STUN.
-func (ch *soakChannel) oddClients(ctx context.Context, cfg SoakConfig, tl *tally) {
+// stall replaces the channel's stalled session (one that joined and then stopped reading and
+// sending) with a new one. Rounds take a second or two, so each stalled session lives longer
+// than the server's heartbeat timeout and is closed by the server (4003), not by the soak.
+func (ch *soakChannel) stall(ctx context.Context, cfg SoakConfig, tl *tally) {
 	if ch.stalled != nil {
 		_ = ch.stalled.CloseNow()
 		ch.stalled = nil
 	}
 	user := fmt.Sprintf("%s_stall_%d", ch.id, ch.round)
 	conn, err := dialStalled(ctx, cfg.Addr, cfg.Secret, user, ch.id)
-	if err != nil {
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return // the churn's end, not a failure
+	case err != nil:
 		tl.fail(OpStalled, err)
-	} else {
+	default:
 		ch.stalled = conn
 		tl.op(OpStalled, 1)
 	}
+}
+
+// abandonJoin makes one join that is abandoned between the answer and STUN: the server holds
+// a peer that will never hear from its client until the session closes.
+func (ch *soakChannel) abandonJoin(cfg SoakConfig, tl *tally) {
 	c, err := newLightClient(cfg.Addr, cfg.Secret, fmt.Sprintf("%s_gone_%d", ch.id, ch.round), cfg.Wait, 1, time.Now())
 	if err != nil {
 		tl.fail(OpAbandonedJoin, err)
@@ -789,8 +822,8 @@ func (ch *soakChannel) closeAll(tl *tally) {
 }
 
 // dialStalled opens a session that identifies, joins channel (signaling only) and then never
-// reads again: the server's queue for it fills, and the server must close it (slow consumer,
-// or heartbeat timeout since it sends nothing either) without disturbing the others.
+// reads or sends again: the server must close it (heartbeat timeout, or slow consumer if its
+// queue fills first) and clean up its session and membership without disturbing the others.
 func dialStalled(ctx context.Context, addr string, secret []byte, user, channel string) (*websocket.Conn, error) {
 	tok, err := mintToken(secret, user, 100, time.Hour)
 	if err != nil {
@@ -859,8 +892,14 @@ func (r SoakResult) Report() []string {
 		errs = []string{"none"}
 	}
 	out = append(out, "errors: "+strings.Join(errs, ", "))
-	out = append(out, fmt.Sprintf("listener loss during talks: %.3f %% (%d of %d packet copies heard); slow-consumer closes (4006): %.0f",
-		100*r.Loss(), r.Ops[opRTPGot], r.Ops[opRTPWant], r.SlowCloses))
+	out = append(out, fmt.Sprintf("listener loss during talks: %.3f %% (%d of %d packet copies heard)",
+		100*r.Loss(), r.Ops[opRTPGot], r.Ops[opRTPWant]))
+	var counted []string
+	for k, v := range r.Counters {
+		counted = append(counted, fmt.Sprintf("%s %.0f", k, v))
+	}
+	sort.Strings(counted)
+	out = append(out, "server counted during the run: "+strings.Join(counted, ", "))
 	b, a := r.Baseline, r.After
 	out = append(out, "| | baseline | after |", "|---|---:|---:|")
 	row := func(name string, x, y any) { out = append(out, fmt.Sprintf("| %s | %v | %v |", name, x, y)) }
@@ -894,33 +933,33 @@ func (r SoakResult) Report() []string {
 
 // SoakRecord is the soak as one JSON document (lcload soak --json).
 type SoakRecord struct {
-	At         string           `json:"at"`
-	Users      int              `json:"users"`
-	Channels   int              `json:"channels"`
-	Seed       uint64           `json:"seed"`
-	DurationS  float64          `json:"duration_s"`
-	Rounds     int              `json:"rounds"`
-	Ops        map[string]int64 `json:"ops"`
-	Errors     map[string]int64 `json:"errors"`
-	Loss       float64          `json:"listener_loss"`
-	SlowCloses float64          `json:"slow_consumer_closes"`
-	Baseline   SoakSample       `json:"baseline"`
-	After      SoakSample       `json:"after"`
-	Samples    []SoakSample     `json:"samples"`
-	SettledS   float64          `json:"settled_s"`
-	HeapSlack  int64            `json:"heap_slack_bytes"`
-	HeapAfter  int64            `json:"heap_inuse_after_bytes"`
-	Passed     bool             `json:"passed"`
-	Problems   []string         `json:"problems"`
-	LoadStart  float64          `json:"load_start"`
-	LoadEnd    float64          `json:"load_end"`
+	At        string             `json:"at"`
+	Users     int                `json:"users"`
+	Channels  int                `json:"channels"`
+	Seed      uint64             `json:"seed"`
+	DurationS float64            `json:"duration_s"`
+	Rounds    int                `json:"rounds"`
+	Ops       map[string]int64   `json:"ops"`
+	Errors    map[string]int64   `json:"errors"`
+	Loss      float64            `json:"listener_loss"`
+	Counters  map[string]float64 `json:"server_counters"`
+	Baseline  SoakSample         `json:"baseline"`
+	After     SoakSample         `json:"after"`
+	Samples   []SoakSample       `json:"samples"`
+	SettledS  float64            `json:"settled_s"`
+	HeapSlack int64              `json:"heap_slack_bytes"`
+	HeapAfter int64              `json:"heap_inuse_after_bytes"`
+	Passed    bool               `json:"passed"`
+	Problems  []string           `json:"problems"`
+	LoadStart float64            `json:"load_start"`
+	LoadEnd   float64            `json:"load_end"`
 }
 
 // Record is r as a JSON record.
 func (r SoakResult) Record() SoakRecord {
 	return SoakRecord{At: time.Now().UTC().Format(time.RFC3339), Users: r.Users, Channels: r.Channels, Seed: r.Seed,
 		DurationS: r.Duration.Seconds(), Rounds: r.Rounds, Ops: r.Ops, Errors: r.Errors, Loss: r.Loss(),
-		SlowCloses: r.SlowCloses, Baseline: r.Baseline, After: r.After, Samples: r.Samples,
+		Counters: r.Counters, Baseline: r.Baseline, After: r.After, Samples: r.Samples,
 		SettledS: r.Settled.Seconds(), HeapSlack: r.HeapSlack, HeapAfter: r.HeapAfter, Passed: r.Passed(), Problems: r.Problems,
 		LoadStart: r.LoadStart, LoadEnd: r.LoadEnd}
 }
