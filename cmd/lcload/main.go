@@ -118,7 +118,8 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string) *cli.App {
 		Name:  "lcload",
 		Usage: "load generator for lcserver (loopback only)",
 		Description: "Tokens are minted with LIVECHAT_SECRET from the environment (the server's secret; " +
-			"default " + defaultSecret + "). Figures go to stdout, progress to stderr.",
+			"default " + defaultSecret + "); lcload soak sends LIVECHAT_ADMIN_TOKEN, when set, to read /admin/peers. " +
+			"Figures go to stdout, progress to stderr.",
 		HideHelpCommand: true,
 		Writer:          stdout,
 		ErrWriter:       stderr,
@@ -212,14 +213,16 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string) *cli.App {
 					}
 					var res load.SoakResult
 					err := scenario(c, func(ctx context.Context, addr string, pid int, key []byte) (report, error) {
-						var err error
-						res, err = load.RunSoak(ctx, load.SoakConfig{
+						cfg := load.SoakConfig{
 							Addr: addr, Secret: key, Users: c.Int("users"), Channels: c.Int("channels"),
 							Duration: c.Duration("duration"), Seed: c.Uint64("seed"), SampleEvery: c.Duration("sample-every"),
 							Settle: c.Duration("settle"), Talk: c.Duration("talk"), HeapSlack: int64(c.Int("heap-slack-mib")) << 20,
-							HeapWatch: c.Duration("heap-watch"),
-							PID:       pid, Logger: logger(c),
-						})
+							HeapWatch: c.Duration("heap-watch"), PID: pid, Logger: logger(c),
+						}
+						// A spawned server inherits the environment, the admin token too.
+						cfg.AdminToken = getenv("LIVECHAT_ADMIN_TOKEN")
+						var err error
+						res, err = load.RunSoak(ctx, cfg)
 						if err == nil && c.String("json") != "" {
 							err = writeJSON(c.String("json"), res.Record())
 						}

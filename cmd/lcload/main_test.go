@@ -14,6 +14,7 @@ func TestRefusesNonLoopbackTargets(t *testing.T) {
 		{"lcload", "signal", "--server", "10.1.2.3:8080"},
 		{"lcload", "media", "--server", "192.168.0.10:8080"},
 		{"lcload", "media", "--server", "example.com:8080"},
+		{"lcload", "soak", "--server", "10.1.2.3:8080", "--duration", "1s"},
 	} {
 		var out, errOut bytes.Buffer
 		err := newApp(&out, &errOut, func(string) string { return "" }).RunContext(context.Background(), args)

@@ -44,7 +44,10 @@ type SoakConfig struct {
 	HeapWatch time.Duration
 	Wait      time.Duration // longest wait for any one frame or handshake [10s]
 	PID       int           // server pid for /proc RSS; 0 reads /metrics
-	Logger    *slog.Logger
+	// AdminToken is the server's LIVECHAT_ADMIN_TOKEN, for GET /admin/peers; empty relies on
+	// the server's default rule (loopback clients only), which every soak target meets.
+	AdminToken string
+	Logger     *slog.Logger
 }
 
 func (c *SoakConfig) defaults() error {
@@ -173,10 +176,11 @@ func (r SoakResult) Passed() bool { return len(r.Problems) == 0 }
 // soakSampler reads SoakSamples. It never keeps a connection open, so the server's view of
 // it is the same at baseline and after (one request in flight).
 type soakSampler struct {
-	base string
-	pid  int
-	http *http.Client
-	t0   time.Time
+	base  string
+	pid   int
+	token string // admin bearer token, if the server has one
+	http  *http.Client
+	t0    time.Time
 }
 
 func (s *soakSampler) sample(ctx context.Context) (SoakSample, error) {
@@ -214,13 +218,16 @@ func (s *soakSampler) sample(ctx context.Context) (SoakSample, error) {
 	if err != nil {
 		return smp, err
 	}
+	if s.token != "" {
+		req.Header.Set("Authorization", "Bearer "+s.token)
+	}
 	resp, err = s.http.Do(req)
 	if err != nil {
 		return smp, fmt.Errorf("admin peers: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return smp, fmt.Errorf("admin peers: %s (the soak reads /admin/peers from loopback)", resp.Status)
+		return smp, fmt.Errorf("admin peers: %s (set LIVECHAT_ADMIN_TOKEN to the server's admin token)", resp.Status)
 	}
 	var peers struct {
 		Peers []json.RawMessage `json:"peers"`
@@ -299,7 +306,7 @@ func RunSoak(ctx context.Context, cfg SoakConfig) (SoakResult, error) {
 	res := SoakResult{Users: per * cfg.Channels, Channels: cfg.Channels, Seed: cfg.Seed, HeapSlack: cfg.HeapSlack, HeapWatch: cfg.HeapWatch,
 		LoadStart: LoadAverage()}
 	tl := &tally{ops: map[string]int64{}, errs: map[string]int64{}, log: cfg.Logger}
-	smp := &soakSampler{base: "http://" + cfg.Addr, pid: cfg.PID,
+	smp := &soakSampler{base: "http://" + cfg.Addr, pid: cfg.PID, token: cfg.AdminToken,
 		http: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}}
 	var err error
 	if res.Baseline, err = smp.sample(ctx); err != nil {
