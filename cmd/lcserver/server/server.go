@@ -24,6 +24,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/minilivechat/minilivechat/actors/directory"
+	"github.com/minilivechat/minilivechat/actors/history"
 	"github.com/minilivechat/minilivechat/actors/msg"
 	"github.com/minilivechat/minilivechat/actors/peer"
 	"github.com/minilivechat/minilivechat/admin"
@@ -46,6 +47,8 @@ type Server struct {
 	system    *actor.ActorSystem
 	directory *actor.PID
 	history   *actor.PID // nil without a data directory
+	// recordingURLs signs and checks members' recording URLs; nil without a data directory.
+	recordingURLs *history.URLSigner
 	gw        *gateway.Gateway
 	echo      *echo.Echo
 	http      *http.Server
@@ -142,6 +145,12 @@ func New(cfg Config) (*Server, error) {
 		Backend: &backend{s: s}, Metrics: s.m, AdminToken: cfg.AdminToken,
 		Logger: s.log.With("component", "admin"),
 	})
+	if s.recordingURLs != nil {
+		b := &backend{s: s}
+		s.echo.GET("/recordings/:file", echo.WrapHandler(web.RecordingHandler(web.RecordingOptions{
+			URLs: s.recordingURLs, Lookup: b.Recording, Logger: s.log.With("component", "recordings"),
+		})))
+	}
 	s.echo.GET("/*", echo.WrapHandler(web.Handler()))
 
 	tlsConf, err := s.setupTLS()
