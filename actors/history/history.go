@@ -46,9 +46,9 @@ type Config struct {
 	MaxRecordingBytes int64
 	// URLs signs the recording URLs of HISTORY_LIST answers; nil lists bursts without URLs.
 	URLs    *URLSigner
-	Clock             clock.Clock      // default clock.Real()
-	Metrics           *metrics.Metrics // default a private metrics.New()
-	Logger            *slog.Logger     // default slog.Default()
+	Clock   clock.Clock      // default clock.Real()
+	Metrics *metrics.Metrics // default a private metrics.New()
+	Logger  *slog.Logger     // default slog.Default()
 }
 
 // pruneTimer is what the retention timer posts.

@@ -49,14 +49,14 @@ type Server struct {
 	history   *actor.PID // nil without a data directory
 	// recordingURLs signs and checks members' recording URLs; nil without a data directory.
 	recordingURLs *history.URLSigner
-	gw        *gateway.Gateway
-	echo      *echo.Echo
-	http      *http.Server
-	ln        net.Listener
-	advertise net.IP
-	started   time.Time
-	media     *peer.Media // the media plane New built, closed by Run; nil when cfg.Media was given
-	tls       tlsState    // certificate source of the TCP port (tls.go)
+	gw            *gateway.Gateway
+	echo          *echo.Echo
+	http          *http.Server
+	ln            net.Listener
+	advertise     net.IP
+	started       time.Time
+	media         *peer.Media // the media plane New built, closed by Run; nil when cfg.Media was given
+	tls           tlsState    // certificate source of the TCP port (tls.go)
 }
 
 // New validates cfg, builds the actors, the gateway and the routes, and binds the TCP port
