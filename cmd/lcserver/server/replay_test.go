@@ -91,4 +91,35 @@ func TestMembersReplayRecordings(t *testing.T) {
 			t.Errorf("expired URL refused as %q, want it to say expired", e.Error)
 		}
 	}
+
+	unknown, _ := history.NewURLSigner([]byte(testSecret), 0).Sign(99, "B", time.Now())
+	for path, want := range map[string][2]int{
+		"/recordings/abc.ogg?" + u.RawQuery: {400, int(msg.CodeMalformed)},
+		unknown:                             {404, int(msg.CodeNoSuchRecording)},
+	} {
+		code, body := s.get(path)
+		var e struct {
+			Code int `json:"code"`
+		}
+		if err := json.Unmarshal([]byte(body), &e); code != want[0] || err != nil || e.Code != want[1] {
+			t.Errorf("GET %s answered %d %s, want %d with code %d", path, code, body, want[0], want[1])
+		}
+	}
+
+	// A member who leaves may list no more.
+	ws["B"].Request(opChannelLeave, d{"channel_id": "CH_0001"})
+	if c := ws["B"].RequestError(opHistoryList, d{"channel_id": "CH_0001"}); c != int(msg.CodeNotMember) {
+		t.Errorf("HISTORY_LIST after leaving: code %d, want %d", c, msg.CodeNotMember)
+	}
+}
+
+// TestHistoryListWithoutDataDir: a server that keeps no history answers a member's
+// HISTORY_LIST with 2102 (docs/protocol.md, "History").
+func TestHistoryListWithoutDataDir(t *testing.T) {
+	s := start(t, nil)
+	c := s.client("A", 100)
+	c.Request(opChannelJoin, d{"channel_id": "CH_0001"})
+	if code := c.RequestError(opHistoryList, d{"channel_id": "CH_0001"}); code != int(msg.CodeNoHistory) {
+		t.Errorf("HISTORY_LIST without a data directory: code %d, want %d", code, msg.CodeNoHistory)
+	}
 }
