@@ -36,6 +36,7 @@ class Room {
     this.history = []; // recent bursts from HISTORY_LIST, newest first
     this.historyNote = ""; // why there is no list (a server without history)
     this.historyVersion = 0; // bumped when history changes, so the list is drawn only then
+    this.historyStale = false; // a burst ended while another channel was on screen
   }
 }
 
@@ -357,8 +358,10 @@ class Client {
       case Op.FLOOR_IDLE:
         room.floor = { state: "idle", holder: null, priority: 0 };
         if (room.me === "talking") room.me = "idle";
-        // The burst that just ended is in the server's log before FLOOR_IDLE is sent.
-        this.refreshHistory(room.channelId);
+        // The burst that just ended is in the server's log before FLOOR_IDLE is sent. A
+        // channel not on screen asks when it is selected, not at every burst.
+        if (this.selected === room.channelId) this.refreshHistory(room.channelId);
+        else room.historyStale = true;
         // A revoke is followed by IDLE (admin, timeouts): a user still holding the button keeps
         // seeing why the talking stopped until letting go.
         if (!this.isHolding(room)) room.notice = null;
@@ -519,6 +522,7 @@ class Client {
     if (!room) return null;
     room.history = ack.bursts || [];
     room.historyNote = "";
+    room.historyStale = false;
     room.historyVersion++;
     render();
     return room;
@@ -576,6 +580,8 @@ class Client {
 
   select(channelId) {
     this.selected = channelId;
+    const room = this.rooms.get(channelId);
+    if (room && room.historyStale) this.refreshHistory(channelId);
     render();
   }
 
