@@ -64,6 +64,8 @@ func TestBrowserLateListenerReplays(t *testing.T) {
 	b.waitText(row+" .duration", " s", time.Second)
 
 	b.click(fmt.Sprintf(`[data-testid="play-%d"]`, first.ID))
+	b.waitJS("playing, its button now stops", fmt.Sprintf(`!lc.state.replay.paused && document.querySelector('[data-testid="play-%d"]')?.textContent === "■"`, first.ID),
+		`lc.state.replay`, 5*time.Second)
 	b.waitJS("the recording plays to its end", `lc.state.replay.ended && lc.state.replay.played > 1.5`,
 		`lc.state.replay`, 15*time.Second)
 	r := mustEval[replayState](b, "lc.state.replay")
