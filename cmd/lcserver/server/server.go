@@ -47,16 +47,17 @@ type Server struct {
 	system    *actor.ActorSystem
 	directory *actor.PID
 	history   *actor.PID // nil without a data directory
+	gw        *gateway.Gateway
+	echo      *echo.Echo
+	http      *http.Server
+	ln        net.Listener
+	advertise net.IP
+	started   time.Time
+	media     *peer.Media // the media plane New built, closed by Run; nil when cfg.Media was given
+	tls       tlsState    // certificate source of the TCP port (tls.go)
+
 	// recordingURLs signs and checks members' recording URLs; nil without a data directory.
 	recordingURLs *history.URLSigner
-	gw            *gateway.Gateway
-	echo          *echo.Echo
-	http          *http.Server
-	ln            net.Listener
-	advertise     net.IP
-	started       time.Time
-	media         *peer.Media // the media plane New built, closed by Run; nil when cfg.Media was given
-	tls           tlsState    // certificate source of the TCP port (tls.go)
 }
 
 // New validates cfg, builds the actors, the gateway and the routes, and binds the TCP port
