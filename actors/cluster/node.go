@@ -54,7 +54,10 @@ type Config struct {
 	Renew time.Duration
 	// Replicas of the KV buckets; 1 for one NATS server, 3 for a NATS cluster of 3.
 	Replicas int
-	Address  string
+	// Domain is the JetStream domain holding the buckets, for a node whose NATS server is a
+	// leaf of the hub that runs JetStream (docs/cluster.md, "Sites"); "" for the local one.
+	Domain  string
+	Address string
 	// OnOwner is told of every owner change of every channel, from the node's goroutine: it
 	// must not block (send to an actor).
 	OnOwner func(Ownership)
@@ -103,6 +106,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		cfg.OnOwner = func(Ownership) {}
 	}
 	js, err := jetstream.New(cfg.Conn)
+	if cfg.Domain != "" {
+		js, err = jetstream.NewWithDomain(cfg.Conn, cfg.Domain)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
