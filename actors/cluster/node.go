@@ -141,7 +141,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		cancel()
 		return nil, fmt.Errorf("watch nodes: %w", err)
 	}
-	n := &Node{cfg: cfg, leases: leases, nodes: nodes, cmds: make(chan func(*loop)), cancel: cancel, done: make(chan struct{})}
+	n := &Node{cfg: cfg, leases: leases, nodes: nodes, cmds: make(chan func(*loop), cmdQueue), cancel: cancel, done: make(chan struct{})}
 	l := &loop{
 		n: n, info: info, nodeRev: rev,
 		want: map[string]bool{}, held: map[string]heldLease{},
@@ -162,6 +162,11 @@ func (n *Node) TTL() time.Duration { return n.cfg.TTL }
 
 // Conn is the node's NATS connection.
 func (n *Node) Conn() *nats.Conn { return n.cfg.Conn }
+
+// cmdQueue is how many Want and Drop calls queue while the loop waits on NATS (one KV
+// operation takes at most Renew), so the directory actor that calls them does not wait for
+// NATS; only a burst of more channel changes than this within one operation would.
+const cmdQueue = 1024
 
 // do runs f on the loop; false when the node has stopped.
 func (n *Node) do(f func(*loop)) bool {
