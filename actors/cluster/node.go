@@ -32,7 +32,7 @@ var validID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 type NodeInfo struct {
 	ID      string    `json:"id"`
 	Started time.Time `json:"started"`
-	// Address is what the operator set to find the node (its public HTTP address, say).
+	// Address tells an operator where the node is (lcserver announces its advertise IP).
 	Address string `json:"address,omitempty"`
 }
 
@@ -131,15 +131,18 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("announce node %s: %w", cfg.ID, err)
 	}
 	lctx, cancel := context.WithCancel(context.Background())
+	fail := func(err error) (*Node, error) {
+		cancel()
+		_ = nodes.Delete(ctx, cfg.ID, jetstream.LastRevision(rev)) // the id is free again at once
+		return nil, err
+	}
 	ownerW, err := leases.Watch(lctx)
 	if err != nil {
-		cancel()
-		return nil, fmt.Errorf("watch leases: %w", err)
+		return fail(fmt.Errorf("watch leases: %w", err))
 	}
 	nodeW, err := nodes.WatchAll(lctx)
 	if err != nil {
-		cancel()
-		return nil, fmt.Errorf("watch nodes: %w", err)
+		return fail(fmt.Errorf("watch nodes: %w", err))
 	}
 	n := &Node{cfg: cfg, leases: leases, nodes: nodes, cmds: make(chan func(*loop), cmdQueue), cancel: cancel, done: make(chan struct{})}
 	l := &loop{
