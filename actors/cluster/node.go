@@ -260,10 +260,10 @@ func (l *loop) run(ctx context.Context, ownerW, nodeW jetstream.KeyWatcher) {
 	}
 }
 
-// opCtx bounds one KV operation by the renew interval, so a NATS outage cannot stall the loop
-// past the point where it must notice its leases lapsing.
+// opCtx bounds one KV operation by half the renew interval, so that a NATS outage cannot
+// stall the loop past the point where it must notice its leases lapsing (tick).
 func (l *loop) opCtx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), l.n.cfg.Renew)
+	return context.WithTimeout(context.Background(), l.n.cfg.Renew/2)
 }
 
 func (l *loop) observe(channel, owner string, rev uint64) {
@@ -348,7 +348,9 @@ func (l *loop) release(channel string) {
 }
 
 func (l *loop) tick() {
-	now := time.Now()
+	// reachable turns false at the first operation that fails for want of NATS: the others
+	// would wait for their timeout too, one after the other.
+	reachable := true
 	ctx, cancel := l.opCtx()
 	rev, err := l.n.nodes.Update(ctx, l.n.cfg.ID, l.info, l.nodeRev)
 	cancel()
@@ -363,30 +365,45 @@ func (l *loop) tick() {
 		}
 		cancel()
 	default:
+		reachable = false
 		l.n.cfg.Logger.Warn("node heartbeat", "node", l.n.cfg.ID, "err", err)
 	}
 	for _, ch := range slices.Sorted(maps.Keys(l.held)) {
 		h := l.held[ch]
-		ctx, cancel := l.opCtx()
-		ls, err := l.n.leases.Renew(ctx, h.Lease)
-		cancel()
-		switch {
-		case err == nil:
-			l.held[ch] = heldLease{Lease: ls, renewed: now}
-		case errors.Is(err, ErrLost):
-			delete(l.held, ch)
-			l.n.cfg.Logger.Warn("lease lost", "channel", ch, "node", l.n.cfg.ID)
-		case now.Sub(h.renewed) >= l.n.cfg.TTL-l.n.cfg.Renew/2:
-			// Could not renew for about a TTL: the lease may have aged out at the server, and
-			// another node may own the channel. Stop acting as its owner before that happens.
+		if reachable {
+			ctx, cancel := l.opCtx()
+			ls, err := l.n.leases.Renew(ctx, h.Lease)
+			cancel()
+			switch {
+			case err == nil:
+				l.held[ch] = heldLease{Lease: ls, renewed: time.Now()}
+				continue
+			case errors.Is(err, ErrLost):
+				delete(l.held, ch)
+				l.n.cfg.Logger.Warn("lease lost", "channel", ch, "node", l.n.cfg.ID)
+				continue
+			default:
+				reachable = false
+				l.n.cfg.Logger.Warn("renew lease", "channel", ch, "node", l.n.cfg.ID, "err", err)
+			}
+		}
+		// Not renewed for half a TTL (two renewals missed): stop acting as the owner before
+		// the lease can age out at the server and another node take it. With ticks every
+		// TTL/3 and operations bounded by TTL/6 this happens at most 5/6 TTL after the last
+		// renewal.
+		if time.Since(h.renewed) >= l.n.cfg.TTL/2 {
 			delete(l.held, ch)
 			l.setOwner(ch, "")
-			l.n.cfg.Logger.Warn("lease lapsed", "channel", ch, "node", l.n.cfg.ID, "err", err)
+			l.n.cfg.Logger.Warn("lease lapsed: NATS unreachable", "channel", ch, "node", l.n.cfg.ID,
+				"since_renewal", time.Since(h.renewed))
 		}
+	}
+	if !reachable {
+		return
 	}
 	// Contend for wanted channels nobody holds — or whose holder has not renewed for longer
 	// than a TTL, in case an expiry marker was missed while disconnected.
-	stale := l.n.cfg.TTL + l.n.cfg.Renew
+	now, stale := time.Now(), l.n.cfg.TTL+l.n.cfg.Renew
 	for _, ch := range slices.Sorted(maps.Keys(l.want)) {
 		if _, ok := l.held[ch]; ok {
 			continue
@@ -409,7 +426,13 @@ func (l *loop) status() Status {
 // shutdown releases what the node holds, best effort within one renew interval each.
 func (l *loop) shutdown() {
 	for _, ch := range slices.Sorted(maps.Keys(l.held)) {
+		if !l.n.cfg.Conn.IsConnected() {
+			break // the leases age out; do not wait for each release to time out
+		}
 		l.release(ch)
+	}
+	if !l.n.cfg.Conn.IsConnected() {
+		return
 	}
 	ctx, cancel := l.opCtx()
 	defer cancel()
