@@ -16,6 +16,7 @@ import (
 	"maps"
 	"regexp"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -225,6 +226,44 @@ type loop struct {
 	seen    map[string]time.Time // when the watcher last saw a write of the channel's lease
 	alive   map[string]NodeInfo
 	changes uint64
+	// watchers are the channel links told of owner changes and departed nodes.
+	watchers map[string][]*watcher
+}
+
+// watcher is one Link's subscription to the loop's news; closed is set by Link.Close from any
+// goroutine (the link's actor may run on this very loop's goroutine), and the loop forgets
+// closed watchers when it next looks.
+type watcher struct {
+	deliver func(*ChannelMsg)
+	closed  atomic.Bool
+}
+
+// watchChannel registers deliver for channel's owner changes (the current owner is delivered
+// at once) and for departed nodes.
+func (n *Node) watchChannel(channel string, deliver func(*ChannelMsg)) (unwatch func()) {
+	w := &watcher{deliver: deliver}
+	n.do(func(l *loop) {
+		if l.watchers == nil {
+			l.watchers = map[string][]*watcher{}
+		}
+		l.watchers[channel] = append(l.watchers[channel], w)
+		w.deliver(&ChannelMsg{Kind: KindOwner, From: n.cfg.ID, Owner: l.owners[channel]})
+	})
+	return func() { w.closed.Store(true) }
+}
+
+// notify delivers m to channel's open watchers.
+func (l *loop) notify(channel string, m ChannelMsg) {
+	ws := slices.DeleteFunc(l.watchers[channel], func(w *watcher) bool { return w.closed.Load() })
+	if len(ws) == 0 {
+		delete(l.watchers, channel)
+		return
+	}
+	l.watchers[channel] = ws
+	for _, w := range ws {
+		c := m
+		w.deliver(&c)
+	}
 }
 
 func (l *loop) run(ctx context.Context, ownerW, nodeW jetstream.KeyWatcher) {
@@ -302,10 +341,16 @@ func (l *loop) setOwner(channel, owner string) {
 	l.changes++
 	l.n.cfg.Logger.Info("channel owner", "channel", channel, "owner", owner, "node", l.n.cfg.ID)
 	l.n.cfg.OnOwner(Ownership{Channel: channel, Owner: owner, Local: owner == l.n.cfg.ID && owner != ""})
+	l.notify(channel, ChannelMsg{Kind: KindOwner, From: l.n.cfg.ID, Owner: owner})
 }
 
 func (l *loop) observeNode(e jetstream.KeyValueEntry) {
 	if e.Operation() != jetstream.KeyValuePut {
+		if _, ok := l.alive[e.Key()]; ok && e.Key() != l.n.cfg.ID {
+			for _, ch := range slices.Sorted(maps.Keys(l.watchers)) {
+				l.notify(ch, ChannelMsg{Kind: KindNodeDown, From: e.Key()})
+			}
+		}
 		delete(l.alive, e.Key())
 		return
 	}

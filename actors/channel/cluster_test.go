@@ -1,0 +1,167 @@
+package channel
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/nats-io/nats.go"
+
+	"github.com/minilivechat/minilivechat/actors/actortest"
+	"github.com/minilivechat/minilivechat/actors/cluster"
+	"github.com/minilivechat/minilivechat/actors/msg"
+	"github.com/minilivechat/minilivechat/admin/metrics"
+)
+
+const clusterTTL = time.Second
+
+// clusterNode is one node of a test cluster: its own actor system, NATS connection, cluster
+// node and the channel's actor.
+type clusterNode struct {
+	id   string
+	sys  *actor.ActorSystem
+	nc   *nats.Conn
+	node *cluster.Node
+	ch   *actor.PID
+}
+
+func startClusterNode(t *testing.T, ns *cluster.Server, id, channel string) *clusterNode {
+	t.Helper()
+	nc, err := nats.Connect(ns.ClientURL(), nats.MaxReconnects(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	node, err := cluster.Start(context.Background(), cluster.Config{ID: id, Conn: nc, TTL: clusterTTL, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(node.Stop)
+	sys := actor.NewActorSystem()
+	t.Cleanup(sys.Shutdown)
+	pid := sys.Root.Spawn(Props(Config{
+		Spec:    msg.ChannelSpec{ChannelID: channel, Freq: "1", ChannelName: channel, Capacity: 10},
+		Metrics: metrics.New(), Logger: slog.New(slog.DiscardHandler),
+		Cluster: func(id string, deliver func(*cluster.ChannelMsg)) (Link, error) { return node.Link(id, deliver) },
+	}))
+	t.Cleanup(func() { _ = sys.Root.StopFuture(pid).Wait() })
+	return &clusterNode{id: id, sys: sys, nc: nc, node: node, ch: pid}
+}
+
+func (n *clusterNode) detail(t *testing.T) *msg.ChannelDetail {
+	t.Helper()
+	res, err := n.sys.Root.RequestFuture(n.ch, &msg.GetChannel{Call: msg.Call{Admin: true}}, wait).Result()
+	if err != nil {
+		t.Fatalf("node %s: %v", n.id, err)
+	}
+	return &res.(*msg.Result).Data.(*msg.AdminChannelDetail).ChannelDetail
+}
+
+// member is a session probe joined to the channel on n.
+func (n *clusterNode) member(t *testing.T, user string) *actortest.Probe {
+	t.Helper()
+	p := actortest.NewProbe(t, n.sys)
+	res, err := n.sys.Root.RequestFuture(n.ch, &msg.JoinChannel{Call: msg.Call{Op: 11, UserID: user, Session: p.PID()},
+		ChannelID: "CH", Priority: msg.PriorityNormal}, wait).Result()
+	if err != nil || res.(*msg.Result).Err != nil {
+		t.Fatalf("join %s on %s: %v %v", user, n.id, err, res)
+	}
+	return p
+}
+
+// await skips messages until one of type T that satisfies ok arrives.
+func await[T any](t *testing.T, p *actortest.Probe, what string, ok func(T) bool) T {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for time.Now().Before(deadline) {
+		if m, is := p.Next(t, time.Until(deadline)).Message.(T); is && (ok == nil || ok(m)) {
+			return m
+		}
+	}
+	t.Fatalf("%s: not within %v", what, wait)
+	panic("unreachable")
+}
+
+func pollUntil(t *testing.T, within time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > within {
+			t.Fatalf("%s: not within %v", what, within)
+		}
+		time.Sleep(5 * time.Millisecond) // poll interval, not synchronisation
+	}
+	return time.Since(start)
+}
+
+// TestFloorArbitratedOnceAcrossNodes: members on three nodes share one floor run by the
+// owner node; a preemption across nodes works; when the owner dies another node runs the
+// floor, idle, and the surviving members take it again.
+func TestFloorArbitratedOnceAcrossNodes(t *testing.T) {
+	ns, err := cluster.StartServer(cluster.ServerConfig{Dir: t.TempDir(), JetStream: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
+	a := startClusterNode(t, ns, "a", "CH")
+	a.node.Want("CH")
+	pollUntil(t, wait, "a owns CH", func() bool { return a.node.Status().Owners["CH"] == "a" })
+	b, c := startClusterNode(t, ns, "b", "CH"), startClusterNode(t, ns, "c", "CH")
+	b.node.Want("CH")
+	c.node.Want("CH")
+	nodes := []*clusterNode{a, b, c}
+
+	alice, bob, carol := a.member(t, "alice"), b.member(t, "bob"), c.member(t, "carol")
+	pollUntil(t, wait, "every node lists the three members", func() bool {
+		for _, n := range nodes {
+			if len(n.detail(t).Members) != 3 {
+				return false
+			}
+		}
+		return true
+	})
+
+	// bob (node b) asks; the owner (a) grants; everyone hears it on their own node.
+	b.sys.Root.Send(b.ch, &msg.RequestFloor{Call: msg.Call{Op: 30, UserID: "bob", Session: bob.PID()}, ChannelID: "CH"})
+	await[*msg.FloorGranted](t, bob, "bob granted", nil)
+	await[*msg.FloorTaken](t, alice, "alice hears bob took it", func(m *msg.FloorTaken) bool { return m.UserID == "bob" })
+	await[*msg.FloorTaken](t, carol, "carol hears bob took it", func(m *msg.FloorTaken) bool { return m.UserID == "bob" })
+	// alice (a) at the same priority is queued behind him, not granted.
+	a.sys.Root.Send(a.ch, &msg.RequestFloor{Call: msg.Call{Op: 30, UserID: "alice", Session: alice.PID()}, ChannelID: "CH"})
+	await[*msg.FloorQueuePos](t, alice, "alice queued", func(m *msg.FloorQueuePos) bool { return m.Position == 1 })
+
+	// carol (node c) preempts bob (node b) with a higher priority.
+	c.sys.Root.Send(c.ch, &msg.RequestFloor{Call: msg.Call{Op: 30, UserID: "carol", Session: carol.PID()}, ChannelID: "CH",
+		Priority: msg.PriorityPeril, PrioritySet: true})
+	await[*msg.FloorGranted](t, carol, "carol granted", nil)
+	if r := await[*msg.FloorRevoke](t, bob, "bob revoked", nil); r.Reason != msg.RevokePreempted {
+		t.Fatalf("bob revoked for %q", r.Reason)
+	}
+	pollUntil(t, wait, "every node shows carol holding the floor", func() bool {
+		for _, n := range nodes {
+			if f := n.detail(t).Floor; f.Holder == nil || *f.Holder != "carol" {
+				return false
+			}
+		}
+		return true
+	})
+
+	// The owner dies (no lease release): b or c owns CH within the bound, the floor is idle,
+	// alice is gone from the survivors' lists, and bob can take the floor.
+	a.nc.Close()
+	took := pollUntil(t, clusterTTL+clusterTTL/3+time.Second, "a survivor owns CH", func() bool {
+		o := b.node.Status().Owners["CH"]
+		return (o == "b" || o == "c") && c.node.Status().Owners["CH"] == o
+	})
+	t.Logf("owner died; new owner after %v", took)
+	await[*msg.FloorIdle](t, bob, "bob hears the floor is idle", nil)
+	await[*msg.FloorIdle](t, carol, "carol hears the floor is idle", nil)
+	pollUntil(t, 3*clusterTTL, "alice gone from the survivors", func() bool {
+		return len(b.detail(t).Members) == 2 && len(c.detail(t).Members) == 2
+	})
+	b.sys.Root.Send(b.ch, &msg.RequestFloor{Call: msg.Call{Op: 30, UserID: "bob", Session: bob.PID()}, ChannelID: "CH"})
+	await[*msg.FloorGranted](t, bob, "bob granted after the failover", nil)
+	await[*msg.FloorTaken](t, carol, "carol hears bob took it after the failover", func(m *msg.FloorTaken) bool { return m.UserID == "bob" })
+}
