@@ -805,6 +805,11 @@ func (a *Actor) relay(ctx actor.Context, pkt *media.Packet) {
 			a.fanout.Commit(out, to)
 		}
 	}
+	if a.link != nil {
+		if mem := a.members[pkt.From]; mem != nil && mem.node == "" {
+			a.link.SendMedia(pkt.From, plain) // once, for every other node's listeners
+		}
+	}
 	a.burstPkts++ // the burst log's count (docs/history.md)
 	if a.cfg.Record && a.cfg.History != nil {
 		pkt.Retain(1)
@@ -837,6 +842,9 @@ func (a *Actor) rebuildListeners() {
 		}
 	}
 	a.listeners = ls
+	if a.link != nil {
+		a.link.Listen(len(ls) > 0)
+	}
 }
 
 // sendOthers sends ev to every member but user.

@@ -28,12 +28,17 @@ type Link interface {
 	Node() string
 	Broadcast(m *cluster.ChannelMsg)
 	Send(node string, m *cluster.ChannelMsg)
+	// Listen subscribes to the channel's media from other nodes while this node has
+	// listeners; SendMedia publishes a local talker's decrypted packet to them.
+	Listen(on bool)
+	SendMedia(user string, rtp []byte)
 	Close()
 }
 
-// LinkFunc connects channel id to the cluster; deliver posts what other nodes say (and the
-// owner changes) to the channel actor.
-type LinkFunc func(channelID string, deliver func(*cluster.ChannelMsg)) (Link, error)
+// LinkFunc connects channel id to the cluster; post sends the channel actor what other nodes
+// say (*cluster.ChannelMsg, owner changes included) and the packets of their talkers
+// (*media.Packet).
+type LinkFunc func(channelID string, post func(any)) (Link, error)
 
 // mirror is the floor state the owner last announced, on a node that does not own the channel.
 type mirror struct {
@@ -60,7 +65,7 @@ func (a *Actor) openLink() {
 		return
 	}
 	post := a.postSelf
-	l, err := a.cfg.Cluster(a.spec.ChannelID, func(m *cluster.ChannelMsg) { post(m) })
+	l, err := a.cfg.Cluster(a.spec.ChannelID, post)
 	if err != nil {
 		a.log.Error("channel not linked to the cluster; it serves this node's members only", "err", err)
 		return

@@ -13,6 +13,7 @@ import (
 	"github.com/minilivechat/minilivechat/actors/cluster"
 	"github.com/minilivechat/minilivechat/actors/msg"
 	"github.com/minilivechat/minilivechat/admin/metrics"
+	"github.com/minilivechat/minilivechat/media"
 )
 
 const clusterTTL = time.Second
@@ -21,6 +22,7 @@ const clusterTTL = time.Second
 // node and the channel's actor.
 type clusterNode struct {
 	id   string
+	fm   *fakeMedia
 	sys  *actor.ActorSystem
 	nc   *nats.Conn
 	node *cluster.Node
@@ -41,13 +43,20 @@ func startClusterNode(t *testing.T, ns *cluster.Server, id, channel string) *clu
 	t.Cleanup(node.Stop)
 	sys := actor.NewActorSystem()
 	t.Cleanup(sys.Shutdown)
+	fm := &fakeMedia{spawn: func(string) *actor.PID { return actortest.NewProbe(t, sys).PID() }}
 	pid := sys.Root.Spawn(Props(Config{
 		Spec:    msg.ChannelSpec{ChannelID: channel, Freq: "1", ChannelName: channel, Capacity: 10},
-		Metrics: metrics.New(), Logger: slog.New(slog.DiscardHandler),
-		Cluster: func(id string, deliver func(*cluster.ChannelMsg)) (Link, error) { return node.Link(id, deliver) },
+		Metrics: metrics.New(), Logger: slog.New(slog.DiscardHandler), Media: fm,
+		Cluster: func(id string, post func(any)) (Link, error) {
+			l, err := node.Link(id, func(m *cluster.ChannelMsg) { post(m) })
+			if err == nil {
+				l.SetMedia(cluster.MediaConfig{Deliver: func(p *media.Packet) { post(p) }})
+			}
+			return l, err
+		},
 	}))
 	t.Cleanup(func() { _ = sys.Root.StopFuture(pid).Wait() })
-	return &clusterNode{id: id, sys: sys, nc: nc, node: node, ch: pid}
+	return &clusterNode{id: id, fm: fm, sys: sys, nc: nc, node: node, ch: pid}
 }
 
 func (n *clusterNode) detail(t *testing.T) *msg.ChannelDetail {
@@ -64,7 +73,7 @@ func (n *clusterNode) member(t *testing.T, user string) *actortest.Probe {
 	t.Helper()
 	p := actortest.NewProbe(t, n.sys)
 	res, err := n.sys.Root.RequestFuture(n.ch, &msg.JoinChannel{Call: msg.Call{Op: 11, UserID: user, Session: p.PID()},
-		ChannelID: "CH", Priority: msg.PriorityNormal}, wait).Result()
+		ChannelID: "CH", Priority: msg.PriorityNormal, SDPOffer: "offer"}, wait).Result()
 	if err != nil || res.(*msg.Result).Err != nil {
 		t.Fatalf("join %s on %s: %v %v", user, n.id, err, res)
 	}
@@ -147,6 +156,34 @@ func TestFloorArbitratedOnceAcrossNodes(t *testing.T) {
 		}
 		return true
 	})
+
+	// carol's packets reach the listeners on a and b, once each; bob's (no longer the
+	// holder) reach nobody.
+	pool := media.NewPacketPool()
+	c.sys.Root.Send(c.ch, packet(pool, "carol"))
+	for _, l := range []struct {
+		n    *clusterNode
+		user string
+	}{{a, "alice"}, {b, "bob"}} {
+		select {
+		case got := <-l.n.fm.streams[l.user].log:
+			if got != "rtp-payload" {
+				t.Fatalf("%s on %s got %q", l.user, l.n.id, got)
+			}
+		case <-time.After(wait):
+			t.Fatalf("%s on %s got no packet from carol on c", l.user, l.n.id)
+		}
+	}
+	labelled := func(from string) *media.Packet {
+		p := pool.Get()
+		p.From, p.N = from, copy(p.Buf[:], "from-"+from)
+		return p
+	}
+	b.sys.Root.Send(b.ch, labelled("bob"))   // dropped at b: its mirror says carol holds
+	c.sys.Root.Send(c.ch, labelled("carol")) // sent after it
+	if got := <-a.fm.streams["alice"].log; got != "from-carol" {
+		t.Fatalf("alice got %q, want carol's packet only", got)
+	}
 
 	// The owner dies (no lease release): b or c owns CH within the bound, the floor is idle,
 	// alice is gone from the survivors' lists, and bob can take the floor.

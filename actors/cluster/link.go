@@ -77,6 +77,7 @@ type Link struct {
 	channel string
 	subs    []*nats.Subscription
 	unwatch func()
+	trunk   *trunk // nil until SetMedia (media.go)
 }
 
 func broadcastSubject(channel string) string { return "lc.ch." + channel + ".all" }
@@ -145,5 +146,8 @@ func (l *Link) Close() {
 	}
 	for _, s := range l.subs {
 		_ = s.Unsubscribe()
+	}
+	if l.trunk != nil && l.trunk.sub != nil {
+		_ = l.trunk.sub.Unsubscribe()
 	}
 }

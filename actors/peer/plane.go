@@ -380,3 +380,12 @@ func randomSSRC() uint32 {
 		}
 	}
 }
+
+// Worker is the UDP worker that sends the fan-out of packets that came from another cluster
+// node (docs/cluster.md, "Media"), nil before Start.
+func (m *Media) Worker() *media.Worker {
+	if !m.started.Load() {
+		return nil
+	}
+	return m.sock.Worker(0)
+}
