@@ -67,6 +67,7 @@ func (s *Server) spawnDirectory(presets []msg.ChannelSpec, h restored) *actor.PI
 
 			MaxMessageLength: s.cfg.MaxMessageLength,
 			ReapAfter:        s.cfg.ChannelReapAfter,
+			Cluster:          s.linkFunc(),
 		},
 		MaxChannelsPerUser: s.cfg.MaxChannelsPerUser,
 		MaxUserChannels:    s.cfg.MaxUserChannels,

@@ -10,8 +10,10 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/minilivechat/minilivechat/actors/channel"
 	"github.com/minilivechat/minilivechat/actors/cluster"
 	"github.com/minilivechat/minilivechat/admin"
+	"github.com/minilivechat/minilivechat/media"
 )
 
 // ClusterConfig is the cluster part of Config (docs/cluster.md). With neither NATSURL nor
@@ -179,4 +181,25 @@ func (s *Server) clusterStatus() *admin.ClusterStatus {
 		out.Nodes = append(out.Nodes, admin.ClusterNode{ID: n.ID, Address: n.Address, Started: n.Started})
 	}
 	return out
+}
+
+// linkFunc links each channel to the cluster (nil on a node on its own): its messages and
+// its media, whose fan-out to this node's listeners goes out on the media plane's socket.
+func (s *Server) linkFunc() channel.LinkFunc {
+	if s.cluster == nil {
+		return nil
+	}
+	node := s.cluster.node
+	var via func() *media.Worker
+	if s.media != nil {
+		via = s.media.Worker
+	}
+	return func(id string, post func(any)) (channel.Link, error) {
+		l, err := node.Link(id, func(m *cluster.ChannelMsg) { post(m) })
+		if err != nil {
+			return nil, err
+		}
+		l.SetMedia(cluster.MediaConfig{Deliver: func(p *media.Packet) { post(p) }, Via: via})
+		return l, nil
+	}
 }
