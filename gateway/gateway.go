@@ -1,4 +1,4 @@
-// Package gateway is mini-livechat's WebSocket edge (`GET /ws`, SPEC §4): it accepts
+// Package gateway is mini-livechat's WebSocket edge (`GET /ws`, docs/protocol.md): it accepts
 // connections, speaks HELLO / HEARTBEAT / IDENTIFY itself, turns every other client frame into
 // a typed request of actors/msg for the connection's session actor, and encodes the events and
 // results the session hands back. JSON never goes past this package.

@@ -269,9 +269,9 @@ func clientHandshake(t *testing.T, offer func(client *Certificate) *Offer, opts 
 	return sess, serr, cerr
 }
 
-// TestDTLSServerPolicy: the server's side of SPEC §6 — AES128_CM_HMAC_SHA1_80 when the client
-// offers only that, and no handshake without extended master secret, without a client
-// certificate, or without a common SRTP profile.
+// TestDTLSServerPolicy: the server's side of docs/media.md ("DTLS and SRTP") —
+// AES128_CM_HMAC_SHA1_80 when the client offers only that, and no handshake without extended master
+// secret, without a client certificate, or without a common SRTP profile.
 func TestDTLSServerPolicy(t *testing.T) {
 	base := func(cert *Certificate) []dtls.ClientOption {
 		return []dtls.ClientOption{dtls.WithCertificates(cert.TLS), dtls.WithInsecureSkipVerify(true),

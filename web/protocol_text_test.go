@@ -12,7 +12,7 @@ import (
 )
 
 // TestEveryErrorCodeHasText checks that the page has a sentence for every ERROR code a client
-// can receive (SPEC §4), so no user ever sees a bare number.
+// can receive (docs/protocol.md), so no user ever sees a bare number.
 func TestEveryErrorCodeHasText(t *testing.T) {
 	src, err := fs.ReadFile(web.Files(), "protocol.js")
 	if err != nil {
@@ -43,6 +43,6 @@ func TestEveryErrorCodeHasText(t *testing.T) {
 		}
 	}
 	if len(have) != len(codes) {
-		t.Errorf("protocol.js ErrorText has %d codes, SPEC §4 has %d", len(have), len(codes))
+		t.Errorf("protocol.js ErrorText has %d codes, the protocol has %d", len(have), len(codes))
 	}
 }

@@ -31,9 +31,9 @@ func rtpLike() []byte {
 	return b
 }
 
-// TestCandidateSwitchingAndRebinding walks the ICE-lite address rules of SPEC §6 with raw
-// STUN clients: media is accepted from every address that passed a check; it is sent to the
-// first such address, then to whichever address last sent USE-CANDIDATE, and to a new address
+// TestCandidateSwitchingAndRebinding walks the ICE-lite address rules of docs/media.md ("ICE-lite")
+// with raw STUN clients: media is accepted from every address that passed a check; it is sent to
+// the first such address, then to whichever address last sent USE-CANDIDATE, and to a new address
 // without USE-CANDIDATE only once the send address has been silent for RebindAfter.
 func TestCandidateSwitchingAndRebinding(t *testing.T) {
 	clk := newFakeClock()

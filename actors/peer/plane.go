@@ -3,7 +3,7 @@
 // that alone publishes the UDP look-up snapshots, and Media, which implements msg.Media for the
 // channel actors and runs the UDP socket.
 //
-// Packet flow (SPEC §6):
+// Packet flow (docs/media.md):
 //
 //	UDP reader ──STUN──▶ answered inline (snapshot by ufrag) ──latch──▶ peer ──▶ registry
 //	           ──DTLS──▶ peer (snapshot by address) ──▶ its handshake goroutine

@@ -18,7 +18,7 @@ import (
 	"github.com/minilivechat/minilivechat/gateway/wstest"
 )
 
-// Protocol opcodes used below (SPEC §4).
+// Protocol opcodes used below (docs/protocol.md).
 const (
 	opChannelJoin  = 11
 	opFloorRequest = 30

@@ -17,8 +17,8 @@ import (
 
 var listeningLine = regexp.MustCompile(`msg="lcserver listening" addr=(\S+)`)
 
-// SPEC §3: SIGTERM is a graceful shutdown of the real binary — a floor in use ends with
-// FLOOR_REVOKE "shutdown" to its holder and FLOOR_IDLE to the others, sessions are closed with
+// docs/operations.md §11: SIGTERM is a graceful shutdown of the real binary — a floor in use ends
+// with FLOOR_REVOKE "shutdown" to its holder and FLOOR_IDLE to the others, sessions are closed with
 // 1001 and a reason, and the process exits 0 within ShutdownTimeout.
 func TestSIGTERMShutsDownGracefullyWithExitZero(t *testing.T) {
 	if testing.Short() {

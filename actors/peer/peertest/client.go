@@ -43,9 +43,9 @@ type Client struct {
 	wg  sync.WaitGroup
 }
 
-// NewClient makes a client with the settings loopback interop needs (INTEROP.md): mDNS off,
-// UDP4 only, loopback candidates included, interface "lo" only. It offers Opus on payload
-// type 111, as Chrome does.
+// NewClient makes a client with the settings loopback interop needs (docs/media.md, "Test
+// clients"): mDNS off, UDP4 only, loopback candidates included, interface "lo" only. It offers Opus
+// on payload type 111, as Chrome does.
 func NewClient(t testing.TB, name string) *Client { return NewClientPT(t, name, 111) }
 
 // NewClientPT is NewClient offering Opus on payload type pt (Firefox uses 109), and nothing

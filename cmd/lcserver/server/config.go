@@ -20,7 +20,7 @@ import (
 // AdvertiseAuto asks New to pick the advertise IP from the routing table.
 const AdvertiseAuto = "auto"
 
-// Config is everything lcserver can be told (SPEC §3, §4, §5, §9). Zero values take the
+// Config is everything lcserver can be told (docs/operations.md §6, §11). Zero values take the
 // defaults of Defaults(); Validate says what is wrong with a bad one.
 type Config struct {
 	Port        int    // TCP port for WebSocket, REST, admin and the web client; 0 picks a free one
@@ -73,7 +73,8 @@ type Config struct {
 	ChannelCreateBurst    int
 	ChannelCreateInterval time.Duration
 	ChannelReapAfter      time.Duration
-	// MaxMessageLength caps chat content in Unicode code points (SPEC §9: 2000).
+	// MaxMessageLength caps chat content in Unicode code points (docs/protocol.md, "Error codes":
+	// 2000).
 	MaxMessageLength int
 
 	// DataDir is where lcserver keeps its files: the history database (docs/history.md),

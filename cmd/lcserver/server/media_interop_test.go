@@ -44,7 +44,7 @@ func startWithMedia(t *testing.T, tweaks ...func(*Config)) (*testServer, *peer.M
 }
 
 // TestMediaInteropPion: three pion/webrtc clients join one channel over the WebSocket
-// protocol with real SDP offers and talk through the floor-gated relay (SPEC §6). B offers
+// protocol with real SDP offers and talk through the floor-gated relay (docs/media.md). B offers
 // Opus on payload type 109 (as Firefox does), A and C on 111.
 func TestMediaInteropPion(t *testing.T) {
 	s, mp, m := startWithMedia(t)

@@ -75,7 +75,7 @@ func New(cfg Config) (*Server, error) {
 		s.log.Warn("dev mode: tokens are signed with the public default secret; the server listens on loopback only")
 	}
 
-	presets := directory.DefaultPresets() // SPEC §3's three channels
+	presets := directory.DefaultPresets() // the three of docs/operations.md §11
 	if cfg.ChannelsFile != "" {
 		var err error
 		if presets, err = LoadChannels(cfg.ChannelsFile); err != nil {

@@ -14,9 +14,9 @@ import (
 	"github.com/minilivechat/minilivechat/gateway/wstest"
 )
 
-// This file proves SPEC §4, §4.1, §5 and §7 sentence by sentence against the real in-process
-// server. Exactness tests compare the complete list of frames each client received, not just
-// "some frame like this arrived".
+// This file proves docs/protocol.md, docs/floor-control.md and docs/operations.md §1 sentence by
+// sentence against the real in-process server. Exactness tests compare the complete list of frames
+// each client received, not just "some frame like this arrived".
 
 // settle returns every frame c has received before the answer to a CHANNEL_INFO of ch. The
 // INFO goes session → directory → channel and back, so every event the directory or the
@@ -83,8 +83,8 @@ func post(t *testing.T, s *testServer, path string) (int, map[string]any) {
 	return resp.StatusCode, m
 }
 
-// SPEC §5 "Exact fan-out", queue position updates, preemption, release, disconnect and admin
-// revoke: every member's complete list of floor frames, in order.
+// docs/floor-control.md, "Every transition": exact fan-out, queue position updates, preemption,
+// release, disconnect and admin revoke: every member's complete list of floor frames, in order.
 func TestSpecFloorFanOutIsExact(t *testing.T) {
 	s := start(t, nil)
 	const ch = "CH_0001"
@@ -229,7 +229,7 @@ func TestSpecFloorFanOutIsExact(t *testing.T) {
 	}
 }
 
-// SPEC §5: max_duration revokes the holder and the floor moves on.
+// docs/floor-control.md: max_duration revokes the holder and the floor moves on.
 func TestSpecFloorMaxDurationRevokes(t *testing.T) {
 	s := start(t, func(c *Config) { c.FloorMaxDuration = 200 * time.Millisecond })
 	a, b := s.client("a", 100), s.client("b", 100)
@@ -258,7 +258,7 @@ func TestSpecFloorMaxDurationRevokes(t *testing.T) {
 	expectEvent(t, a, opFloorTaken, d{"channel_id": "CH_0002", "user_id": "b"})
 }
 
-// SPEC §4 / §4.1: HELLO and READY payloads, exactly.
+// docs/protocol.md: HELLO and READY payloads, exactly.
 func TestSpecHelloAndReadyPayloads(t *testing.T) {
 	s := start(t, nil)
 	c := wstest.Dial(t, s.ws)
@@ -284,7 +284,7 @@ func TestSpecHelloAndReadyPayloads(t *testing.T) {
 	}
 }
 
-// SPEC §4 / §4.1: priority 0 is a priority like any other. A token with max_priority 0 (or an
+// docs/protocol.md: priority 0 is a priority like any other. A token with max_priority 0 (or an
 // IDENTIFY asking for 0) must not end up at the default 100 once the user joins or talks.
 func TestSpecPriorityZeroIsNotPromoted(t *testing.T) {
 	s := start(t, nil)
@@ -321,7 +321,8 @@ func TestSpecPriorityZeroIsNotPromoted(t *testing.T) {
 // rfc3339ms is RFC 3339 with exactly three fraction digits.
 var rfc3339ms = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}(Z|[+-]\d\d:\d\d)$`)
 
-// SPEC §4.1: the channel object, everywhere it appears, and CHANNEL_INFO's members and queue.
+// docs/protocol.md: the channel object, everywhere it appears, and CHANNEL_INFO's members and
+// queue.
 func TestSpecChannelObjectShape(t *testing.T) {
 	s := start(t, nil)
 	alice, bob := s.client("alice", 100), s.client("bob", 100)
@@ -408,7 +409,7 @@ func TestSpecChannelObjectShape(t *testing.T) {
 	}
 }
 
-// SPEC §4 / §4.1: CHANNEL_CREATE does not join the creator; CHANNEL_EVENT create, update and
+// docs/protocol.md: CHANNEL_CREATE does not join the creator; CHANNEL_EVENT create, update and
 // delete go to every identified session, join and leave to the channel's members only;
 // JOIN ACK's shape; delete kicks the members and ends the channel actor.
 func TestSpecChannelEventsReachTheRightSessions(t *testing.T) {
@@ -509,7 +510,7 @@ func (s *testServer) actorsNamed(part string) int {
 	return n
 }
 
-// SPEC §4.1: ACK and ERROR always carry req_op, and nonce when the request had one — for
+// docs/protocol.md: ACK and ERROR always carry req_op, and nonce when the request had one — for
 // every client op, answered well or badly, before and after IDENTIFY.
 func TestSpecEveryAnswerEchoesReqOpAndNonce(t *testing.T) {
 	s := start(t, nil)
@@ -583,7 +584,7 @@ func TestSpecEveryAnswerEchoesReqOpAndNonce(t *testing.T) {
 	}
 }
 
-// SPEC §4 / §4.1: MESSAGE_EVENT shape, message_id a string, RFC 3339 milliseconds; the length
+// docs/protocol.md: MESSAGE_EVENT shape, message_id a string, RFC 3339 milliseconds; the length
 // limit counts Unicode code points (not bytes, not UTF-16 units).
 func TestSpecMessagePayloadAndCodePoints(t *testing.T) {
 	s := start(t, nil)
@@ -616,7 +617,7 @@ func TestSpecMessagePayloadAndCodePoints(t *testing.T) {
 	}
 }
 
-// SPEC §4.1: ids match [A-Za-z0-9_-]{1,64}, else 1004.
+// docs/protocol.md: ids match [A-Za-z0-9_-]{1,64}, else 1004.
 func TestSpecIDPattern(t *testing.T) {
 	s := start(t, nil)
 	c := s.client("alice", 100)
@@ -646,7 +647,7 @@ func TestSpecIDPattern(t *testing.T) {
 	}
 }
 
-// SPEC §4.1: an invalid token closes with 4001 and a reason; so does a token of another alg.
+// docs/protocol.md: an invalid token closes with 4001 and a reason; so does a token of another alg.
 func TestSpecInvalidTokenClosesWith4001AndAReason(t *testing.T) {
 	s := start(t, nil)
 	for name, tok := range map[string]string{
@@ -665,8 +666,8 @@ func TestSpecInvalidTokenClosesWith4001AndAReason(t *testing.T) {
 	}
 }
 
-// SPEC §7: REST shapes against the real server, public routes public even with an admin
-// token, errors as {error, code}.
+// docs/operations.md §1: REST shapes against the real server, public routes public even with an
+// admin token, errors as {error, code}.
 func TestSpecRESTShapes(t *testing.T) {
 	s := start(t, func(c *Config) { c.AdminToken = "sesame"; c.Version = "v9" })
 	alice := s.client("alice", 100)
@@ -758,7 +759,7 @@ func TestSpecRESTShapes(t *testing.T) {
 	}
 }
 
-// SPEC §4.1: more than 20 bad frames within 10 s close with 4004 — 20 do not; every other
+// docs/protocol.md: more than 20 bad frames within 10 s close with 4004 — 20 do not; every other
 // error leaves the session usable.
 func TestSpecBadFrameLimitBoundary(t *testing.T) {
 	s := start(t, nil)
@@ -786,7 +787,7 @@ func TestSpecBadFrameLimitBoundary(t *testing.T) {
 	}
 }
 
-// SPEC §3: the built-in preset channels.
+// docs/operations.md §11: the built-in preset channels.
 func TestSpecPresetChannels(t *testing.T) {
 	s := start(t, nil)
 	var list struct {
@@ -810,7 +811,8 @@ func TestSpecPresetChannels(t *testing.T) {
 	}
 }
 
-// SPEC §9: the chat limit is configurable; the channel is the one place that judges it.
+// docs/protocol.md, "Error codes": the chat limit is configurable; the channel is the one place
+// that judges it.
 func TestSpecMessageLengthIsConfigurable(t *testing.T) {
 	s := start(t, func(c *Config) { c.MaxMessageLength = 5 })
 	c := s.client("alice", 100)
@@ -824,8 +826,8 @@ func TestSpecMessageLengthIsConfigurable(t *testing.T) {
 	}
 }
 
-// SPEC §4: any application frame, not only HEARTBEAT, proves liveness; WebSocket pings alone
-// do not (TestZombieSessionIsReapedLikeADisconnect).
+// docs/protocol.md, "Connection flow": any application frame, not only HEARTBEAT, proves liveness;
+// WebSocket pings alone do not (TestZombieSessionIsReapedLikeADisconnect).
 func TestSpecAnyApplicationFrameKeepsASessionAlive(t *testing.T) {
 	s := start(t, func(c *Config) {
 		c.HeartbeatInterval = 40 * time.Millisecond
@@ -855,7 +857,7 @@ func TestSpecAnyApplicationFrameKeepsASessionAlive(t *testing.T) {
 	}
 }
 
-// SPEC §4.1 / §9: a frame of exactly 64 KiB is accepted; one byte more is ERROR 1006 and
+// docs/protocol.md: a frame of exactly 64 KiB is accepted; one byte more is ERROR 1006 and
 // close 1009.
 func TestSpecFrameSizeBoundary(t *testing.T) {
 	s := start(t, nil)
