@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"nhooyr.io/websocket"
 
 	"github.com/minilivechat/minilivechat/actors/msg"
@@ -398,21 +399,5 @@ func TestSlowClientIsDisconnectedWithoutBlockingActors(t *testing.T) {
 // wsErrors reads livechat_ws_errors_total{code}.
 func wsErrors(t *testing.T, m *metrics.Metrics, code string) float64 {
 	t.Helper()
-	fams, err := m.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range fams {
-		if f.GetName() != "livechat_ws_errors_total" {
-			continue
-		}
-		for _, s := range f.GetMetric() {
-			for _, l := range s.GetLabel() {
-				if l.GetName() == "code" && l.GetValue() == code {
-					return s.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return 0
+	return testutil.ToFloat64(m.WSErrors.WithLabelValues(code))
 }

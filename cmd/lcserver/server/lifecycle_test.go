@@ -4,12 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/minilivechat/minilivechat/admin/admintest"
 	"github.com/minilivechat/minilivechat/gateway/wstest"
 )
 
@@ -45,16 +45,15 @@ func (s *testServer) users() int {
 	return st.Users
 }
 
-// metric reads one sample of /metrics, e.g. `livechat_sessions` or `livechat_ws_errors_total{code="1004"}`.
+// metric reads one sample of /metrics, e.g. `livechat_sessions` or
+// `livechat_ws_errors_total{code="1004"}`; 0 when there is none.
 func (s *testServer) metric(name string) float64 {
 	s.t.Helper()
 	_, body := s.get("/metrics")
-	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + ` (\S+)$`)
-	m := re.FindStringSubmatch(body)
-	if m == nil {
-		return 0
+	v, _, err := admintest.Sample(body, name)
+	if err != nil {
+		s.t.Fatalf("metric %s: %v", name, err)
 	}
-	v, _ := strconv.ParseFloat(m[1], 64)
 	return v
 }
 
