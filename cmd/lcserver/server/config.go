@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/minilivechat/minilivechat/actors/channel"
+	"github.com/minilivechat/minilivechat/actors/clock"
 	"github.com/minilivechat/minilivechat/actors/directory"
 	"github.com/minilivechat/minilivechat/actors/floor"
 	"github.com/minilivechat/minilivechat/actors/msg"
@@ -113,6 +114,11 @@ type Config struct {
 
 	Logger  *slog.Logger     // nil discards
 	Metrics *metrics.Metrics // nil: a fresh set
+
+	// Clock is the one clock of the server: the actors' timers and timestamps, the gateway's
+	// deadlines and the media plane's reaping run on it. Nil: clock.Real(); tests give a
+	// clock.Fake and move time by hand.
+	Clock clock.Clock
 }
 
 // DefaultUDPWorkers is the media port's default number of UDP workers, chosen by measurement
@@ -162,6 +168,9 @@ const DefaultChannelReapAfter = 10 * time.Minute
 // withDefaults fills zero fields from Defaults (ports excepted: 0 means "pick one").
 func (c Config) withDefaults() Config {
 	d := Defaults()
+	if c.Clock == nil {
+		c.Clock = clock.Real()
+	}
 	if c.Dev {
 		d.Bind, d.AdvertiseIP = "127.0.0.1", "127.0.0.1"
 	}

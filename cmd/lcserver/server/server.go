@@ -64,7 +64,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	cfg = cfg.withDefaults()
-	s := &Server{cfg: cfg, log: cfg.Logger, m: cfg.Metrics, started: time.Now()}
+	s := &Server{cfg: cfg, log: cfg.Logger, m: cfg.Metrics, started: cfg.Clock.Now()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -127,6 +127,7 @@ func New(cfg Config) (*Server, error) {
 		ConnectRatePerIP: cfg.ConnectRatePerIP, ConnectBurstPerIP: cfg.ConnectBurstPerIP,
 		IdentifyFailureRatePerIP: cfg.IdentifyFailureRatePerIP, IdentifyFailureBurstPerIP: cfg.IdentifyFailureBurstPerIP,
 		LimitLoopback: cfg.LimitLoopback,
+		Clock:         cfg.Clock,
 	})
 	if err != nil {
 		s.stopActors()
@@ -197,6 +198,7 @@ func (s *Server) startMedia() (*peer.Media, error) {
 		Socket:      media.SocketConfig{Workers: s.cfg.UDPWorkers},
 		Metrics:     s.m,
 		Logger:      s.log,
+		Clock:       s.cfg.Clock,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("media plane: %w", err)
