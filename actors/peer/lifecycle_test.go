@@ -81,11 +81,13 @@ func TestPeerLifecycleReturnsToBaseline(t *testing.T) {
 
 // TestSilentPeerIsReaped: a peer that never hears from its client is removed after ReapAfter.
 func TestSilentPeerIsReaped(t *testing.T) {
-	h := newHarness(t, Config{ReapAfter: 150 * time.Millisecond})
+	clk := newFakeClock()
+	h := newHarness(t, Config{Clock: clk}) // ReapAfter 30 s
 	p, err := h.open(t, "A", readOffer(t))
 	if err != nil {
 		t.Fatal(err)
 	}
+	clk.Advance(30 * time.Second)
 	select {
 	case who := <-h.ended:
 		if !who.Equal(p.PID) {

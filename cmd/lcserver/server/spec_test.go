@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minilivechat/minilivechat/actors/clock"
 	"github.com/minilivechat/minilivechat/gateway/wstest"
 )
 
@@ -829,15 +830,17 @@ func TestSpecMessageLengthIsConfigurable(t *testing.T) {
 // docs/protocol.md, "Connection flow": any application frame, not only HEARTBEAT, proves liveness;
 // WebSocket pings alone do not (TestZombieSessionIsReapedLikeADisconnect).
 func TestSpecAnyApplicationFrameKeepsASessionAlive(t *testing.T) {
-	s := start(t, func(c *Config) {
-		c.HeartbeatInterval = 40 * time.Millisecond
-		c.HeartbeatGrace = 40 * time.Millisecond
-	})
+	clk := clock.NewFake(time.Now())
+	s := start(t, func(c *Config) { c.Clock = clk })
+	def := Defaults()
+	zombie := 2*def.HeartbeatInterval + def.HeartbeatGrace
+	step := zombie * 4 / 5
 	c := s.client("alice", 100)
 	c.Request(opChannelJoin, d{"channel_id": "CH_0001"})
-	// Six zombie periods (120 ms each) of chat, list and floor pings but no HEARTBEAT.
-	deadline := time.Now().Add(720 * time.Millisecond)
-	for i := 0; time.Now().Before(deadline); i++ {
+	// Eight steps of 4/5 of a zombie period (more than six periods) of chat, list and floor
+	// pings but no HEARTBEAT: each frame is answered (so the gateway has seen it) before the
+	// clock moves on.
+	for i := 0; i < 8; i++ {
 		switch i % 3 {
 		case 0:
 			c.Request(opMessageCreate, d{"channel_id": "CH_0001", "content": "still here"})
@@ -847,13 +850,18 @@ func TestSpecAnyApplicationFrameKeepsASessionAlive(t *testing.T) {
 			c.Send(opFloorPing, d{"channel_id": "CH_0001"})
 			c.Await(opFloorDeny)
 		}
-		time.Sleep(20 * time.Millisecond) // a client's pace, not synchronisation
+		clk.Advance(step)
 	}
 	if cl, closed := c.ClosedInfo(); closed {
 		t.Fatalf("closed %d %q while sending application frames", cl.Code, cl.Reason)
 	}
 	if n := s.channelMembers("CH_0001"); n != 1 {
 		t.Fatalf("members = %d, want alice still there", n)
+	}
+	// The same clock does close a session that goes silent for a zombie period.
+	clk.Advance(zombie)
+	if cl := c.ExpectClosed(); cl.Code != 4003 {
+		t.Fatalf("silent session closed %d %q, want 4003", cl.Code, cl.Reason)
 	}
 }
 
