@@ -232,7 +232,8 @@ func TestSpecFloorFanOutIsExact(t *testing.T) {
 
 // docs/floor-control.md: max_duration revokes the holder and the floor moves on.
 func TestSpecFloorMaxDurationRevokes(t *testing.T) {
-	s := start(t, func(c *Config) { c.FloorMaxDuration = 200 * time.Millisecond })
+	clk := clock.NewFake(time.Now())
+	s := start(t, func(c *Config) { c.FloorMaxDuration, c.Clock = 200*time.Millisecond, clk })
 	a, b := s.client("a", 100), s.client("b", 100)
 	a.Request(opChannelJoin, d{"channel_id": "CH_0002"})
 	b.Request(opChannelJoin, d{"channel_id": "CH_0002"})
@@ -243,8 +244,12 @@ func TestSpecFloorMaxDurationRevokes(t *testing.T) {
 	}
 	b.Send(opFloorRequest, d{"channel_id": "CH_0002"})
 	b.Await(opFloorQueuePos)
-	// Pings keep the ping timer alive but not the max-duration timer.
-	for {
+	// Pings keep the ping timer alive but not the max-duration timer: a ping, its answer, then
+	// 20 ms more on the clock, until the revoke (at 200 ms: the eleventh answer at the latest).
+	for i := 0; ; i++ {
+		if i > 10 {
+			t.Fatal("no FLOOR_REVOKE after the max duration")
+		}
 		a.Send(opFloorPing, d{"channel_id": "CH_0002"})
 		f := a.Next()
 		if f.Op == opFloorRevoke {
@@ -253,7 +258,7 @@ func TestSpecFloorMaxDurationRevokes(t *testing.T) {
 			}
 			break
 		}
-		time.Sleep(20 * time.Millisecond) // ping pace of a holder, not synchronisation
+		clk.Advance(20 * time.Millisecond)
 	}
 	expectEvent(t, b, opFloorGranted, d{"channel_id": "CH_0002"})
 	expectEvent(t, a, opFloorTaken, d{"channel_id": "CH_0002", "user_id": "b"})
