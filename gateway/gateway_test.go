@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"nhooyr.io/websocket"
 
+	"github.com/minilivechat/minilivechat/actors/clock"
 	"github.com/minilivechat/minilivechat/actors/msg"
 	"github.com/minilivechat/minilivechat/admin/metrics"
 	"github.com/minilivechat/minilivechat/gateway/token"
@@ -285,15 +286,33 @@ func TestRateLimitAnswers1005(t *testing.T) {
 }
 
 func TestIdentifyTimeoutAndHeartbeatTimeoutClose(t *testing.T) {
+	clk := clock.NewFake(time.Now())
 	e := newEnv(t, func(o *Options) {
 		o.IdentifyTimeout = 200 * time.Millisecond
 		o.HeartbeatInterval = 100 * time.Millisecond
 		o.HeartbeatGrace = 100 * time.Millisecond
+		o.Clock = clk
 	})
+	// closedAfter moves the clock in steps of 20 ms (at most 150: ten times the 300 ms zombie
+	// limit), doing between steps, until the server has closed c.
+	closedAfter := func(c *wstest.Client, between func()) (wstest.Closed, bool) {
+		for i := 0; i < 150; i++ {
+			if between != nil {
+				between()
+			}
+			if cl, closed := c.ClosedInfo(); closed {
+				return cl, true
+			}
+			clk.Advance(20 * time.Millisecond)
+			time.Sleep(5 * time.Millisecond) // polling for the close the step may have caused
+		}
+		cl, closed := c.ClosedInfo()
+		return cl, closed
+	}
 	c := wstest.Dial(t, e.url)
 	defer c.Close()
-	if cl := c.ExpectClosed(); cl.Code != 4005 || cl.Reason == "" {
-		t.Fatalf("closed %d %q, want 4005", cl.Code, cl.Reason)
+	if cl, closed := closedAfter(c, nil); !closed || cl.Code != 4005 || cl.Reason == "" {
+		t.Fatalf("closed %v %d %q, want 4005", closed, cl.Code, cl.Reason)
 	}
 
 	z := wstest.Dial(t, e.url)
@@ -301,21 +320,12 @@ func TestIdentifyTimeoutAndHeartbeatTimeoutClose(t *testing.T) {
 	z.Identify("zed", mint(t, "zed", 100), -1)
 	// WebSocket pings are not application frames and must not keep the session alive: a
 	// client that keeps pinging (for ten times the 300 ms zombie limit) is closed all the same.
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	open := true
-	for i := 0; i < 150 && open; i++ {
+	_, closed := closedAfter(z, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		err := z.Conn().Ping(ctx)
+		_ = z.Conn().Ping(ctx) // fails once the server has closed the connection
 		cancel()
-		_, closed := z.ClosedInfo()
-		// A failed ping means the server closed the connection.
-		open = err == nil && !closed
-		if open {
-			<-tick.C
-		}
-	}
-	if open {
+	})
+	if !closed {
 		t.Fatal("a client that only sent WebSocket pings stayed open for 3 s")
 	}
 	if cl := z.ExpectClosed(); cl.Code != 4003 || cl.Reason == "" {
