@@ -35,7 +35,7 @@ func TestEveryErrorCodeHasText(t *testing.T) {
 		msg.CodeMalformed, msg.CodeRateLimited, msg.CodeFrameTooLarge, msg.CodePriorityDenied,
 		msg.CodeNoSuchChannel, msg.CodeChannelFull, msg.CodeNotPermitted, msg.CodeAlreadyJoined,
 		msg.CodeNotJoined, msg.CodeChannelExists, msg.CodeBadOffer, msg.CodeEmptyMessage,
-		msg.CodeMessageTooLong, msg.CodeNotMember, msg.CodeInternal,
+		msg.CodeMessageTooLong, msg.CodeNotMember, msg.CodeInternal, msg.CodeNoHistory, // HISTORY_LIST (docs/protocol.md)
 	}
 	for _, c := range codes {
 		if !have[int(c)] {
