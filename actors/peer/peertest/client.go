@@ -220,3 +220,20 @@ func CountTagged(rs []Received, tag byte) int {
 	}
 	return n
 }
+
+// ExpectStream fails t unless the client, within timeout, decrypted at least min of the
+// sent packets tagged tag, and every packet it got came on ssrc and payload type pt (the ones
+// its answer announced). It returns what the client got.
+func (c *Client) ExpectStream(t testing.TB, sent, min int, tag byte, ssrc uint32, pt uint8, timeout time.Duration) []Received {
+	t.Helper()
+	got := c.WaitReceived(sent, timeout)
+	if n := CountTagged(got, tag); n < min {
+		t.Fatalf("%s decrypted %d of the %d packets tagged %q", c.Name, n, sent, tag)
+	}
+	for _, r := range got {
+		if r.SSRC != ssrc || r.PT != pt {
+			t.Fatalf("%s received SSRC %d PT %d; its answer announced %d on PT %d", c.Name, r.SSRC, r.PT, ssrc, pt)
+		}
+	}
+	return got
+}

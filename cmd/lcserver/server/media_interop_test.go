@@ -128,15 +128,7 @@ func TestMediaInteropPion(t *testing.T) {
 	clients["C"].Await(opFloorTaken)
 	rtc["A"].Send(t, 200, 'A', time.Millisecond)
 	for _, n := range []string{"B", "C"} {
-		got := rtc[n].WaitReceived(200, 15*time.Second)
-		if c := peertest.CountTagged(got, 'A'); c < 198 {
-			t.Fatalf("%s decrypted %d of A's 200 packets", n, c)
-		}
-		for _, r := range got {
-			if r.SSRC != ssrc[n] || r.PT != pts[n] {
-				t.Fatalf("%s received SSRC %d PT %d; its answer announced %d on PT %d", n, r.SSRC, r.PT, ssrc[n], pts[n])
-			}
-		}
+		rtc[n].ExpectStream(t, 200, 198, 'A', ssrc[n], pts[n], 15*time.Second)
 	}
 	lastA := time.Now() // C has every packet of A's spurt: its last one was relayed before now
 
