@@ -66,6 +66,16 @@ type env struct {
 	unreg chan string // user ids of sessions that ended
 }
 
+// client dials the gateway and identifies as user (priority 100); the test's cleanup closes
+// the connection.
+func (e *env) client(user string) *wstest.Client {
+	e.t.Helper()
+	c := wstest.Dial(e.t, e.url)
+	e.t.Cleanup(c.Close)
+	c.Identify(user, mint(e.t, user, 100), -1)
+	return c
+}
+
 func newEnv(t *testing.T, tweak func(*Options)) *env {
 	t.Helper()
 	sys := actor.NewActorSystem()
@@ -202,9 +212,7 @@ func TestInvalidTokensCloseWith4001(t *testing.T) {
 
 func TestBadInputAnswersAndKeepsTheSession(t *testing.T) {
 	e := newEnv(t, nil)
-	c := wstest.Dial(t, e.url)
-	defer c.Close()
-	c.Identify("alice", mint(t, "alice", 100), -1)
+	c := e.client("alice")
 	cases := []struct {
 		frame string
 		code  int
@@ -254,9 +262,7 @@ func TestOversizedFrameGets1006ThenClose1009(t *testing.T) {
 
 func TestGarbageFloodClosesWith4004AndSparesOthers(t *testing.T) {
 	e := newEnv(t, nil)
-	good := wstest.Dial(t, e.url)
-	defer good.Close()
-	good.Identify("bob", mint(t, "bob", 100), -1)
+	good := e.client("bob")
 
 	c := wstest.Dial(t, e.url)
 	defer c.Close()
@@ -315,9 +321,7 @@ func TestIdentifyTimeoutAndHeartbeatTimeoutClose(t *testing.T) {
 		t.Fatalf("closed %v %d %q, want 4005", closed, cl.Code, cl.Reason)
 	}
 
-	z := wstest.Dial(t, e.url)
-	defer z.Close()
-	z.Identify("zed", mint(t, "zed", 100), -1)
+	z := e.client("zed")
 	// WebSocket pings are not application frames and must not keep the session alive: a
 	// client that keeps pinging (for ten times the 300 ms zombie limit) is closed all the same.
 	_, closed := closedAfter(z, func() {
@@ -335,9 +339,7 @@ func TestIdentifyTimeoutAndHeartbeatTimeoutClose(t *testing.T) {
 
 func TestShutdownClosesWith1001(t *testing.T) {
 	e := newEnv(t, nil)
-	c := wstest.Dial(t, e.url)
-	defer c.Close()
-	c.Identify("alice", mint(t, "alice", 100), -1)
+	c := e.client("alice")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := e.gw.Shutdown(ctx); err != nil {
@@ -400,9 +402,7 @@ func TestSlowClientIsDisconnectedWithoutBlockingActors(t *testing.T) {
 		time.Sleep(10 * time.Millisecond) // polling a counter
 	}
 	// Others are unaffected.
-	c := wstest.Dial(t, e.url)
-	defer c.Close()
-	c.Identify("fast", mint(t, "fast", 100), -1)
+	c := e.client("fast")
 	c.Request(int(OpChannelList), nil)
 }
 
