@@ -21,6 +21,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"nhooyr.io/websocket"
 
+	"github.com/minilivechat/minilivechat/actors/clock"
 	"github.com/minilivechat/minilivechat/actors/msg"
 	"github.com/minilivechat/minilivechat/actors/session"
 )
@@ -66,7 +67,7 @@ type conn struct {
 }
 
 func newConn(g *Gateway, ws *websocket.Conn, raw net.Conn, remote string) *conn {
-	now := g.opts.Now()
+	now := g.opts.Clock.Now()
 	c := &conn{
 		gw: g, ws: ws, raw: raw, connectedAt: now,
 		out:      make(chan any, g.opts.OutboundQueue),
@@ -160,7 +161,7 @@ func (c *conn) fail(e *msg.Error, reqOp *int, nonce string) bool {
 	if err == nil {
 		c.send(rawFrame{data: b, op: OpError, errCode: int(e.Code)})
 	}
-	if e.Code >= 1000 && e.Code < 2000 && c.bad.add(c.gw.opts.Now()) {
+	if e.Code >= 1000 && e.Code < 2000 && c.bad.add(c.gw.opts.Clock.Now()) {
 		c.requestClose(CloseTooManyBad, "too many bad frames", true)
 		return true
 	}
@@ -204,7 +205,7 @@ func (c *conn) readLoop() {
 		if err != nil {
 			return
 		}
-		now := c.gw.opts.Now()
+		now := c.gw.opts.Clock.Now()
 		c.lastSeen.Store(now.UnixNano()) // any application frame proves liveness
 		data, err := io.ReadAll(io.LimitReader(r, int64(max)+1))
 		if err != nil {
@@ -313,7 +314,7 @@ func (c *conn) identify(d json.RawMessage, nonce string) bool {
 	}
 	if err != nil {
 		if c.ipKnown {
-			c.gw.ips.failedIdentify(c.ip, c.gw.opts.Now())
+			c.gw.ips.failedIdentify(c.ip, c.gw.opts.Clock.Now())
 		}
 		c.log().Info("IDENTIFY refused: invalid token", "user_id", userID, "err", err)
 		c.fail(msg.Errorf(msg.CodeInvalidToken, "invalid token"), reqOp, nonce)
@@ -347,7 +348,7 @@ func (c *conn) identify(d json.RawMessage, nonce string) bool {
 		UserID: userID, Priority: prio, Directory: c.gw.opts.Directory, Out: c, Ready: ready,
 		ConnectedAt: c.connectedAt,
 		LastSeen:    func() time.Time { return time.Unix(0, c.lastSeen.Load()) },
-		Now:         c.gw.opts.Now,
+		Now:         c.gw.opts.Clock.Now,
 		OnStopped:   func() { close(done) },
 		OnPanic:     c.gw.m.ActorPanics.WithLabelValues("session").Inc,
 		Logger:      c.log(),
@@ -368,8 +369,18 @@ func newSessionID() string {
 // IDENTIFY or heartbeat deadline, and all of them at shutdown.
 func (c *conn) writeLoop() {
 	g := c.gw
-	timer := time.NewTimer(c.untilDeadline())
-	defer timer.Stop()
+	// The deadline timer runs on the gateway's clock; its callback only wakes this loop.
+	due := make(chan struct{}, 1)
+	arm := func() clock.Timer {
+		return g.opts.Clock.AfterFunc(c.untilDeadline(), func() {
+			select {
+			case due <- struct{}{}:
+			default:
+			}
+		})
+	}
+	timer := arm()
+	defer func() { timer.Stop() }()
 	for {
 		// A close request goes before queued frames: after an overflow (4006) the queue holds
 		// frames a slow reader would take long to drain, and the close must not wait for them.
@@ -387,14 +398,14 @@ func (c *conn) writeLoop() {
 		case cr := <-c.closeReq:
 			c.closeFor(cr)
 			return
-		case <-timer.C:
+		case <-due:
 			if code, reason := c.deadlineMissed(); code != 0 {
 				c.closing.Store(true)
 				c.noteClose(code, reason)
 				c.close(code, reason)
 				return
 			}
-			timer.Reset(c.untilDeadline())
+			timer = arm()
 		case <-g.ctx.Done():
 			c.closing.Store(true)
 			c.flush()
@@ -410,7 +421,7 @@ func (c *conn) zombieAfter() time.Duration {
 }
 
 func (c *conn) untilDeadline() time.Duration {
-	now := c.gw.opts.Now()
+	now := c.gw.opts.Clock.Now()
 	d := time.Unix(0, c.lastSeen.Load()).Add(c.zombieAfter()).Sub(now)
 	if !c.identified.Load() {
 		d = min(d, c.connectedAt.Add(c.gw.opts.IdentifyTimeout).Sub(now))
@@ -419,7 +430,7 @@ func (c *conn) untilDeadline() time.Duration {
 }
 
 func (c *conn) deadlineMissed() (int, string) {
-	now := c.gw.opts.Now()
+	now := c.gw.opts.Clock.Now()
 	if !c.identified.Load() && now.Sub(c.connectedAt) >= c.gw.opts.IdentifyTimeout {
 		return CloseIdentifyTimeout, "no IDENTIFY within " + c.gw.opts.IdentifyTimeout.String()
 	}

@@ -9,8 +9,8 @@ import (
 	"github.com/minilivechat/minilivechat/actors/msg"
 )
 
-// Limits of SPEC §4.1 and §9 that the gateway checks at the edge, so that no malformed value
-// reaches an actor.
+// Limits of docs/protocol.md ("Frames", "Error codes") that the gateway checks at the edge, so that
+// no malformed value reaches an actor.
 const (
 	maxPriority    = 255
 	maxCapacity    = 10000
@@ -225,6 +225,24 @@ func decodeRequest(op Op, d json.RawMessage, who identity, call msg.Call) (any, 
 		// and one place decides. The frame size limit bounds what travels there.
 		return &msg.PostMessage{Call: call, ChannelID: id, Content: *p.Content}, nil
 
+	case OpHistoryList:
+		var p HistoryListPayload
+		if e := decodePayload(op, d, &p); e != nil {
+			return nil, e
+		}
+		id, e := requireID(op, "channel_id", p.ChannelID)
+		if e != nil {
+			return nil, e
+		}
+		req := &msg.ListChannelBursts{Call: call, ChannelID: id}
+		if p.Limit != nil {
+			if *p.Limit < 1 || *p.Limit > msg.MaxChannelBursts {
+				return nil, msg.Errorf(msg.CodeMalformed, "%s: limit must be 1..%d", op, msg.MaxChannelBursts)
+			}
+			req.Limit = *p.Limit
+		}
+		return req, nil
+
 	case OpFloorRequest:
 		var p FloorRequestPayload
 		if e := decodePayload(op, d, &p); e != nil {
@@ -239,7 +257,8 @@ func decodeRequest(op Op, d json.RawMessage, who identity, call msg.Call) (any, 
 			if *p.Priority < 0 || *p.Priority > maxPriority {
 				return nil, msg.Errorf(msg.CodeMalformed, "%s: priority must be 0..255", op)
 			}
-			// SPEC §5: above the token's max_priority is capped silently, not refused.
+			// docs/floor-control.md: above the token's max_priority is capped silently, not
+			// refused.
 			prio = min(*p.Priority, who.maxPriority)
 		}
 		return &msg.RequestFloor{Call: call, ChannelID: id, Priority: prio, PrioritySet: true}, nil
@@ -270,7 +289,7 @@ func clientOp(op Op) bool {
 	switch op {
 	case OpHeartbeat, OpIdentify, OpChannelCreate, OpChannelJoin, OpChannelLeave, OpChannelUpdate,
 		OpChannelDelete, OpChannelList, OpChannelInfo, OpMessageCreate, OpFloorRequest, OpFloorRelease,
-		OpFloorPing:
+		OpFloorPing, OpHistoryList:
 		return true
 	}
 	return false

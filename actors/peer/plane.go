@@ -3,7 +3,7 @@
 // that alone publishes the UDP look-up snapshots, and Media, which implements msg.Media for the
 // channel actors and runs the UDP socket.
 //
-// Packet flow (SPEC §6):
+// Packet flow (docs/media.md):
 //
 //	UDP reader ──STUN──▶ answered inline (snapshot by ufrag) ──latch──▶ peer ──▶ registry
 //	           ──DTLS──▶ peer (snapshot by address) ──▶ its handshake goroutine
@@ -27,6 +27,7 @@ import (
 	"github.com/asynkron/protoactor-go/eventstream"
 	"github.com/pion/stun/v3"
 
+	"github.com/minilivechat/minilivechat/actors/clock"
 	"github.com/minilivechat/minilivechat/actors/mailbox"
 	"github.com/minilivechat/minilivechat/actors/msg"
 	"github.com/minilivechat/minilivechat/admin/metrics"
@@ -46,7 +47,8 @@ type Config struct {
 	Metrics     *metrics.Metrics // [a private metrics.New()]
 	Logger      *slog.Logger     // [slog.Default()]
 	Certificate *media.Certificate
-	Now         func() time.Time // [time.Now]
+	// Clock gives the time of datagrams and runs the reap timers [clock.Real()].
+	Clock clock.Clock
 }
 
 // Media is the media plane: it implements msg.Media for the channel actors and owns the UDP
@@ -111,8 +113,8 @@ func NewMedia(system *actor.ActorSystem, cfg Config) (*Media, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real()
 	}
 	if !cfg.Bind.IsValid() {
 		cfg.Bind = netip.AddrPortFrom(netip.IPv4Unspecified(), 0)
@@ -238,11 +240,11 @@ func (m *Media) OpenPeer(parent actor.SpawnerContext, req msg.PeerRequest) (msg.
 		ufrag: ufrag, client: offer.ICEUfrag, userID: req.UserID, channelID: req.ChannelID,
 		key:   stun.NewShortTermIntegrity(pwd),
 		track: msg.TrackInfo{Kind: "audio", Mid: offer.Mid, PayloadType: offer.OpusPT, SSRCOut: ssrc},
-		stats: &stats{}, now: m.cfg.Now,
+		stats: &stats{}, now: m.cfg.Clock.Now,
 	}
 	ep.track.Direction = offer.Direction.String()
 	ep.listenOnly = !offer.ServerReceives()
-	ep.stats.lastIn.Store(m.cfg.Now().UnixNano())
+	ep.stats.lastIn.Store(m.cfg.Clock.Now().UnixNano())
 	a := newPeerActor(m, ep, offer, req.Channel)
 	pid, err := parent.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return a }, m.props...), "peer-"+ufrag)
 	if err != nil {
@@ -319,7 +321,7 @@ func (m *Media) route(d *media.Datagram) bool {
 		m.counters.Drop(media.DropUnknownAddress)
 		return false
 	}
-	now := m.cfg.Now().UnixNano()
+	now := m.cfg.Clock.Now().UnixNano()
 	ep.stats.lastIn.Store(now)
 	if to := ep.stats.sendAddr.Load(); to != nil && to.AddrPort() == d.From {
 		ep.stats.sendSeen.Store(now)
@@ -348,7 +350,7 @@ func (m *Media) handleSTUN(d *media.Datagram) {
 		m.counters.Drop(reason)
 		return
 	}
-	now := m.cfg.Now().UnixNano()
+	now := m.cfg.Clock.Now().UnixNano()
 	ep.stats.lastIn.Store(now) // consent freshness (RFC 7675) keeps the peer from being reaped
 	cur, latched := m.byAddr.Get(d.From)
 	send := ep.stats.sendAddr.Load()

@@ -24,6 +24,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/minilivechat/minilivechat/actors/directory"
+	"github.com/minilivechat/minilivechat/actors/history"
 	"github.com/minilivechat/minilivechat/actors/msg"
 	"github.com/minilivechat/minilivechat/actors/peer"
 	"github.com/minilivechat/minilivechat/admin"
@@ -55,6 +56,9 @@ type Server struct {
 	media     *peer.Media   // the media plane New built, closed by Run; nil when cfg.Media was given
 	tls       tlsState      // certificate source of the TCP port (tls.go)
 	cluster   *clusterState // nil on a node on its own (cluster.go)
+
+	// recordingURLs signs and checks members' recording URLs; nil without a data directory.
+	recordingURLs *history.URLSigner
 }
 
 // New validates cfg, builds the actors, the gateway and the routes, and binds the TCP port
@@ -65,7 +69,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	cfg = cfg.withDefaults()
-	s := &Server{cfg: cfg, log: cfg.Logger, m: cfg.Metrics, started: time.Now()}
+	s := &Server{cfg: cfg, log: cfg.Logger, m: cfg.Metrics, started: cfg.Clock.Now()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -76,7 +80,7 @@ func New(cfg Config) (*Server, error) {
 		s.log.Warn("dev mode: tokens are signed with the public default secret; the server listens on loopback only")
 	}
 
-	presets := directory.DefaultPresets() // SPEC §3's three channels
+	presets := directory.DefaultPresets() // the three of docs/operations.md §11
 	if cfg.ChannelsFile != "" {
 		var err error
 		if presets, err = LoadChannels(cfg.ChannelsFile); err != nil {
@@ -132,6 +136,7 @@ func New(cfg Config) (*Server, error) {
 		ConnectRatePerIP: cfg.ConnectRatePerIP, ConnectBurstPerIP: cfg.ConnectBurstPerIP,
 		IdentifyFailureRatePerIP: cfg.IdentifyFailureRatePerIP, IdentifyFailureBurstPerIP: cfg.IdentifyFailureBurstPerIP,
 		LimitLoopback: cfg.LimitLoopback,
+		Clock:         cfg.Clock,
 	})
 	if err != nil {
 		s.stopActors()
@@ -147,6 +152,12 @@ func New(cfg Config) (*Server, error) {
 		Backend: &backend{s: s}, Metrics: s.m, AdminToken: cfg.AdminToken,
 		Logger: s.log.With("component", "admin"),
 	})
+	if s.recordingURLs != nil {
+		b := &backend{s: s}
+		s.echo.GET("/recordings/:file", echo.WrapHandler(web.RecordingHandler(web.RecordingOptions{
+			URLs: s.recordingURLs, Lookup: b.Recording, Logger: s.log.With("component", "recordings"),
+		})))
+	}
 	s.echo.GET("/*", echo.WrapHandler(web.Handler()))
 
 	tlsConf, err := s.setupTLS()
@@ -202,6 +213,7 @@ func (s *Server) startMedia() (*peer.Media, error) {
 		Socket:      media.SocketConfig{Workers: s.cfg.UDPWorkers},
 		Metrics:     s.m,
 		Logger:      s.log,
+		Clock:       s.cfg.Clock,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("media plane: %w", err)
