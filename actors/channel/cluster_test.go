@@ -29,14 +29,22 @@ type clusterNode struct {
 	ch   *actor.PID
 }
 
-func startClusterNode(t *testing.T, ns *cluster.Server, id, channel string) *clusterNode {
+func startClusterNode(t testing.TB, ns *cluster.Server, id, channel string) *clusterNode {
 	t.Helper()
-	nc, err := nats.Connect(ns.ClientURL(), nats.MaxReconnects(0))
+	return startClusterNodeAt(t, ns.ClientURL(), "", id, channel)
+}
+
+// startClusterNodeAt joins the NATS server at url, whose JetStream is in domain ("" for its
+// own).
+func startClusterNodeAt(t testing.TB, url, domain, id, channel string) *clusterNode {
+	t.Helper()
+	nc, err := nats.Connect(url, nats.MaxReconnects(0))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	node, err := cluster.Start(context.Background(), cluster.Config{ID: id, Conn: nc, TTL: clusterTTL, Logger: slog.New(slog.DiscardHandler)})
+	node, err := cluster.Start(context.Background(), cluster.Config{ID: id, Conn: nc, TTL: clusterTTL, Domain: domain,
+		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +67,7 @@ func startClusterNode(t *testing.T, ns *cluster.Server, id, channel string) *clu
 	return &clusterNode{id: id, fm: fm, sys: sys, nc: nc, node: node, ch: pid}
 }
 
-func (n *clusterNode) detail(t *testing.T) *msg.ChannelDetail {
+func (n *clusterNode) detail(t testing.TB) *msg.ChannelDetail {
 	t.Helper()
 	res, err := n.sys.Root.RequestFuture(n.ch, &msg.GetChannel{Call: msg.Call{Admin: true}}, wait).Result()
 	if err != nil {
@@ -69,7 +77,7 @@ func (n *clusterNode) detail(t *testing.T) *msg.ChannelDetail {
 }
 
 // member is a session probe joined to the channel on n.
-func (n *clusterNode) member(t *testing.T, user string) *actortest.Probe {
+func (n *clusterNode) member(t testing.TB, user string) *actortest.Probe {
 	t.Helper()
 	p := actortest.NewProbe(t, n.sys)
 	res, err := n.sys.Root.RequestFuture(n.ch, &msg.JoinChannel{Call: msg.Call{Op: 11, UserID: user, Session: p.PID()},
@@ -93,7 +101,7 @@ func await[T any](t *testing.T, p *actortest.Probe, what string, ok func(T) bool
 	panic("unreachable")
 }
 
-func pollUntil(t *testing.T, within time.Duration, what string, cond func() bool) time.Duration {
+func pollUntil(t testing.TB, within time.Duration, what string, cond func() bool) time.Duration {
 	t.Helper()
 	start := time.Now()
 	for !cond() {
@@ -202,3 +210,58 @@ func TestFloorArbitratedOnceAcrossNodes(t *testing.T) {
 	await[*msg.FloorGranted](t, bob, "bob granted after the failover", nil)
 	await[*msg.FloorTaken](t, carol, "carol hears bob took it after the failover", func(m *msg.FloorTaken) bool { return m.UserID == "bob" })
 }
+
+// TestChannelSpansLeafSites (issue 12, must-show 3): two sites whose NATS servers are linked
+// as hub and leaf node share a channel: a member at the site takes the floor the hub's node
+// runs, and a listener at the hub hears the site's talker.
+func TestChannelSpansLeafSites(t *testing.T) {
+	hub, err := cluster.StartServer(cluster.ServerConfig{Name: "hub", Dir: t.TempDir(), JetStream: true, Domain: "hub", LeafListen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(hub.Shutdown)
+	site, err := cluster.StartServer(cluster.ServerConfig{Name: "site", LeafRemotes: []string{hub.LeafURL()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(site.Shutdown)
+	pollUntil(t, wait, "leaf link up", func() bool { return site.LeafConnections() == 1 })
+	h := startClusterNode(t, hub, "hub-1", "CH")
+	h.node.Want("CH")
+	pollUntil(t, wait, "hub owns CH", func() bool { return h.node.Status().Owners["CH"] == "hub-1" })
+	var s *clusterNode
+	pollUntil(t, wait, "site node joins through the leaf", func() bool {
+		// The leaf's interest in the hub's JetStream API propagates just after the link.
+		defer func() { _ = recover() }()
+		s = startClusterNodeAt(&quietTB{TB: t}, site.ClientURL(), "hub", "yard-1", "CH")
+		return s != nil
+	})
+	pollUntil(t, wait, "site sees the hub's lease", func() bool { return s.node.Status().Owners["CH"] == "hub-1" })
+	listener, talker := h.member(t, "dispatch"), s.member(t, "forklift")
+	pollUntil(t, wait, "both sites list both members", func() bool {
+		return len(h.detail(t).Members) == 2 && len(s.detail(t).Members) == 2
+	})
+	s.sys.Root.Send(s.ch, &msg.RequestFloor{Call: msg.Call{Op: 30, UserID: "forklift", Session: talker.PID()}, ChannelID: "CH"})
+	await[*msg.FloorGranted](t, talker, "the site's member granted by the hub", nil)
+	await[*msg.FloorTaken](t, listener, "the hub's member hears it", func(m *msg.FloorTaken) bool { return m.UserID == "forklift" })
+	pollUntil(t, wait, "the site mirrors the floor", func() bool {
+		f := s.detail(t).Floor
+		return f.Holder != nil && *f.Holder == "forklift"
+	})
+	s.sys.Root.Send(s.ch, packet(media.NewPacketPool(), "forklift"))
+	select {
+	case got := <-h.fm.streams["dispatch"].log:
+		if got != "rtp-payload" {
+			t.Fatalf("hub listener got %q", got)
+		}
+	case <-time.After(wait):
+		t.Fatal("the hub's listener got nothing from the site's talker")
+	}
+}
+
+// quietTB turns Fatal into a panic the caller recovers from, to retry a start that may fail
+// while a leaf link settles.
+type quietTB struct{ testing.TB }
+
+func (q *quietTB) Fatal(args ...any) { panic(args) }
+func (q *quietTB) Helper()           {}
