@@ -10,8 +10,8 @@ import (
 
 	"nhooyr.io/websocket"
 
-	"github.com/minilivechat/minilivechat/admin/metrics"
 	"github.com/minilivechat/minilivechat/gateway/wstest"
+	"github.com/minilivechat/minilivechat/media/metrics"
 )
 
 // rawIdentified dials without the wstest reader (so nothing reads unless the test does),

@@ -31,8 +31,8 @@ import (
 	"nhooyr.io/websocket"
 
 	"github.com/minilivechat/minilivechat/actors/session"
-	"github.com/minilivechat/minilivechat/admin/metrics"
 	"github.com/minilivechat/minilivechat/gateway/token"
+	"github.com/minilivechat/minilivechat/media/metrics"
 )
 
 // Defaults of Options.

@@ -11,9 +11,9 @@ import (
 	"nhooyr.io/websocket"
 
 	"github.com/minilivechat/minilivechat/actors/msg"
-	"github.com/minilivechat/minilivechat/admin/metrics"
 	"github.com/minilivechat/minilivechat/gateway/token"
 	"github.com/minilivechat/minilivechat/gateway/wstest"
+	"github.com/minilivechat/minilivechat/media/metrics"
 )
 
 var secret = []byte("test-secret")

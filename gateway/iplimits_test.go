@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/minilivechat/minilivechat/admin/metrics"
 	"github.com/minilivechat/minilivechat/gateway/wstest"
+	"github.com/minilivechat/minilivechat/media/metrics"
 )
 
 func TestIPKeyGroupsIPv6By64AndUnmaps(t *testing.T) {

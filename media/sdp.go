@@ -9,8 +9,6 @@ import (
 	"strings"
 
 	"github.com/pion/sdp/v3"
-
-	"github.com/minilivechat/minilivechat/actors/msg"
 )
 
 // Offer is what the server takes from a client's SDP offer (SPEC §6).
@@ -74,13 +72,18 @@ func offerDirection(sd *sdp.SessionDescription, md *sdp.MediaDescription) sdp.Di
 	return sdp.DirectionSendRecv
 }
 
-func badOffer(format string, args ...any) *msg.Error {
-	return msg.Errorf(msg.CodeBadOffer, "bad SDP offer: "+format, args...)
+// OfferError is an SDP offer the server cannot answer. Reason starts with "bad SDP offer: " and
+// names what is missing; the signaling layer answers it as ERROR 2006 (docs/protocol.md).
+type OfferError struct{ Reason string }
+
+func (e *OfferError) Error() string { return e.Reason }
+
+func badOffer(format string, args ...any) *OfferError {
+	return &OfferError{Reason: fmt.Sprintf("bad SDP offer: "+format, args...)}
 }
 
-// ParseOffer reads a WebRTC SDP offer. Anything the server cannot answer is a *msg.Error with
-// code 2006 and a reason naming what is missing.
-func ParseOffer(offer string) (*Offer, *msg.Error) {
+// ParseOffer reads a WebRTC SDP offer. Anything the server cannot answer is an *OfferError.
+func ParseOffer(offer string) (*Offer, *OfferError) {
 	if strings.TrimSpace(offer) == "" {
 		return nil, badOffer("empty")
 	}
@@ -163,7 +166,7 @@ func ParseOffer(offer string) (*Offer, *msg.Error) {
 // findOpus picks the Opus payload type the offerer prefers: the first one in the m-line's
 // format list (RFC 8866 §5.14 orders formats by preference) that an a=rtpmap names
 // opus/48000.
-func (o *Offer) findOpus(md *sdp.MediaDescription) *msg.Error {
+func (o *Offer) findOpus(md *sdp.MediaDescription) *OfferError {
 	for _, pt := range md.MediaName.Formats {
 		n, err := strconv.ParseUint(pt, 10, 7)
 		if err != nil {

@@ -33,7 +33,7 @@ import (
 	"github.com/minilivechat/minilivechat/actors/channel"
 	"github.com/minilivechat/minilivechat/actors/clock"
 	"github.com/minilivechat/minilivechat/actors/msg"
-	"github.com/minilivechat/minilivechat/admin/metrics"
+	"github.com/minilivechat/minilivechat/media/metrics"
 )
 
 // Config is what the directory needs.

@@ -10,7 +10,7 @@ import (
 	"github.com/minilivechat/minilivechat/actors/actortest"
 	"github.com/minilivechat/minilivechat/actors/clock"
 	"github.com/minilivechat/minilivechat/actors/msg"
-	"github.com/minilivechat/minilivechat/admin/metrics"
+	"github.com/minilivechat/minilivechat/media/metrics"
 )
 
 var historyPID = actor.NewPID("nonhost", "history")

@@ -12,7 +12,7 @@ import (
 
 	"github.com/minilivechat/minilivechat/actors/clock"
 	"github.com/minilivechat/minilivechat/actors/msg"
-	"github.com/minilivechat/minilivechat/admin/metrics"
+	"github.com/minilivechat/minilivechat/media/metrics"
 	"github.com/minilivechat/minilivechat/store"
 )
 

@@ -29,8 +29,8 @@ import (
 
 	"github.com/minilivechat/minilivechat/actors/mailbox"
 	"github.com/minilivechat/minilivechat/actors/msg"
-	"github.com/minilivechat/minilivechat/admin/metrics"
 	"github.com/minilivechat/minilivechat/media"
+	"github.com/minilivechat/minilivechat/media/metrics"
 )
 
 // Config configures the media plane. Zero values take the defaults in brackets.
@@ -219,7 +219,7 @@ func (m *Media) OpenPeer(parent actor.SpawnerContext, req msg.PeerRequest) (msg.
 	}
 	offer, perr := media.ParseOffer(req.SDPOffer)
 	if perr != nil {
-		return msg.Peer{}, perr
+		return msg.Peer{}, msg.Errorf(msg.CodeBadOffer, "%s", perr.Reason)
 	}
 	m.attach(parent.ActorSystem())
 	if m.system != parent.ActorSystem() {

@@ -12,9 +12,9 @@ import (
 	"github.com/minilivechat/minilivechat/actors/directory"
 	"github.com/minilivechat/minilivechat/actors/floor"
 	"github.com/minilivechat/minilivechat/actors/msg"
-	"github.com/minilivechat/minilivechat/admin/metrics"
 	"github.com/minilivechat/minilivechat/gateway"
 	"github.com/minilivechat/minilivechat/gateway/token"
+	"github.com/minilivechat/minilivechat/media/metrics"
 )
 
 // AdvertiseAuto asks New to pick the advertise IP from the routing table.
