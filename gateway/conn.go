@@ -19,7 +19,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"nhooyr.io/websocket"
+	"github.com/coder/websocket"
 
 	"github.com/minilivechat/minilivechat/actors/msg"
 	"github.com/minilivechat/minilivechat/actors/session"
@@ -77,7 +77,7 @@ func newConn(g *Gateway, ws *websocket.Conn, raw net.Conn, remote string) *conn 
 	c.logger.Store(g.log.With("remote", remote))
 	c.lastSeen.Store(now.UnixNano())
 	// Room for the frame limit plus one byte, so that run can tell "too large" itself and
-	// answer ERROR 1006 before nhooyr's own limit would cut the connection.
+	// answer ERROR 1006 before the library's own limit would cut the connection.
 	ws.SetReadLimit(int64(g.opts.MaxFrameBytes) + 1)
 	return c
 }
@@ -216,7 +216,7 @@ func (c *conn) readLoop() {
 			return
 		}
 		// RFC 6455 §8.1: a text frame that is not UTF-8 fails the connection with 1007.
-		// nhooyr.io/websocket does not check, so the gateway does, before any JSON parsing.
+		// github.com/coder/websocket does not check, so the gateway does, before any JSON parsing.
 		// ERROR 1004 says why (like 1006 before 1009); the close itself is not counted again:
 		// ws_errors_total{code="1007"} is ERROR 1007 (priority not granted).
 		if typ == websocket.MessageText && !utf8.Valid(data) {

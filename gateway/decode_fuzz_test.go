@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/coder/websocket"
 	dto "github.com/prometheus/client_model/go"
-	"nhooyr.io/websocket"
 
 	"github.com/minilivechat/minilivechat/actors/msg"
 )

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"nhooyr.io/websocket"
+	"github.com/coder/websocket"
 
 	"github.com/minilivechat/minilivechat/admin/tlscert"
 	"github.com/minilivechat/minilivechat/gateway/wstest"
