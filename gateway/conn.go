@@ -99,8 +99,10 @@ func (c *conn) Deliver(v any) {
 	}
 }
 
-// Close implements session.Outbound.
-func (c *conn) Close(code int, reason string) { c.requestClose(code, reason, true) }
+// Replaced implements session.Outbound: close with 4002 once what is queued is written.
+func (c *conn) Replaced() {
+	c.requestClose(CloseReplaced, "session replaced by a newer IDENTIFY of the same user", true)
+}
 
 // requestClose asks the writer to close; the first request wins and is the one counted.
 func (c *conn) requestClose(code int, reason string, flush bool) {

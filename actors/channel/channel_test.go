@@ -13,22 +13,6 @@ import (
 	"github.com/minilivechat/minilivechat/actors/msg"
 )
 
-func TestReasonsMatchWire(t *testing.T) {
-	pairs := [][2]string{
-		{floor.DenyQueueFull, msg.DenyQueueFull}, {floor.DenyNotMember, msg.DenyNotMember},
-		{floor.DenyAlreadyGranted, msg.DenyAlreadyGranted}, {floor.DenyNotHolder, msg.DenyNotHolder},
-		{floor.RevokePreempted, msg.RevokePreempted}, {floor.RevokePingTimeout, msg.RevokePingTimeout},
-		{floor.RevokeMaxDuration, msg.RevokeMaxDuration}, {floor.RevokeDisconnect, msg.RevokeDisconnect},
-		{floor.RevokeAdmin, msg.RevokeAdmin}, {floor.Idle.String(), msg.FloorStateIdle},
-		{floor.Taken.String(), msg.FloorStateTaken},
-	}
-	for _, p := range pairs {
-		if p[0] != p[1] {
-			t.Errorf("floor says %q, wire says %q", p[0], p[1])
-		}
-	}
-}
-
 func TestJoinAcksAndTellsOthers(t *testing.T) {
 	f := newFixture(t)
 	f.join("alice")
