@@ -48,7 +48,7 @@ var gatewayCodes = map[msg.Code]bool{
 	msg.CodeNotIdentified: true, msg.CodeInvalidToken: true, msg.CodeAlreadyIdentified: true,
 	msg.CodeUnknownOp: true, msg.CodeMalformed: true, msg.CodeRateLimited: true,
 	msg.CodeFrameTooLarge: true, msg.CodePriorityDenied: true,
-	msg.CodeEmptyMessage: true, msg.CodeMessageTooLong: true,
+	msg.CodeEmptyMessage: true, msg.CodeMessageTooLong: true, msg.CodeBadOffer: true,
 }
 
 func FuzzDecodeFrame(f *testing.F) {

@@ -323,9 +323,9 @@ func (a *Actor) join(ctx actor.Context, m *msg.JoinChannel) {
 		return
 	}
 	var peer msg.Peer
-	if m.SDPOffer != "" {
+	if m.Offer != nil {
 		p, err := a.cfg.Media.OpenPeer(ctx, msg.PeerRequest{
-			ChannelID: a.spec.ChannelID, UserID: user, SDPOffer: m.SDPOffer, Channel: ctx.Self(),
+			ChannelID: a.spec.ChannelID, UserID: user, Offer: m.Offer, Channel: ctx.Self(),
 		})
 		if err != nil {
 			msg.Reply(ctx, call.Fail(err))

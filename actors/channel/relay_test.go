@@ -150,7 +150,7 @@ func TestActorSystemEndToEnd(t *testing.T) {
 	}
 	for _, u := range []string{"a", "b"} {
 		sessions[u] = actortest.NewProbe(t, sys)
-		r := ask(&msg.JoinChannel{Call: msg.Call{Op: 11, UserID: u, Session: sessions[u].PID()}, ChannelID: "CH", SDPOffer: "o"})
+		r := ask(&msg.JoinChannel{Call: msg.Call{Op: 11, UserID: u, Session: sessions[u].PID()}, ChannelID: "CH", Offer: offer("o")})
 		if r.Err != nil {
 			t.Fatal(r.Err)
 		}
@@ -215,7 +215,7 @@ func BenchmarkRelayGate(b *testing.B) {
 			ctx.Context.Deliver(a, &actor.Started{}, nil)
 			for i := 0; i <= n; i++ {
 				u := fmt.Sprintf("u%d", i)
-				ctx.Context.Deliver(a, &msg.JoinChannel{Call: call(11, u), ChannelID: "CH", SDPOffer: "o"}, sess(u))
+				ctx.Context.Deliver(a, &msg.JoinChannel{Call: call(11, u), ChannelID: "CH", Offer: offer("o")}, sess(u))
 			}
 			ctx.Context.Deliver(a, &msg.RequestFloor{Call: call(30, "u0"), ChannelID: "CH"}, sess("u0"))
 			for _, mem := range a.members {

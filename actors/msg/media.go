@@ -4,10 +4,13 @@ import (
 	"net/netip"
 
 	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/minilivechat/minilivechat/media"
 )
 
 // Media is the seam between a channel actor and the media plane. A channel actor calls
-// OpenPeer from inside Receive when a member joins with an SDP offer; it must not block (the
+// OpenPeer from inside Receive when a member joins with an SDP offer, parsed and validated
+// before the join reached the channel (a bad offer never does); it must not block (the
 // DTLS handshake runs later, in a goroutine the peer actor owns). The peer actor is spawned as
 // a child of the channel (parent), so it ends with the channel; the channel stops it with
 // ctx.Stop(peer.PID) when the member leaves.
@@ -26,9 +29,12 @@ type Media interface {
 type PeerRequest struct {
 	ChannelID string
 	UserID    string
-	SDPOffer  string
-	Channel   *actor.PID // where the peer sends decrypted RTP
+	Offer     *media.Offer // the member's parsed SDP offer
+	Channel   *actor.PID   // where the peer sends decrypted RTP
 }
+
+// BadOffer is the ERROR 2006 that refuses an offer the media layer cannot answer.
+func BadOffer(e *media.OfferError) *Error { return Errorf(CodeBadOffer, "%s", e.Reason) }
 
 // Peer is an opened media peer.
 type Peer struct {

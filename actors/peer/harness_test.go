@@ -41,7 +41,13 @@ type (
 func (f *fakeChannel) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *openPeer:
-		p, err := f.media.OpenPeer(ctx, msg.PeerRequest{ChannelID: "CH", UserID: m.user, SDPOffer: m.offer,
+		// The gateway parses the offer before a join reaches a channel; so does this one.
+		o, perr := media.ParseOffer(m.offer)
+		if perr != nil {
+			ctx.Respond(&openReply{err: msg.BadOffer(perr)})
+			return
+		}
+		p, err := f.media.OpenPeer(ctx, msg.PeerRequest{ChannelID: "CH", UserID: m.user, Offer: o,
 			Channel: ctx.Self()})
 		if err == nil {
 			f.listeners[m.user] = p

@@ -210,16 +210,16 @@ func (m *Media) Close() error {
 // Host is the advertised host candidate (IP and UDP port) every answer names.
 func (m *Media) Host() netip.AddrPort { return m.host }
 
-// OpenPeer parses the offer synchronously (a bad offer is *msg.Error 2006), spawns the peer
+// OpenPeer takes the offer as parsed before the join (msg.JoinChannel.Offer), spawns the peer
 // actor as a child of parent, registers it with the look-up snapshots and returns its answer.
 // It never blocks: the DTLS handshake starts when the client's first DTLS record arrives.
 func (m *Media) OpenPeer(parent actor.SpawnerContext, req msg.PeerRequest) (msg.Peer, *msg.Error) {
 	if !m.started.Load() {
 		return msg.Peer{}, msg.Errorf(msg.CodeBadOffer, "media plane not running")
 	}
-	offer, perr := media.ParseOffer(req.SDPOffer)
-	if perr != nil {
-		return msg.Peer{}, msg.Errorf(msg.CodeBadOffer, "%s", perr.Reason)
+	offer := req.Offer
+	if offer == nil {
+		return msg.Peer{}, msg.Errorf(msg.CodeBadOffer, "no SDP offer")
 	}
 	m.attach(parent.ActorSystem())
 	if m.system != parent.ActorSystem() {
