@@ -17,7 +17,7 @@ import (
 
 // pipe wires two PacketConns back to back, as the shared socket and a client would be.
 func pipe(queue int) (server, client *PacketConn) {
-	pool := NewDatagramPool()
+	pool := NewInboundDatagramPool()
 	sAddr := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 10000}
 	cAddr := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}
 	forward := func(to **PacketConn) func([]byte) error {
@@ -194,12 +194,12 @@ func TestPacketConnReadDeadline(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	c.SetReadDeadline(time.Time{})
-	d := NewDatagramPool().Get()
+	d := NewInboundDatagramPool().Get()
 	d.N = copy(d.Buf[:], "hello")
 	if !c.Push(d) {
 		t.Fatal("push refused")
 	}
-	d2 := NewDatagramPool().Get()
+	d2 := NewInboundDatagramPool().Get()
 	if c.Push(d2) {
 		t.Fatal("push beyond the queue accepted")
 	}

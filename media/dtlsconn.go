@@ -19,7 +19,7 @@ import (
 // HandshakeContext blocked forever.
 type PacketConn struct {
 	// static after construction
-	in     chan *Datagram
+	in     chan *InboundDatagram
 	write  func(b []byte) error
 	local  net.Addr
 	remote net.Addr
@@ -33,14 +33,14 @@ type PacketConn struct {
 // ReadFrom reports as the sender (DTLS only needs it to be stable).
 func NewPacketConn(local, remote net.Addr, queue int, write func(b []byte) error) *PacketConn {
 	return &PacketConn{
-		in: make(chan *Datagram, queue), write: write, local: local, remote: remote,
+		in: make(chan *InboundDatagram, queue), write: write, local: local, remote: remote,
 		readDeadline: deadline.New(), closed: make(chan struct{}),
 	}
 }
 
 // Push hands an inbound datagram to the DTLS reader without blocking. It returns false when
 // the queue is full or the conn is closed; the caller keeps ownership and releases it then.
-func (c *PacketConn) Push(d *Datagram) bool {
+func (c *PacketConn) Push(d *InboundDatagram) bool {
 	select {
 	case <-c.closed:
 		return false

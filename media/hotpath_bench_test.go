@@ -46,7 +46,7 @@ func benchmarkRelay(b *testing.B, n int) {
 		listeners[i] = &hotListener{rw: Rewriter{SSRC: uint32(1000 + i), PT: 109}, local: l,
 			to: netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(50000+i))}
 	}
-	pkts, dgs := NewPacketPool(), NewDatagramPool()
+	pkts, dgs := NewRelayPacketPool(), NewInboundDatagramPool()
 	var fan Fanout
 	plain := make([]byte, 12+160)
 	plain[0], plain[1] = 0x80, 111

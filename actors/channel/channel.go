@@ -205,11 +205,11 @@ func Props(cfg Config) *actor.Props {
 	full := cfg.Metrics.PacketsDropped.WithLabelValues("channel_queue_full")
 	return actor.PropsFromProducer(func() actor.Actor { return New(cfg) }, mailbox.Options(mailbox.Config{
 		IsMedia: isPacket,
-		Dropped: func(m any) { m.(*media.Packet).Release(); full.Inc() },
+		Dropped: func(m any) { m.(*media.RelayPacket).Release(); full.Inc() },
 	})...)
 }
 
-func isPacket(m any) bool { _, ok := m.(*media.Packet); return ok }
+func isPacket(m any) bool { _, ok := m.(*media.RelayPacket); return ok }
 
 func (a *Actor) queueLimit() int {
 	if a.cfg.QueueLimit > 0 {
@@ -230,7 +230,7 @@ func (a *Actor) Receive(ctx actor.Context) {
 		return
 	}
 	switch m := ctx.Message().(type) {
-	case *media.Packet:
+	case *media.RelayPacket:
 		a.relay(ctx, m)
 	case *floorTimer:
 		a.apply(ctx, a.floor.Timer(m.kind, m.gen, a.cfg.Clock.Now()), nil)
@@ -743,7 +743,7 @@ func (a *Actor) stopTimers() {
 // the talker's packet in one batch (ceil(N / batch) sendmmsg calls). It never blocks, and
 // allocates nothing unless the channel records (one small message per packet to the history
 // actor, docs/history.md).
-func (a *Actor) relay(ctx actor.Context, pkt *media.Packet) {
+func (a *Actor) relay(ctx actor.Context, pkt *media.RelayPacket) {
 	defer pkt.Release()
 	if a.deleted || !a.floor.IsHolder(pkt.From) {
 		a.dropNotHolder.Inc()

@@ -37,7 +37,7 @@ func TestListenOnlyMember(t *testing.T) {
 
 	// The sendonly member may talk; a and mon hear it, it hears nobody.
 	wantSends(t, f.do(&msg.RequestFloor{Call: call(30, "tx"), ChannelID: "CH"}), "a: TAKEN tx 100", "mon: TAKEN tx 100", "tx: GRANTED 100 30000")
-	pool := media.NewPacketPool()
+	pool := media.NewRelayPacketPool()
 	sealed := func() (n [3]int64) {
 		for i, u := range []string{"a", "mon", "tx"} {
 			n[i] = f.media.streams[u].sealed.Load()

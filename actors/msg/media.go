@@ -15,7 +15,7 @@ import (
 // a child of the channel (parent), so it ends with the channel; the channel stops it with
 // ctx.Stop(peer.PID) when the member leaves.
 //
-// Relay: the peer actor sends every decrypted RTP packet to its channel as a *media.Packet
+// Relay: the peer actor sends every decrypted RTP packet to its channel as a *media.RelayPacket
 // whose From is the member's user id and whose Via is the UDP worker that read it. The channel
 // passes a packet on only while From holds the floor: it seals it into every other member's
 // Stream, sends the whole fan-out on pkt.Via in one batch, and releases the packet. Peer and

@@ -73,7 +73,7 @@ func (f *fakeChannel) Receive(ctx actor.Context) {
 		case f.ended <- m.Who:
 		default:
 		}
-	case *media.Packet:
+	case *media.RelayPacket:
 		// What the channel actor's relay does: gate, seal into every other stream, one batch.
 		defer m.Release()
 		if m.From != f.holder {
@@ -123,7 +123,7 @@ func newHarness(t testing.TB, cfg Config) *harness {
 	h.media = m
 	fc := &fakeChannel{media: m, listeners: map[string]msg.Peer{}, gated: &h.gated, ended: h.ended}
 	h.ch = h.system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return fc }, mailbox.Options(mailbox.Config{
-		IsMedia: func(m any) bool { _, ok := m.(*media.Packet); return ok },
+		IsMedia: func(m any) bool { _, ok := m.(*media.RelayPacket); return ok },
 	})...))
 	t.Cleanup(func() {
 		_ = h.system.Root.StopFuture(h.ch).Wait()

@@ -7,8 +7,8 @@
 //
 //	UDP reader ──STUN──▶ answered inline (snapshot by ufrag) ──latch──▶ peer ──▶ registry
 //	           ──DTLS──▶ peer (snapshot by address) ──▶ its handshake goroutine
-//	           ──SRTP──▶ talker's peer: decrypt ──*media.Packet──▶ channel (floor gate)
-//	                     ──same *media.Packet──▶ each listener's peer: rewrite, encrypt ──▶ UDP writer
+//	           ──SRTP──▶ talker's peer: decrypt ──*media.RelayPacket──▶ channel (floor gate)
+//	                     ──same *media.RelayPacket──▶ each listener's peer: rewrite, encrypt ──▶ UDP writer
 package peer
 
 import (
@@ -59,7 +59,7 @@ type Media struct {
 	log      *slog.Logger
 	byUfrag  media.Table[string, *endpoint]
 	byAddr   media.Table[netip.AddrPort, *endpoint]
-	pkts     *media.PacketPool
+	pkts     *media.RelayPacketPool
 	// props spawn a peer actor that runs on the goroutine that sends to it (the UDP reader
 	// for datagrams), so a talker's datagram is decrypted, gated and fanned out with no
 	// goroutine start (docs/architecture.md, "Run to completion"); datagrams that find it
@@ -126,11 +126,11 @@ func NewMedia(system *actor.ActorSystem, cfg Config) (*Media, error) {
 	}
 	m := &Media{
 		cfg: cfg, cert: cert, counters: media.NewCounters(cfg.Metrics),
-		log: cfg.Logger.With("component", "media"), pkts: media.NewPacketPool(),
+		log: cfg.Logger.With("component", "media"), pkts: media.NewRelayPacketPool(),
 	}
 	m.props = mailbox.Options(mailbox.Config{
-		IsMedia: func(msg any) bool { _, ok := msg.(*media.Datagram); return ok },
-		Dropped: func(msg any) { msg.(*media.Datagram).Release(); m.counters.Drop(media.DropPeerQueueFull) },
+		IsMedia: func(msg any) bool { _, ok := msg.(*media.InboundDatagram); return ok },
+		Dropped: func(msg any) { msg.(*media.InboundDatagram).Release(); m.counters.Drop(media.DropPeerQueueFull) },
 	})
 	if system != nil {
 		m.attach(system)
@@ -263,10 +263,10 @@ func (m *Media) deadLetter(ev any) {
 		return
 	}
 	switch b := dl.Message.(type) {
-	case *media.Datagram:
+	case *media.InboundDatagram:
 		b.Release()
 		m.counters.Drop(media.DropDeadLetter)
-	case *media.Packet:
+	case *media.RelayPacket:
 		b.Release()
 		m.counters.Drop(media.DropDeadLetter)
 	}
@@ -304,7 +304,7 @@ func (m *Media) Peer(ufrag string) (msg.PeerDetail, bool) {
 
 // route runs on the UDP reader goroutine for every datagram: demux, look-up, hand-off. It
 // never blocks and never asks an actor.
-func (m *Media) route(d *media.Datagram) bool {
+func (m *Media) route(d *media.InboundDatagram) bool {
 	class, reason := media.Classify(d.Bytes())
 	switch class {
 	case media.ClassDrop:
@@ -332,7 +332,7 @@ func (m *Media) route(d *media.Datagram) bool {
 // handleSTUN answers a connectivity check inline and tells the peer about a new, nominated or
 // rebound address; the peer asks the registry to latch it. Every request that fails a check
 // is dropped without an answer (an error response would tell a scanner which ufrags exist).
-func (m *Media) handleSTUN(d *media.Datagram) {
+func (m *Media) handleSTUN(d *media.InboundDatagram) {
 	ufrag, reason := m.stun.Parse(d.Bytes())
 	if reason != media.DropNone {
 		m.counters.Drop(reason)
