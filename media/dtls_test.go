@@ -16,11 +16,11 @@ import (
 )
 
 // pipe wires two PacketConns back to back, as the shared socket and a client would be.
-func pipe(queue int) (server, client *PacketConn) {
+func pipe(queue int) (server, client *DTLSTransport) {
 	pool := NewInboundDatagramPool()
 	sAddr := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 10000}
 	cAddr := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}
-	forward := func(to **PacketConn) func([]byte) error {
+	forward := func(to **DTLSTransport) func([]byte) error {
 		return func(b []byte) error {
 			d := pool.Get()
 			d.N = copy(d.Buf[:], b)
@@ -30,8 +30,8 @@ func pipe(queue int) (server, client *PacketConn) {
 			return nil
 		}
 	}
-	server = NewPacketConn(sAddr, cAddr, queue, forward(&client))
-	client = NewPacketConn(cAddr, sAddr, queue, forward(&server))
+	server = NewDTLSTransport(sAddr, cAddr, queue, forward(&client))
+	client = NewDTLSTransport(cAddr, sAddr, queue, forward(&server))
 	return server, client
 }
 

@@ -62,7 +62,7 @@ type Config struct {
 	ReapAfter time.Duration
 
 	Clock     clock.Clock      // default clock.Real()
-	Media     msg.Media        // default msg.NoMedia{}
+	Media     msg.MediaPlane   // default msg.NoMedia{}
 	Metrics   *metrics.Metrics // default a private metrics.New()
 	Logger    *slog.Logger     // default slog.Default()
 	Directory *actor.PID       // receives ChannelChanged and ChannelDeleted; nil: nobody

@@ -8,7 +8,7 @@ import (
 	"github.com/minilivechat/minilivechat/media"
 )
 
-// Media is the seam between a channel actor and the media plane. A channel actor calls
+// MediaPlane is the seam between a channel actor and the media plane. A channel actor calls
 // OpenPeer from inside Receive when a member joins with an SDP offer, parsed and validated
 // before the join reached the channel (a bad offer never does); it must not block (the
 // DTLS handshake runs later, in a goroutine the peer actor owns). The peer actor is spawned as
@@ -21,7 +21,7 @@ import (
 // Stream, sends the whole fan-out on pkt.Via in one batch, and releases the packet. Peer and
 // channel actors run on the goroutine that sends to them (a synchronized dispatcher), so one
 // talker packet is handled start to finish on the UDP reader goroutine that read it.
-type Media interface {
+type MediaPlane interface {
 	OpenPeer(parent actor.SpawnerContext, req PeerRequest) (Peer, *Error)
 }
 
@@ -51,7 +51,7 @@ type Peer struct {
 	Stream Stream
 }
 
-// NoMedia is the Media of a server without a media plane: every offer is refused with 2006.
+// NoMedia is the MediaPlane of a server without a media plane: every offer is refused with 2006.
 type NoMedia struct{}
 
 // OpenPeer refuses the offer.

@@ -19,7 +19,7 @@ import (
 // fakeChannel is the smallest channel that drives peers: it opens them through Media, gates
 // relayed packets on a holder set by the test, and reports peers that end.
 type fakeChannel struct {
-	media     msg.Media
+	media     msg.MediaPlane
 	holder    string
 	listeners map[string]msg.Peer
 	gated     *atomic.Int64

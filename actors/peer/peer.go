@@ -53,7 +53,7 @@ type peerActor struct {
 
 	// owned by Receive
 	sendAddr *net.UDPAddr
-	conn     *media.PacketConn // DTLS adapter, nil until the first DTLS record
+	conn     *media.DTLSTransport // DTLS adapter, nil until the first DTLS record
 	dtls     *dtls.Conn
 	srtp     *media.SRTPSession
 	cancel   context.CancelFunc
@@ -156,7 +156,7 @@ func (a *peerActor) dtlsRecord(ctx actor.Context, d *media.InboundDatagram) {
 
 func (a *peerActor) startHandshake(ctx actor.Context, from netip.AddrPort) {
 	ep, m := a.ep, a.m
-	a.conn = media.NewPacketConn(m.localAddr, net.UDPAddrFromAddrPort(from), 64, func(b []byte) error {
+	a.conn = media.NewDTLSTransport(m.localAddr, net.UDPAddrFromAddrPort(from), 64, func(b []byte) error {
 		to := ep.stats.sendAddr.Load()
 		if to == nil {
 			return nil // no nominated address yet: the DTLS retransmission will try again

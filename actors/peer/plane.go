@@ -1,6 +1,6 @@
 // Package peer is mini-livechat's media plane in actors: one peer actor per member that joined
 // with an SDP offer (it owns that member's DTLS connection and SRTP contexts), a registry actor
-// that alone publishes the UDP look-up snapshots, and Media, which implements msg.Media for the
+// that alone publishes the UDP look-up snapshots, and Media, which implements msg.MediaPlane for the
 // channel actors and runs the UDP socket.
 //
 // Packet flow (SPEC §6):
@@ -49,7 +49,7 @@ type Config struct {
 	Now         func() time.Time // [time.Now]
 }
 
-// Media is the media plane: it implements msg.Media for the channel actors and owns the UDP
+// Media is the media plane: it implements msg.MediaPlane for the channel actors and owns the UDP
 // socket. Construct it with NewMedia, call Start before the first join, Close on shutdown.
 type Media struct {
 	// static after construction
@@ -57,8 +57,8 @@ type Media struct {
 	cert     *media.Certificate
 	counters *media.Counters
 	log      *slog.Logger
-	byUfrag  media.Table[string, *endpoint]
-	byAddr   media.Table[netip.AddrPort, *endpoint]
+	byUfrag  media.CopyOnWriteMap[string, *endpoint]
+	byAddr   media.CopyOnWriteMap[netip.AddrPort, *endpoint]
 	pkts     *media.RelayPacketPool
 	// props spawn a peer actor that runs on the goroutine that sends to it (the UDP reader
 	// for datagrams), so a talker's datagram is decrypted, gated and fanned out with no
@@ -88,10 +88,10 @@ type Media struct {
 	stun media.BindingResponder
 }
 
-var _ msg.Media = (*Media)(nil)
+var _ msg.MediaPlane = (*Media)(nil)
 
 // New builds a media plane that joins the actor system of the first channel that opens a
-// peer through it. This lets a server configuration carry a ready msg.Media before the
+// peer through it. This lets a server configuration carry a ready msg.MediaPlane before the
 // server's actor system exists. Start binds the socket.
 func New(cfg Config) (*Media, error) { return NewMedia(nil, cfg) }
 

@@ -108,7 +108,7 @@ type Config struct {
 	// Media is the media plane the channels open peers through. Nil: the server runs its own
 	// (actors/peer) on UDPPort and closes it at the end of Run. msg.NoMedia{} runs signaling
 	// only (every SDP offer refused with 2006).
-	Media msg.Media
+	Media msg.MediaPlane
 
 	Logger  *slog.Logger     // nil discards
 	Metrics *metrics.Metrics // nil: a fresh set
