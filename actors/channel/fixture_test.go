@@ -16,9 +16,9 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/minilivechat/minilivechat/actors/actortest"
-	"github.com/minilivechat/minilivechat/actors/clock"
 	"github.com/minilivechat/minilivechat/actors/msg"
 	"github.com/minilivechat/minilivechat/media"
+	"github.com/minilivechat/minilivechat/media/clock"
 	"github.com/minilivechat/minilivechat/media/metrics"
 )
 

@@ -11,8 +11,8 @@ import (
 
 	"github.com/minilivechat/minilivechat/actors/actortest"
 	"github.com/minilivechat/minilivechat/actors/channel"
-	"github.com/minilivechat/minilivechat/actors/clock"
 	"github.com/minilivechat/minilivechat/actors/msg"
+	"github.com/minilivechat/minilivechat/media/clock"
 	"github.com/minilivechat/minilivechat/media/metrics"
 )
 
