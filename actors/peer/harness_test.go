@@ -113,7 +113,8 @@ func newHarness(t testing.TB, cfg Config) *harness {
 	if cfg.Logger == nil && !testing.Verbose() {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil)) // panics and reaps are logged on purpose
 	}
-	m, err := NewMedia(h.system, cfg)
+	cfg.System = h.system
+	m, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

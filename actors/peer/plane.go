@@ -35,6 +35,10 @@ import (
 
 // Config configures the media plane. Zero values take the defaults in brackets.
 type Config struct {
+	// System is the actor system of the registry and the peers [nil: the system of the first
+	// channel that opens a peer, so that a server configuration can carry a ready media plane
+	// before the server's actor system exists]
+	System           *actor.ActorSystem
 	Bind             netip.AddrPort // UDP listen address; port 0 picks a free port [0.0.0.0:10000 is the server's flag default]
 	AdvertiseIP      netip.Addr     // IP of the host candidate in every answer [Bind's address; 127.0.0.1 if unspecified]
 	ReapAfter        time.Duration  // a peer with no datagram for this long is removed [30 s]
@@ -50,7 +54,7 @@ type Config struct {
 }
 
 // Media is the media plane: it implements msg.MediaPlane for the channel actors and owns the UDP
-// socket. Construct it with NewMedia, call Start before the first join, Close on shutdown.
+// socket. Construct it with New, call Start before the first join, Close on shutdown.
 type Media struct {
 	// static after construction
 	cfg      Config
@@ -70,7 +74,7 @@ type Media struct {
 	// stopping peer does not wait for its own, Close waits for all of them.
 	handshakes sync.WaitGroup
 
-	// set once, by NewMedia or by the first OpenPeer (attach)
+	// set once, by New (Config.System) or by the first OpenPeer (attach)
 	attachOnce sync.Once
 	system     *actor.ActorSystem
 	registry   *actor.PID
@@ -90,15 +94,9 @@ type Media struct {
 
 var _ msg.MediaPlane = (*Media)(nil)
 
-// New builds a media plane that joins the actor system of the first channel that opens a
-// peer through it. This lets a server configuration carry a ready msg.MediaPlane before the
-// server's actor system exists. Start binds the socket.
-func New(cfg Config) (*Media, error) { return NewMedia(nil, cfg) }
-
-// NewMedia builds the media plane on system: the DTLS certificate (unless given) and the
-// registry actor. A nil system is taken from the first OpenPeer's parent. It does not bind the
-// socket; Start does.
-func NewMedia(system *actor.ActorSystem, cfg Config) (*Media, error) {
+// New builds the media plane on cfg.System: the DTLS certificate (unless given) and the
+// registry actor. It does not bind the socket; Start does.
+func New(cfg Config) (*Media, error) {
 	if cfg.ReapAfter <= 0 {
 		cfg.ReapAfter = 30 * time.Second
 	}
@@ -132,8 +130,8 @@ func NewMedia(system *actor.ActorSystem, cfg Config) (*Media, error) {
 		IsMedia: func(msg any) bool { _, ok := msg.(*media.InboundDatagram); return ok },
 		Dropped: func(msg any) { msg.(*media.InboundDatagram).Release(); m.counters.Drop(media.DropPeerQueueFull) },
 	})
-	if system != nil {
-		m.attach(system)
+	if cfg.System != nil {
+		m.attach(cfg.System)
 	}
 	return m, nil
 }

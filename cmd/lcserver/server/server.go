@@ -190,7 +190,8 @@ func (s *Server) startMedia() (*peer.Media, error) {
 		return nil, fmt.Errorf("media bind address: %w", err)
 	}
 	adv, _ := netip.AddrFromSlice(s.advertise)
-	mp, err := peer.NewMedia(s.system, peer.Config{
+	mp, err := peer.New(peer.Config{
+		System:      s.system,
 		Bind:        netip.AddrPortFrom(bind.Unmap(), uint16(s.cfg.UDPPort)),
 		AdvertiseIP: adv.Unmap(),
 		ReapAfter:   s.cfg.PeerIdleTimeout,
