@@ -12,20 +12,15 @@
 package peer
 
 import (
-	"crypto/rand"
-	"encoding/binary"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/eventstream"
-	"github.com/pion/stun/v3"
 
 	"github.com/minilivechat/minilivechat/actors/mailbox"
 	"github.com/minilivechat/minilivechat/actors/msg"
@@ -207,174 +202,3 @@ func (m *Media) Close() error {
 
 // Host is the advertised host candidate (IP and UDP port) every answer names.
 func (m *Media) Host() netip.AddrPort { return m.host }
-
-// OpenPeer takes the offer as parsed before the join (msg.JoinChannel.Offer), spawns the peer
-// actor as a child of parent, registers it with the look-up snapshots and returns its answer.
-// It never blocks: the DTLS handshake starts when the client's first DTLS record arrives.
-func (m *Media) OpenPeer(parent actor.SpawnerContext, req msg.PeerRequest) (msg.Peer, *msg.Error) {
-	if !m.started.Load() {
-		return msg.Peer{}, msg.Errorf(msg.CodeBadOffer, "media plane not running")
-	}
-	offer := req.Offer
-	if offer == nil {
-		return msg.Peer{}, msg.Errorf(msg.CodeBadOffer, "no SDP offer")
-	}
-	m.attach(parent.ActorSystem())
-	if m.system != parent.ActorSystem() {
-		return msg.Peer{}, msg.Errorf(msg.CodeInternal, "media plane belongs to another actor system")
-	}
-	ufrag, pwd := media.NewICECredentials()
-	ssrc := randomSSRC()
-	answer, err := media.BuildAnswer(offer, media.AnswerParams{
-		Ufrag: ufrag, Pwd: pwd, Fingerprint: m.cert.Fingerprint, Host: m.host, SSRC: ssrc,
-		CName: "livechat", StreamID: "livechat-" + req.ChannelID, TrackID: "ptt",
-	})
-	if err != nil {
-		return msg.Peer{}, msg.Errorf(msg.CodeInternal, "answer: %v", err)
-	}
-	ep := &endpoint{
-		ufrag: ufrag, client: offer.ICEUfrag, userID: req.UserID, channelID: req.ChannelID,
-		key:   stun.NewShortTermIntegrity(pwd),
-		track: msg.TrackInfo{Kind: "audio", Mid: offer.Mid, PayloadType: offer.OpusPT, SSRCOut: ssrc},
-		stats: &stats{}, now: m.cfg.Now,
-	}
-	ep.track.Direction = offer.Direction.String()
-	ep.listenOnly = !offer.ServerReceives()
-	ep.stats.lastIn.Store(m.cfg.Now().UnixNano())
-	a := newPeerActor(m, ep, offer, req.Channel)
-	pid, err := parent.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return a }, m.props...), "peer-"+ufrag)
-	if err != nil {
-		return msg.Peer{}, msg.Errorf(msg.CodeInternal, "spawn peer: %v", err)
-	}
-	ep.pid = pid
-	m.system.Root.Send(m.registry, &register{ep: ep})
-	return msg.Peer{PID: pid, Ufrag: ufrag, Answer: answer, Info: ep.info, Stream: a.stream,
-		NoSend: !offer.ServerReceives(), NoReceive: !offer.ServerSends()}, nil
-}
-
-// deadLetter returns pooled media buffers that reached an actor that had just stopped (the
-// reader's snapshot still named it, or its channel was gone) to their pools and counts them.
-// The server's log shows a dead letter's type only, never its content (cmd/lcserver/server).
-func (m *Media) deadLetter(ev any) {
-	dl, ok := ev.(*actor.DeadLetterEvent)
-	if !ok {
-		return
-	}
-	switch b := dl.Message.(type) {
-	case *media.InboundDatagram:
-		b.Release()
-		m.counters.Drop(media.DropDeadLetter)
-	case *media.RelayPacket:
-		b.Release()
-		m.counters.Drop(media.DropDeadLetter)
-	}
-}
-
-// Peers lists every registered peer for GET /admin/peers, sorted by ufrag.
-func (m *Media) Peers() []msg.PeerInfo {
-	details := m.PeerDetails()
-	out := make([]msg.PeerInfo, len(details))
-	for i, d := range details {
-		out[i] = d.PeerInfo
-	}
-	return out
-}
-
-// PeerDetails lists every registered peer with its tracks, sorted by ufrag.
-func (m *Media) PeerDetails() []msg.PeerDetail {
-	snap := m.byUfrag.Snapshot()
-	out := make([]msg.PeerDetail, 0, len(snap))
-	for _, ep := range snap {
-		out = append(out, ep.info())
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Ufrag < out[j].Ufrag })
-	return out
-}
-
-// Peer is GET /admin/peers/{ufrag}.
-func (m *Media) Peer(ufrag string) (msg.PeerDetail, bool) {
-	ep, ok := m.byUfrag.Get(ufrag)
-	if !ok {
-		return msg.PeerDetail{}, false
-	}
-	return ep.info(), true
-}
-
-// route runs on the UDP reader goroutine for every datagram: demux, look-up, hand-off. It
-// never blocks and never asks an actor.
-func (m *Media) route(d *media.InboundDatagram) bool {
-	class, reason := media.Classify(d.Bytes())
-	switch class {
-	case media.ClassDrop:
-		m.counters.Drop(reason)
-		return false
-	case media.ClassSTUN:
-		m.handleSTUN(d)
-		return false
-	}
-	ep, ok := m.byAddr.Get(d.From)
-	if !ok {
-		m.counters.Drop(media.DropUnknownAddress)
-		return false
-	}
-	now := m.cfg.Now().UnixNano()
-	ep.stats.lastIn.Store(now)
-	if to := ep.stats.sendAddr.Load(); to != nil && to.AddrPort() == d.From {
-		ep.stats.sendSeen.Store(now)
-	}
-	d.Class = class
-	m.system.Root.Send(ep.pid, d)
-	return true
-}
-
-// handleSTUN answers a connectivity check inline and tells the peer about a new, nominated or
-// rebound address; the peer asks the registry to latch it. Every request that fails a check
-// is dropped without an answer (an error response would tell a scanner which ufrags exist).
-func (m *Media) handleSTUN(d *media.InboundDatagram) {
-	ufrag, reason := m.stun.Parse(d.Bytes())
-	if reason != media.DropNone {
-		m.counters.Drop(reason)
-		return
-	}
-	ep, ok := m.byUfrag.Get(string(ufrag))
-	if !ok || string(m.stun.ClientUfrag()) != ep.client {
-		m.counters.Drop(media.DropSTUNUnknownUser)
-		return
-	}
-	reply, useCandidate, reason := m.stun.Answer(ep.key, d.From)
-	if reason != media.DropNone {
-		m.counters.Drop(reason)
-		return
-	}
-	now := m.cfg.Now().UnixNano()
-	ep.stats.lastIn.Store(now) // consent freshness (RFC 7675) keeps the peer from being reaped
-	cur, latched := m.byAddr.Get(d.From)
-	send := ep.stats.sendAddr.Load()
-	onSend := send != nil && send.AddrPort() == d.From
-	if onSend {
-		ep.stats.sendSeen.Store(now)
-	}
-	if d.Via != nil {
-		d.Via.WriteTo(reply, d.From) // the answer goes where the check came from (RFC 8489)
-	} else {
-		m.sock.SendTo(reply, d.From)
-	}
-	// NAT rebinding: the client's checks now arrive from a new address while the one media
-	// goes to has gone silent; the client does not know and will not nominate again.
-	rebind := send != nil && !onSend && now-ep.stats.sendSeen.Load() >= int64(m.cfg.RebindAfter)
-	if !latched || cur != ep || send == nil || useCandidate && !onSend || rebind {
-		m.system.Root.Send(ep.pid, &stunChecked{from: d.From, useCandidate: useCandidate, rebind: rebind})
-	}
-}
-
-func randomSSRC() uint32 {
-	var b [4]byte
-	for {
-		if _, err := rand.Read(b[:]); err != nil {
-			panic(fmt.Sprintf("crypto/rand: %v", err))
-		}
-		if v := binary.BigEndian.Uint32(b[:]); v != 0 {
-			return v
-		}
-	}
-}
