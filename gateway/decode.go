@@ -234,6 +234,24 @@ func decodeRequest(op Op, d json.RawMessage, who identity, call msg.Call) (any, 
 		// and one place decides. The frame size limit bounds what travels there.
 		return &msg.PostMessage{Call: call, ChannelID: id, Content: *p.Content}, nil
 
+	case OpHistoryList:
+		var p HistoryListPayload
+		if e := decodePayload(op, d, &p); e != nil {
+			return nil, e
+		}
+		id, e := requireID(op, "channel_id", p.ChannelID)
+		if e != nil {
+			return nil, e
+		}
+		req := &msg.ListChannelBursts{Call: call, ChannelID: id}
+		if p.Limit != nil {
+			if *p.Limit < 1 || *p.Limit > msg.MaxChannelBursts {
+				return nil, msg.Errorf(msg.CodeMalformed, "%s: limit must be 1..%d", op, msg.MaxChannelBursts)
+			}
+			req.Limit = *p.Limit
+		}
+		return req, nil
+
 	case OpFloorRequest:
 		var p FloorRequestPayload
 		if e := decodePayload(op, d, &p); e != nil {
@@ -279,7 +297,7 @@ func clientOp(op Op) bool {
 	switch op {
 	case OpHeartbeat, OpIdentify, OpChannelCreate, OpChannelJoin, OpChannelLeave, OpChannelUpdate,
 		OpChannelDelete, OpChannelList, OpChannelInfo, OpMessageCreate, OpFloorRequest, OpFloorRelease,
-		OpFloorPing:
+		OpFloorPing, OpHistoryList:
 		return true
 	}
 	return false

@@ -16,6 +16,7 @@ const (
 	OpChannelDelete Op = 14
 	OpChannelList   Op = 15
 	OpChannelInfo   Op = 16
+	OpHistoryList   Op = 17 // this server's addition (docs/protocol.md, "History")
 	OpMessageCreate Op = 20
 	OpFloorRequest  Op = 30
 	OpFloorRelease  Op = 31
@@ -49,7 +50,7 @@ var opNames = map[Op]string{
 	OpChannelEvent: "CHANNEL_EVENT", OpMessageEvent: "MESSAGE_EVENT", OpFloorGranted: "FLOOR_GRANTED",
 	OpFloorDeny: "FLOOR_DENY", OpFloorTaken: "FLOOR_TAKEN", OpFloorIdle: "FLOOR_IDLE",
 	OpFloorRevoke: "FLOOR_REVOKE", OpFloorQueuePos: "FLOOR_QUEUE_POS_INFO", OpFloorPong: "FLOOR_PONG",
-	OpAck: "ACK", OpError: "ERROR",
+	OpAck: "ACK", OpError: "ERROR", OpHistoryList: "HISTORY_LIST",
 }
 
 // String names the opcode as SPEC §4 does.

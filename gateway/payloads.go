@@ -77,6 +77,13 @@ type MessageCreatePayload struct {
 	Nonce     string  `json:"nonce"`
 }
 
+// HistoryListPayload is HISTORY_LIST's `d` (op 17): a channel's recent bursts.
+type HistoryListPayload struct {
+	ChannelID *string `json:"channel_id"`
+	Limit     *int    `json:"limit"`
+	Nonce     string  `json:"nonce"`
+}
+
 // FloorRequestPayload is FLOOR_REQUEST's `d` (op 30).
 type FloorRequestPayload struct {
 	ChannelID *string `json:"channel_id"`

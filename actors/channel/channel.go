@@ -268,6 +268,8 @@ func (a *Actor) Receive(ctx actor.Context) {
 		a.floorRequest(ctx, m.Call, func(time.Time) floor.Result { return a.floor.Ping(m.Call.UserID) })
 	case *msg.RevokeFloor:
 		a.revoke(ctx, m)
+	case *msg.ListChannelBursts:
+		a.listBursts(ctx, m)
 
 	case *actor.Started:
 		sys, self := ctx.ActorSystem(), ctx.Self()
@@ -524,6 +526,25 @@ func (a *Actor) get(ctx actor.Context, m *msg.GetChannel) {
 		}
 	}
 	msg.Reply(ctx, m.Call.OK(&msg.AdminChannelDetail{ChannelDetail: d, Peers: peers}))
+}
+
+// listBursts handles HISTORY_LIST. The channel owns its members, so it is the one to decide
+// who may read its burst log: a member's request goes on to the history actor, whose answer
+// reaches the asking session directly (docs/history.md, "Who may read it").
+func (a *Actor) listBursts(ctx actor.Context, m *msg.ListChannelBursts) {
+	call := m.Call
+	if !call.Admin && (a.members[call.UserID] == nil || a.staleSession(call)) {
+		msg.Reply(ctx, call.Fail(msg.Errorf(msg.CodeNotMember, "not a member of channel %s", a.spec.ChannelID)))
+		return
+	}
+	if a.cfg.History == nil {
+		msg.Reply(ctx, call.Fail(msg.Errorf(msg.CodeNoHistory, "this server keeps no history")))
+		return
+	}
+	if ctx.Sender() == nil {
+		return // nobody to answer
+	}
+	ctx.RequestWithCustomSender(a.cfg.History, m, ctx.Sender())
 }
 
 // postMessage handles MESSAGE_CREATE.

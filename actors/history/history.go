@@ -44,9 +44,11 @@ type Config struct {
 	// MaxRecordingBytes caps the total size of the recordings: after each burst the oldest
 	// files go until the rest fit. Zero or negative: no cap.
 	MaxRecordingBytes int64
-	Clock             clock.Clock      // default clock.Real()
-	Metrics           *metrics.Metrics // default a private metrics.New()
-	Logger            *slog.Logger     // default slog.Default()
+	// URLs signs the recording URLs of HISTORY_LIST answers; nil lists bursts without URLs.
+	URLs    *URLSigner
+	Clock   clock.Clock      // default clock.Real()
+	Metrics *metrics.Metrics // default a private metrics.New()
+	Logger  *slog.Logger     // default slog.Default()
 }
 
 // pruneTimer is what the retention timer posts.
@@ -135,6 +137,8 @@ func (a *Actor) Receive(ctx actor.Context) {
 			return
 		}
 		msg.Reply(ctx, m.Call.OK(&msg.BurstList{Bursts: bs}))
+	case *msg.ListChannelBursts:
+		a.listChannelBursts(ctx, m)
 	case *msg.GetRecording:
 		path, err := a.recordingPath(m.ID)
 		if err != nil {
@@ -204,7 +208,43 @@ func (a *Actor) recoverPanic(ctx actor.Context) {
 	a.cfg.Metrics.ActorPanics.WithLabelValues("history").Inc()
 	a.log.Error("history actor recovered from a panic", "panic", fmt.Sprint(r),
 		"message_type", fmt.Sprintf("%T", ctx.Message()), "stack", string(debug.Stack()))
-	if m, ok := ctx.Message().(*msg.ListBursts); ok {
+	switch m := ctx.Message().(type) {
+	case *msg.ListBursts:
+		msg.Reply(ctx, m.Call.Fail(msg.Errorf(msg.CodeInternal, "internal error in the history")))
+	case *msg.ListChannelBursts:
 		msg.Reply(ctx, m.Call.Fail(msg.Errorf(msg.CodeInternal, "internal error in the history")))
 	}
+}
+
+// listChannelBursts answers HISTORY_LIST, which the channel actor passed on after checking
+// that the asking user is a member: the channel's recent bursts, newest first, each recorded
+// one with a URL signed for that user.
+func (a *Actor) listChannelBursts(ctx actor.Context, m *msg.ListChannelBursts) {
+	limit := m.Limit
+	if limit <= 0 {
+		limit = msg.DefaultChannelBursts
+	}
+	limit = min(limit, msg.MaxChannelBursts)
+	bs, err := a.cfg.Store.Bursts(msg.ListBursts{ChannelID: m.ChannelID, Limit: limit})
+	if err != nil {
+		a.log.Error("listing bursts", "err", err, "channel_id", m.ChannelID)
+		msg.Reply(ctx, m.Call.Fail(msg.Errorf(msg.CodeInternal, "reading the burst log failed")))
+		return
+	}
+	now := a.cfg.Clock.Now()
+	out := &msg.ChannelBurstList{ChannelID: m.ChannelID, Bursts: make([]msg.ChannelBurst, 0, len(bs))}
+	for _, b := range bs {
+		cb := msg.ChannelBurst{
+			ID: b.ID, UserID: b.UserID, Priority: b.Priority, Emergency: b.Emergency,
+			GrantedAt: b.GrantedAt, EndedAt: b.EndedAt, EndReason: b.EndReason, DurationS: b.DurationS,
+			Packets: b.Packets, HasRecording: b.Recording != "",
+		}
+		// An open burst's file is still being written: it gets its URL once it has ended.
+		if cb.HasRecording && b.EndReason != "" && a.cfg.URLs != nil {
+			u, exp := a.cfg.URLs.Sign(b.ID, m.Call.UserID, now)
+			cb.RecordingURL, cb.RecordingExpires = u, &exp
+		}
+		out.Bursts = append(out.Bursts, cb)
+	}
+	msg.Reply(ctx, m.Call.OK(out))
 }

@@ -1,7 +1,8 @@
 package msg
 
-// Codes used only between the server and the admin API (HTTP), like CodeNoSuchUser; WebSocket
-// clients never see them.
+// Codes of the admin API (HTTP), like CodeNoSuchUser. WebSocket clients see only
+// CodeNoHistory (HISTORY_LIST on a server without history); members fetching a recording by
+// its signed URL may also get CodeNoSuchRecording.
 const (
 	// CodeNoSuchPeer answers a look-up of a media peer by an unknown server ufrag (HTTP 404).
 	CodeNoSuchPeer Code = 2101

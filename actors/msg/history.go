@@ -97,3 +97,46 @@ type ListBursts struct {
 type BurstList struct {
 	Bursts []Burst `json:"bursts"`
 }
+
+// ListChannelBursts is HISTORY_LIST: a member asks for its channel's recent bursts over its own
+// session. The directory forwards it to the channel actor, which owns the members: a member's
+// request goes on to the history actor (with the session still the sender), anyone else's is
+// answered 3002. Result.Data is *ChannelBurstList, newest first (docs/history.md).
+type ListChannelBursts struct {
+	Call      Call
+	ChannelID string
+	Limit     int // 1..MaxChannelBursts; ≤ 0 takes DefaultChannelBursts
+}
+
+func (r *ListChannelBursts) Target() (string, Call) { return r.ChannelID, r.Call }
+
+// Bounds of HISTORY_LIST's limit.
+const (
+	DefaultChannelBursts = 20
+	MaxChannelBursts     = 100
+)
+
+// ChannelBurstList is the ACK of HISTORY_LIST.
+type ChannelBurstList struct {
+	ChannelID string         `json:"channel_id"`
+	Bursts    []ChannelBurst `json:"bursts"`
+}
+
+// ChannelBurst is one burst as a member sees it: the admin row without the server's file
+// names, and with a short-lived URL signed for the asking user when the burst was recorded.
+type ChannelBurst struct {
+	ID        int64      `json:"id"`
+	UserID    string     `json:"user_id"`
+	Priority  int        `json:"priority"`
+	Emergency bool       `json:"emergency"`
+	GrantedAt time.Time  `json:"granted_at"`
+	EndedAt   *time.Time `json:"ended_at"`
+	EndReason string     `json:"end_reason"`
+	DurationS *float64   `json:"duration_s"`
+	Packets   uint64     `json:"packets"`
+	// HasRecording is set when the burst's Ogg Opus file exists; RecordingURL (a path with
+	// its signature in the query) then plays it until RecordingExpires.
+	HasRecording     bool       `json:"has_recording"`
+	RecordingURL     string     `json:"recording_url,omitempty"`
+	RecordingExpires *time.Time `json:"recording_expires_at,omitempty"`
+}

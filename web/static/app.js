@@ -15,6 +15,8 @@ const STORE_LISTEN = "lc.listen"; // "1" when the user chose to listen only
 const MAX_MESSAGES = 500; // chat lines kept per channel
 const RX_LEVEL_MS = 250; // how often the speaker meter reads getStats
 const FLAP_WINDOW_MS = 15000; // a connection ended sooner than this after READY is "short"
+const HISTORY_LIMIT = 20; // recent transmissions listed per channel
+const URL_MARGIN_MS = 30000; // a recording URL this close to its expiry is fetched anew
 
 /** Room is what the page knows about one joined channel. */
 class Room {
@@ -31,6 +33,10 @@ class Room {
     this.mediaNote = "";
     this.listenOnly = false; // joined with a recvonly offer: hears, cannot talk (FLOOR_DENY listen_only)
     this.listeners = new Set(); // members the JOIN ACK named listen-only
+    this.history = []; // recent bursts from HISTORY_LIST, newest first
+    this.historyNote = ""; // why there is no list (a server without history)
+    this.historyVersion = 0; // bumped when history changes, so the list is drawn only then
+    this.historyStale = false; // a burst ended while another channel was on screen
   }
 }
 
@@ -64,6 +70,7 @@ class Client {
     this.lastPong = 0;
     this.pongs = 0; // FLOOR_PONGs received: the server answered the holder's pings
     this.heartbeatAcks = 0;
+    this.replaying = null; // {channelId, id} of the burst last played in the replay player
     this.mic.onlevel = (level) => renderLevel(level);
     setInterval(() => this.pingFloors(), FLOOR_PING_MS);
     setInterval(() => this.pollReceiveLevel(), RX_LEVEL_MS);
@@ -351,6 +358,10 @@ class Client {
       case Op.FLOOR_IDLE:
         room.floor = { state: "idle", holder: null, priority: 0 };
         if (room.me === "talking") room.me = "idle";
+        // The burst that just ended is in the server's log before FLOOR_IDLE is sent. A
+        // channel not on screen asks when it is selected, not at every burst.
+        if (this.selected === room.channelId) this.refreshHistory(room.channelId);
+        else room.historyStale = true;
         // A revoke is followed by IDLE (admin, timeouts): a user still holding the button keeps
         // seeing why the talking stopped until letting go.
         if (!this.isHolding(room)) room.notice = null;
@@ -490,6 +501,58 @@ class Client {
     this.syncChannelFloor(room);
     render();
     this.refreshList();
+    this.refreshHistory(channelId);
+  }
+
+  /** refreshHistory asks for the channel's recent transmissions (HISTORY_LIST). */
+  async refreshHistory(channelId) {
+    let ack;
+    try {
+      ack = await this.request(Op.HISTORY_LIST, { channel_id: channelId, limit: HISTORY_LIMIT });
+    } catch (err) {
+      const room = this.rooms.get(channelId);
+      if (room && err.code === 2102) {
+        room.historyNote = errorMessage(err);
+        room.historyVersion++;
+        render();
+      }
+      return null; // not a member any more (3002), or the connection dropped: keep the old list
+    }
+    const room = this.rooms.get(channelId);
+    if (!room) return null;
+    room.history = ack.bursts || [];
+    room.historyNote = "";
+    room.historyStale = false;
+    room.historyVersion++;
+    render();
+    return room;
+  }
+
+  /** replay plays burst id's recording in the page's replay player; a second click stops it. */
+  async replay(channelId, id) {
+    const audio = $("#replay");
+    if (this.replaying && this.replaying.id === id && !audio.paused) {
+      audio.pause();
+      this.replaying = null;
+      render();
+      return;
+    }
+    let room = this.rooms.get(channelId);
+    let burst = room && room.history.find((b) => b.id === id);
+    if (burst && Date.parse(burst.recording_expires_at) - Date.now() < URL_MARGIN_MS) {
+      room = await this.refreshHistory(channelId);
+      burst = room && room.history.find((b) => b.id === id);
+    }
+    if (!burst || !burst.recording_url) return;
+    this.replaying = { channelId, id };
+    audio.src = burst.recording_url;
+    render();
+    try {
+      await audio.play();
+    } catch (err) {
+      this.replaying = null;
+      this.showError(0, `Could not play the recording (${err.name || err}).`);
+    }
   }
 
   async leave(channelId) {
@@ -517,6 +580,8 @@ class Client {
 
   select(channelId) {
     this.selected = channelId;
+    const room = this.rooms.get(channelId);
+    if (room && room.historyStale) this.refreshHistory(channelId);
     render();
   }
 
@@ -626,6 +691,8 @@ class Client {
         listenOnly: r.listenOnly,
         messages: r.messages.map((m) => ({ user_id: m.user_id, content: m.content })),
         connectionState: r.peer ? r.peer.pc.connectionState : null,
+        history: r.history.map((b) => ({ id: b.id, user_id: b.user_id, duration_s: b.duration_s, has_recording: b.has_recording })),
+        historyNote: r.historyNote,
       };
     }
     return {
@@ -643,6 +710,7 @@ class Client {
       pongs: this.pongs,
       heartbeatAcks: this.heartbeatAcks,
       lastError: this.lastError,
+      replay: replayState(),
     };
   }
 }
@@ -699,6 +767,59 @@ function render() {
   renderRoom();
 }
 
+/** replayState is what the replay player did: the burst, and how many seconds it played. */
+function replayState() {
+  const a = $("#replay");
+  let played = 0;
+  for (let i = 0; i < a.played.length; i++) played += a.played.end(i) - a.played.start(i);
+  return { id: client.replaying ? client.replaying.id : null, paused: a.paused, ended: a.ended, played, error: a.error ? a.error.code : null };
+}
+
+function formatDuration(s) {
+  if (s == null) return "–";
+  return s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+}
+
+let renderedHistory = null;
+
+function renderHistory(room) {
+  const playing = client.replaying && !$("#replay").paused ? client.replaying.id : null;
+  const key = `${room.channelId}/${room.historyVersion}/${playing}`;
+  if (renderedHistory === key) return;
+  renderedHistory = key;
+  $("#history-note").textContent = room.historyNote || (room.history.length ? "" : "No transmissions yet.");
+  $("#history").replaceChildren(
+    ...room.history.map((b) => {
+      const li = document.createElement("li");
+      li.dataset.burst = String(b.id);
+      li.dataset.testid = `burst-${b.id}`;
+      const who = document.createElement("b");
+      who.textContent = b.user_id;
+      const when = document.createElement("time");
+      when.dateTime = b.granted_at;
+      const t = new Date(b.granted_at);
+      when.textContent = isNaN(t) ? "" : t.toLocaleTimeString();
+      const len = document.createElement("span");
+      len.className = "duration";
+      len.textContent = b.end_reason === "interrupted" ? "interrupted" : b.end_reason ? formatDuration(b.duration_s) : "on air";
+      li.append(who, " ", when, " · ", len);
+      if (b.emergency) li.append(" · emergency");
+      if (b.recording_url) {
+        const play = document.createElement("button");
+        play.type = "button";
+        play.className = "play";
+        play.dataset.testid = `play-${b.id}`;
+        play.dataset.burst = String(b.id);
+        const on = playing === b.id;
+        play.textContent = on ? "■" : "▶";
+        play.setAttribute("aria-label", `${on ? "Stop" : "Play"} ${b.user_id}'s transmission at ${when.textContent}`);
+        li.append(" ", play);
+      }
+      return li;
+    }),
+  );
+}
+
 function renderChannels() {
   const list = $("#channel-list");
   const ids = [...client.channels.keys()].sort();
@@ -742,6 +863,7 @@ function renderRoom() {
   $("#room").hidden = !room;
   if (!room) {
     renderedChat = null;
+    renderedHistory = null;
     return;
   }
   const ch = client.channels.get(room.channelId);
@@ -786,6 +908,8 @@ function renderRoom() {
         return li;
       }),
   );
+
+  renderHistory(room);
 
   if (renderedChat !== room.channelId) {
     renderedChat = room.channelId;
@@ -872,6 +996,12 @@ function start() {
       client.select(id);
     }
   });
+
+  $("#history").addEventListener("click", (ev) => {
+    const btn = ev.target.closest("button.play");
+    if (btn && client.selected) client.replay(client.selected, Number(btn.dataset.burst));
+  });
+  for (const type of ["play", "pause", "ended"]) $("#replay").addEventListener(type, () => render());
 
   $("#chat-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();

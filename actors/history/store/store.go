@@ -196,9 +196,18 @@ func (s *Store) Bursts(q msg.ListBursts) ([]msg.Burst, error) {
 	if !q.Since.IsZero() {
 		since = formatTime(q.Since)
 	}
-	rows, err := s.db.Query(`SELECT id, channel_id, user_id, priority, emergency, granted_at, ended_at, end_reason, packets, recording
-		FROM bursts WHERE (? = '' OR channel_id = ?) AND granted_at >= ?
-		ORDER BY granted_at DESC, id DESC LIMIT ?`, q.ChannelID, q.ChannelID, since, limit)
+	// Two statements rather than "(? = '' OR channel_id = ?)": SQLite cannot use the
+	// (channel_id, granted_at) index through such an OR, and members ask for one channel at
+	// every burst's end.
+	const cols = `SELECT id, channel_id, user_id, priority, emergency, granted_at, ended_at, end_reason, packets, recording FROM bursts`
+	var rows *sql.Rows
+	var err error
+	if q.ChannelID != "" {
+		rows, err = s.db.Query(cols+` WHERE channel_id = ? AND granted_at >= ? ORDER BY granted_at DESC, id DESC LIMIT ?`,
+			q.ChannelID, since, limit)
+	} else {
+		rows, err = s.db.Query(cols+` WHERE granted_at >= ? ORDER BY granted_at DESC, id DESC LIMIT ?`, since, limit)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list bursts: %w", err)
 	}

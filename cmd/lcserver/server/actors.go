@@ -37,8 +37,9 @@ func (s *Server) startHistory() (restored, error) {
 		_ = st.Close()
 		return restored{}, fmt.Errorf("history: %w", err)
 	}
+	s.recordingURLs = history.NewURLSigner([]byte(s.cfg.Secret), 0)
 	s.history = s.system.Root.Spawn(history.Props(history.Config{
-		Store: st, Dir: s.cfg.DataDir, MaxRecordingBytes: s.cfg.MaxRecordingBytes, Retention: s.cfg.HistoryRetention, Metrics: s.m, Logger: s.log,
+		URLs: s.recordingURLs, Store: st, Dir: s.cfg.DataDir, MaxRecordingBytes: s.cfg.MaxRecordingBytes, Retention: s.cfg.HistoryRetention, Metrics: s.m, Logger: s.log,
 	}))
 	s.log.Info("history database open", "dir", s.cfg.DataDir, "file", store.FileName,
 		"channels", len(r.channels))

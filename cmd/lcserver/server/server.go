@@ -24,6 +24,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/minilivechat/minilivechat/actors/directory"
+	"github.com/minilivechat/minilivechat/actors/history"
 	"github.com/minilivechat/minilivechat/actors/msg"
 	"github.com/minilivechat/minilivechat/actors/peer"
 	"github.com/minilivechat/minilivechat/admin"
@@ -54,6 +55,9 @@ type Server struct {
 	started   time.Time
 	media     *peer.Media // the media plane New built, closed by Run; nil when cfg.Media was given
 	tls       tlsState    // certificate source of the TCP port (tls.go)
+
+	// recordingURLs signs and checks members' recording URLs; nil without a data directory.
+	recordingURLs *history.URLSigner
 }
 
 // New validates cfg, builds the actors, the gateway and the routes, and binds the TCP port
@@ -142,6 +146,12 @@ func New(cfg Config) (*Server, error) {
 		Backend: &backend{s: s}, Metrics: s.m, AdminToken: cfg.AdminToken,
 		Logger: s.log.With("component", "admin"),
 	})
+	if s.recordingURLs != nil {
+		b := &backend{s: s}
+		s.echo.GET("/recordings/:file", echo.WrapHandler(web.RecordingHandler(web.RecordingOptions{
+			URLs: s.recordingURLs, Lookup: b.Recording, Logger: s.log.With("component", "recordings"),
+		})))
+	}
 	s.echo.GET("/*", echo.WrapHandler(web.Handler()))
 
 	tlsConf, err := s.setupTLS()
