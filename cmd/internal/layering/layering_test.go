@@ -1,5 +1,6 @@
 // Package layering checks the module's import rules (docs/architecture.md): imports point one
-// way, cmd → gateway/admin/web → actors → media, and no shipped binary links package testing.
+// way, cmd → gateway/admin/web → actors → media; no shipped binary links package testing, and
+// only the test helper packages (named …test) import it.
 // The rules are read from `go list` over the whole module, so a new import that breaks one
 // fails here (and in `make lint`) before review.
 package layering
@@ -139,4 +140,24 @@ func testHelpers(all pkgs, bin string) []string {
 		}
 	}
 	return via
+}
+
+// TestOnlyTestHelpersImportTesting: outside _test.go files, package testing belongs only in
+// the test helper packages, named for it (actortest, wstest, peertest, …), which only tests and
+// other helpers import.
+func TestOnlyTestHelpersImportTesting(t *testing.T) {
+	all := list(t)
+	helper := func(pkg string) bool { return strings.HasSuffix(pkg[strings.LastIndex(pkg, "/")+1:], "test") }
+	for pkg, imps := range all.imports {
+		for _, imp := range imps {
+			if imp == "testing" && !helper(pkg) {
+				t.Errorf("%s imports package testing; move the code to a _test.go file or a …test helper package", pkg)
+			}
+			rel, ok := strings.CutPrefix(imp, module+"/")
+			// lcload/load: gateway/wstest until its own client lands (TestBinariesLinkNoTestCode).
+			if ok && helper(rel) && !helper(pkg) && pkg != "cmd/lcload/load" {
+				t.Errorf("%s imports the test helper %s", pkg, rel)
+			}
+		}
+	}
 }
