@@ -1,5 +1,5 @@
-// Package admin is mini-livechat's HTTP API (SPEC §7): the public channel routes, the operator
-// routes under /admin, /healthz and /metrics, and the typed client that lcadmin uses.
+// Package admin is mini-livechat's HTTP API (docs/operations.md §1): the public channel routes, the
+// operator routes under /admin, /healthz and /metrics, and the typed client that lcadmin uses.
 // Handlers are thin: request → Backend call with a timeout → JSON.
 package admin
 

@@ -56,7 +56,7 @@ type conn struct {
 }
 
 func newConn(g *Gateway, ws *websocket.Conn, raw net.Conn, remote string) *conn {
-	now := g.opts.Now()
+	now := g.opts.Clock.Now()
 	c := &conn{
 		gw: g, ws: ws, raw: raw, connectedAt: now,
 		out:      make(chan any, g.opts.OutboundQueue),

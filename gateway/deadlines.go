@@ -10,7 +10,7 @@ func (c *conn) zombieAfter() time.Duration {
 // untilDeadline is how long the writer may wait before the next deadline check: until the
 // heartbeat deadline or, before IDENTIFY, the identify deadline, whichever is first.
 func (c *conn) untilDeadline() time.Duration {
-	now := c.gw.opts.Now()
+	now := c.gw.opts.Clock.Now()
 	d := time.Unix(0, c.lastSeen.Load()).Add(c.zombieAfter()).Sub(now)
 	if !c.identified.Load() {
 		d = min(d, c.connectedAt.Add(c.gw.opts.IdentifyTimeout).Sub(now))
@@ -20,7 +20,7 @@ func (c *conn) untilDeadline() time.Duration {
 
 // deadlineMissed names the close a missed deadline calls for (code 0: none missed).
 func (c *conn) deadlineMissed() (int, string) {
-	now := c.gw.opts.Now()
+	now := c.gw.opts.Clock.Now()
 	if !c.identified.Load() && now.Sub(c.connectedAt) >= c.gw.opts.IdentifyTimeout {
 		return CloseIdentifyTimeout, "no IDENTIFY within " + c.gw.opts.IdentifyTimeout.String()
 	}

@@ -10,8 +10,8 @@ import (
 	"github.com/minilivechat/minilivechat/media"
 )
 
-// Limits of SPEC §4.1 and §9 that the gateway checks at the edge, so that no malformed value
-// reaches an actor.
+// Limits of docs/protocol.md ("Frames", "Error codes") that the gateway checks at the edge, so that
+// no malformed value reaches an actor.
 const (
 	maxPriority    = 255
 	maxCapacity    = 10000
@@ -266,7 +266,8 @@ func decodeRequest(op Op, d json.RawMessage, who identity, call msg.Call) (any, 
 			if *p.Priority < 0 || *p.Priority > maxPriority {
 				return nil, msg.Errorf(msg.CodeMalformed, "%s: priority must be 0..255", op)
 			}
-			// SPEC §5: above the token's max_priority is capped silently, not refused.
+			// docs/floor-control.md: above the token's max_priority is capped silently, not
+			// refused.
 			prio = min(*p.Priority, who.maxPriority)
 		}
 		return &msg.RequestFloor{Call: call, ChannelID: id, Priority: prio, PrioritySet: true}, nil

@@ -37,7 +37,7 @@ func (c *conn) identify(d json.RawMessage, nonce string) bool {
 	}
 	if err != nil {
 		if c.ipKnown {
-			c.gw.ips.failedIdentify(c.ip, c.gw.opts.Now())
+			c.gw.ips.failedIdentify(c.ip, c.gw.opts.Clock.Now())
 		}
 		c.log().Info("IDENTIFY refused: invalid token", "user_id", userID, "err", err)
 		c.fail(msg.Errorf(msg.CodeInvalidToken, "invalid token"), reqOp, nonce)
@@ -71,7 +71,7 @@ func (c *conn) identify(d json.RawMessage, nonce string) bool {
 		UserID: userID, Priority: prio, Directory: c.gw.opts.Directory, Out: c, Ready: ready,
 		ConnectedAt: c.connectedAt,
 		LastSeen:    func() time.Time { return time.Unix(0, c.lastSeen.Load()) },
-		Now:         c.gw.opts.Now,
+		Now:         c.gw.opts.Clock.Now,
 		OnStopped:   func() { close(done) },
 		OnPanic:     c.gw.m.ActorPanics.WithLabelValues("session").Inc,
 		Logger:      c.log(),

@@ -33,7 +33,8 @@ func (b tokenBucket) full(now time.Time) bool {
 }
 
 // badFrames counts bad frames in a sliding window: more than limit within window closes the
-// connection (SPEC §4.1: 20 within 10 s → 4004). Owned by the reader goroutine.
+// connection (docs/protocol.md, "Error codes": 20 within 10 s → 4004). Owned by the reader
+// goroutine.
 type badFrames struct {
 	limit  int
 	window time.Duration

@@ -5,8 +5,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/minilivechat/minilivechat/gateway/wstest"
 )
 
 // TestBadOfferIsRefusedBeforeItReachesAChannel: the gateway parses a CHANNEL_JOIN's SDP offer;
@@ -14,9 +12,7 @@ import (
 // directory, so no channel actor ever sees it. A good one arrives parsed.
 func TestBadOfferIsRefusedBeforeItReachesAChannel(t *testing.T) {
 	e := newEnv(t, nil)
-	c := wstest.Dial(t, e.url)
-	defer c.Close()
-	c.Identify("alice", mint(t, "alice", 100), -1)
+	c := e.client("alice")
 
 	c.Send(int(OpChannelJoin), map[string]any{"channel_id": "CH_1", "sdp_offer": "v=0 garbage", "nonce": "j1"})
 	code, m := errCode(t, c.Next())

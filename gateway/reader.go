@@ -21,7 +21,7 @@ func (c *conn) fail(e *msg.Error, reqOp *int, nonce string) bool {
 	if err == nil {
 		c.send(rawFrame{data: b, op: OpError, errCode: int(e.Code)})
 	}
-	if e.Code >= 1000 && e.Code < 2000 && c.bad.add(c.gw.opts.Now()) {
+	if e.Code >= 1000 && e.Code < 2000 && c.bad.add(c.gw.opts.Clock.Now()) {
 		c.requestClose(CloseTooManyBad, "too many bad frames", true)
 		return true
 	}
@@ -65,7 +65,7 @@ func (c *conn) readLoop() {
 		if err != nil {
 			return
 		}
-		now := c.gw.opts.Now()
+		now := c.gw.opts.Clock.Now()
 		c.lastSeen.Store(now.UnixNano()) // any application frame proves liveness
 		data, err := io.ReadAll(io.LimitReader(r, int64(max)+1))
 		if err != nil {

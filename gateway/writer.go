@@ -7,14 +7,26 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/minilivechat/minilivechat/media/clock"
 )
 
 // writeLoop is the only writer of the socket. It also closes connections that miss the
 // IDENTIFY or heartbeat deadline, and all of them at shutdown.
 func (c *conn) writeLoop() {
 	g := c.gw
-	timer := time.NewTimer(c.untilDeadline())
-	defer timer.Stop()
+	// The deadline timer runs on the gateway's clock; its callback only wakes this loop.
+	due := make(chan struct{}, 1)
+	arm := func() clock.Timer {
+		return g.opts.Clock.AfterFunc(c.untilDeadline(), func() {
+			select {
+			case due <- struct{}{}:
+			default:
+			}
+		})
+	}
+	timer := arm()
+	defer func() { timer.Stop() }()
 	for {
 		// A close request goes before queued frames: after an overflow (4006) the queue holds
 		// frames a slow reader would take long to drain, and the close must not wait for them.
@@ -32,14 +44,14 @@ func (c *conn) writeLoop() {
 		case cr := <-c.closeReq:
 			c.closeFor(cr)
 			return
-		case <-timer.C:
+		case <-due:
 			if code, reason := c.deadlineMissed(); code != 0 {
 				c.closing.Store(true)
 				c.noteClose(code, reason)
 				c.close(code, reason)
 				return
 			}
-			timer.Reset(c.untilDeadline())
+			timer = arm()
 		case <-g.ctx.Done():
 			c.closing.Store(true)
 			c.flush()

@@ -21,10 +21,10 @@ var (
 	ErrNoSRTPProfile = errors.New("no SRTP protection profile negotiated")
 )
 
-// DTLSServerOptions configures the server side of one peer's handshake (SPEC §6): the server
-// certificate, extended master secret required, SRTP profiles AEAD_AES_128_GCM then
-// AES128_CM_HMAC_SHA1_80 (the server's order decides), a client certificate required, and
-// that certificate's digest compared with the offer's a=fingerprint.
+// DTLSServerOptions configures the server side of one peer's handshake (docs/media.md, "DTLS and
+// SRTP"): the server certificate, extended master secret required, SRTP profiles AEAD_AES_128_GCM
+// then AES128_CM_HMAC_SHA1_80 (the server's order decides), a client certificate required, and that
+// certificate's digest compared with the offer's a=fingerprint.
 func DTLSServerOptions(cert *Certificate, offer *Offer) []dtls.ServerOption {
 	hash, want := offer.FingerprintHash, offer.Fingerprint
 	return []dtls.ServerOption{

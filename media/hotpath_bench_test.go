@@ -34,7 +34,7 @@ func newContexts(b *testing.B) (talkerLocal, serverRemote *srtp.Context) {
 // benchmarkRelay measures the server's CPU per talker packet, up to the UDP writer queue:
 // demux, address look-up, SRTP decrypt with replay check, floor gate, and for each of n
 // listeners rewrite + SRTP encrypt into a pooled outbound buffer (sendmmsg is measured
-// separately in LIMITS.md).
+// separately: docs/performance.md, "Reference figures").
 func benchmarkRelay(b *testing.B, n int) {
 	talker, remote := newContexts(b)
 	from := netip.MustParseAddrPort("127.0.0.1:40000")

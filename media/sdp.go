@@ -13,7 +13,7 @@ import (
 	"github.com/pion/sdp/v3"
 )
 
-// Offer is what the server takes from a client's SDP offer (SPEC §6).
+// Offer is what the server takes from a client's SDP offer (docs/media.md, "SDP").
 type Offer struct {
 	MLine           int    // index of the audio m-line the server answers
 	Mid             string // its a=mid ("" when the offer has none)
@@ -320,5 +320,5 @@ func RandomAlnum(n int) string {
 }
 
 // NewICECredentials returns a server ufrag of 16 and a pwd of 32 characters of [A-Za-z0-9]
-// (SPEC §6; RFC 8839 §5.4 asks for at least 4 and 22).
+// (docs/media.md, "SDP"; RFC 8839 §5.4 asks for at least 4 and 22).
 func NewICECredentials() (ufrag, pwd string) { return RandomAlnum(16), RandomAlnum(32) }

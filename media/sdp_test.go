@@ -109,11 +109,7 @@ func TestAnswerGolden(t *testing.T) {
 			p := AnswerParams{Ufrag: ufrag, Pwd: pwd, Fingerprint: cert.Fingerprint,
 				Host: netip.MustParseAddrPort("127.0.0.1:10000"), SSRC: 424242,
 				CName: "livechat", StreamID: "livechat", TrackID: "ptt"}
-			answer, err := BuildAnswer(o, p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			checkAnswer(t, o, p, answer)
+			answerChecked(t, o, p)
 		})
 	}
 }
@@ -148,15 +144,26 @@ func TestAnswerDirectionMirrorsTheOffer(t *testing.T) {
 				t.Fatalf("answer %s sends %v receives %v, want %s %v %v", got, o.ServerSends(), o.ServerReceives(),
 					tt.want, tt.serverSends, tt.serverR)
 			}
-			p := AnswerParams{Ufrag: RandomAlnum(16), Pwd: RandomAlnum(32), Fingerprint: "AA:BB",
-				Host: netip.MustParseAddrPort("127.0.0.1:10000"), SSRC: 424242, CName: "c", StreamID: "s", TrackID: "t"}
-			answer, aerr := BuildAnswer(o, p)
-			if aerr != nil {
-				t.Fatal(aerr)
-			}
-			checkAnswer(t, o, p, answer)
+			p := testParams()
+			answerChecked(t, o, p)
 		})
 	}
+}
+
+// testParams are answer parameters with fresh credentials, a fixed host candidate and SSRC.
+func testParams() AnswerParams {
+	return AnswerParams{Ufrag: RandomAlnum(16), Pwd: RandomAlnum(32), Fingerprint: "AA:BB",
+		Host: netip.MustParseAddrPort("127.0.0.1:10000"), SSRC: 424242, CName: "c", StreamID: "s", TrackID: "t"}
+}
+
+// answerChecked builds the answer to o with p and checks it with checkAnswer.
+func answerChecked(t *testing.T, o *Offer, p AnswerParams) {
+	t.Helper()
+	answer, err := BuildAnswer(o, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAnswer(t, o, p, answer)
 }
 
 func checkAnswer(t *testing.T, o *Offer, p AnswerParams, answer string) {
@@ -292,13 +299,8 @@ func TestBuildAnswerWithoutBundle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := AnswerParams{Ufrag: RandomAlnum(16), Pwd: RandomAlnum(32), Fingerprint: "AA:BB",
-		Host: netip.MustParseAddrPort("127.0.0.1:10000"), SSRC: 424242, CName: "c", StreamID: "s", TrackID: "t"}
-	answer, aerr := BuildAnswer(o, p)
-	if aerr != nil {
-		t.Fatal(aerr)
-	}
-	checkAnswer(t, o, p, answer)
+	p := testParams()
+	answerChecked(t, o, p)
 }
 
 // TestParseOfferPrefersTheFirstListedOpus: with two Opus payload types the m-line's format

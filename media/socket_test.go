@@ -4,9 +4,10 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"runtime"
 	"testing"
 	"time"
+
+	"github.com/minilivechat/minilivechat/media/mediatest"
 )
 
 func listenLoopback(t *testing.T, cfg SocketConfig) (*Socket, *Counters) {
@@ -20,7 +21,7 @@ func listenLoopback(t *testing.T, cfg SocketConfig) (*Socket, *Counters) {
 }
 
 func TestSocketRoundTrip(t *testing.T) {
-	base := runtime.NumGoroutine()
+	leaks := mediatest.Snapshot()
 	s, c := listenLoopback(t, SocketConfig{SendBatch: 64})
 	got := make(chan *Worker, 200)
 	s.Run(func(d *InboundDatagram) bool {
@@ -68,7 +69,7 @@ func TestSocketRoundTrip(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	waitGoroutines(t, base)
+	leaks.WaitGone(t)
 }
 
 // TestSocketWorkersShareThePort: with SO_REUSEPORT every worker binds the one port; the

@@ -36,7 +36,8 @@ import (
 	"github.com/minilivechat/minilivechat/media/metrics"
 )
 
-// Limits of channel objects and chat messages (SPEC §9).
+// Limits of channel objects and chat messages (docs/protocol.md, "Error codes"; docs/security.md
+// §7).
 const (
 	MaxMessageLength = 2000 // Unicode code points
 	MaxNameLength    = 100  // channel_name, code points

@@ -75,7 +75,7 @@ type Config struct {
 	Logger  *slog.Logger     // default slog.Default()
 }
 
-// DefaultPresets are the three built-in channels of SPEC §3.
+// DefaultPresets are the three built-in channels (docs/operations.md §11).
 func DefaultPresets() []msg.ChannelSpec {
 	return []msg.ChannelSpec{
 		{ChannelID: "CH_0001", Freq: "0001", ChannelName: "📢 영업/시연", Capacity: 20},

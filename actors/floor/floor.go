@@ -1,7 +1,7 @@
-// Package floor is mini-livechat's floor-control state machine (SPEC §5, after 3GPP TS 24.380
-// §6.3 "floor control server"). It is plain code: no actors, no goroutines, no clock. The channel
-// actor owns one Machine, calls a transition function for every floor-related input and carries
-// out the Effects it returns (send an event, arm or cancel a timer).
+// Package floor is mini-livechat's floor-control state machine (docs/floor-control.md, after 3GPP
+// TS 24.380 §6.3 "floor control server"). It is plain code: no actors, no goroutines, no clock. The
+// channel actor owns one Machine, calls a transition function for every floor-related input and
+// carries out the Effects it returns (send an event, arm or cancel a timer).
 //
 //	                  Request (member, any priority)
 //	      ┌──────────────────────────────────────────────────┐
@@ -96,13 +96,15 @@ type Config struct {
 	// QueueLimit is the most requests that may wait; 0 means no room (every queued request is
 	// denied queue_full). The channel actor sets it to the channel capacity by default.
 	QueueLimit int
-	// PingTimeout is how long a holder may go without FLOOR_PING (SPEC: 6 s).
+	// PingTimeout is how long a holder may go without FLOOR_PING (6 s: docs/floor-control.md,
+	// "Timers").
 	PingTimeout time.Duration
-	// MaxDuration is the longest a holder may keep the floor (SPEC: 30 s).
+	// MaxDuration is the longest a holder may keep the floor (30 s: docs/floor-control.md,
+	// "Timers").
 	MaxDuration time.Duration
 }
 
-// Defaults of SPEC §5.
+// Defaults of docs/floor-control.md, "Timers".
 const (
 	DefaultPingTimeout = 6 * time.Second
 	DefaultMaxDuration = 30 * time.Second

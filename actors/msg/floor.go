@@ -2,8 +2,8 @@ package msg
 
 import "github.com/minilivechat/minilivechat/actors/floor"
 
-// Floor events sent by a channel actor to member sessions (SPEC §5). Each is the `d` of the
-// frame with the opcode in its comment.
+// Floor events sent by a channel actor to member sessions (docs/floor-control.md). Each is the `d`
+// of the frame with the opcode in its comment.
 
 // FloorGranted (op 110) goes to the new holder only.
 type FloorGranted struct {

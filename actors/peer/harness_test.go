@@ -4,7 +4,6 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
-	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -164,19 +163,5 @@ func eventually(t testing.TB, timeout time.Duration, what string, cond func() bo
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(2 * time.Millisecond) // polling, not synchronisation
-	}
-}
-
-func waitGoroutines(t *testing.T, base int) {
-	t.Helper()
-	// Generous: under -race on two shared cores, pion's DTLS and ICE goroutines can take
-	// seconds to notice a close. Only a leak waits the whole time.
-	deadline := time.Now().Add(30 * time.Second)
-	for runtime.NumGoroutine() > base {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			t.Fatalf("goroutines: %d, baseline %d\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(5 * time.Millisecond) // polling for exit: there is no event to wait on
 	}
 }

@@ -40,11 +40,11 @@ func (m *Media) OpenPeer(parent actor.SpawnerContext, req msg.PeerRequest) (msg.
 		ufrag: ufrag, client: offer.ICEUfrag, userID: req.UserID, channelID: req.ChannelID,
 		key:   stun.NewShortTermIntegrity(pwd),
 		track: msg.TrackInfo{Kind: "audio", Mid: offer.Mid, PayloadType: offer.OpusPT, SSRCOut: ssrc},
-		stats: &stats{}, now: m.cfg.Now,
+		stats: &stats{}, now: m.cfg.Clock.Now,
 	}
 	ep.track.Direction = offer.Direction.String()
 	ep.listenOnly = !offer.ServerReceives()
-	ep.stats.lastIn.Store(m.cfg.Now().UnixNano())
+	ep.stats.lastIn.Store(m.cfg.Clock.Now().UnixNano())
 	a := newPeerActor(m, ep, offer, req.Channel)
 	pid, err := parent.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return a }, m.props...), "peer-"+ufrag)
 	if err != nil {

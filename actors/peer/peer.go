@@ -15,6 +15,7 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/minilivechat/minilivechat/media"
+	"github.com/minilivechat/minilivechat/media/clock"
 )
 
 // Messages a peer actor receives besides *media.InboundDatagram (from the UDP reader) and
@@ -58,7 +59,7 @@ type peerActor struct {
 	srtp     *media.SRTPSession
 	cancel   context.CancelFunc
 	stopped  chan struct{} // closed in Stopping: the goroutine must not report any more
-	reap     *time.Timer
+	reap     clock.Timer
 	hdrIn    rtp.Header
 	scratch  [media.MaxPacket]byte
 }
@@ -122,7 +123,7 @@ func (a *peerActor) latch(ctx actor.Context, m *stunChecked) {
 	if a.sendAddr == nil || m.useCandidate || m.rebind {
 		if a.sendAddr == nil || a.sendAddr.AddrPort() != m.from {
 			a.sendAddr = net.UDPAddrFromAddrPort(m.from)
-			a.ep.stats.sendSeen.Store(a.m.cfg.Now().UnixNano())
+			a.ep.stats.sendSeen.Store(a.m.cfg.Clock.Now().UnixNano())
 			a.ep.stats.sendAddr.Store(a.sendAddr)
 		}
 	}
@@ -295,11 +296,11 @@ func (a *peerActor) rtcp(d *media.InboundDatagram) {
 
 func (a *peerActor) scheduleReap(ctx actor.Context, after time.Duration) {
 	self, root := ctx.Self(), a.m.system.Root
-	a.reap = time.AfterFunc(after, func() { root.Send(self, &reapCheck{}) })
+	a.reap = a.m.cfg.Clock.AfterFunc(after, func() { root.Send(self, &reapCheck{}) })
 }
 
 func (a *peerActor) checkIdle(ctx actor.Context) {
-	idle := a.m.cfg.Now().Sub(time.Unix(0, a.ep.stats.lastIn.Load()))
+	idle := a.m.cfg.Clock.Now().Sub(time.Unix(0, a.ep.stats.lastIn.Load()))
 	if idle >= a.m.cfg.ReapAfter {
 		a.m.log.Info("media peer silent; reaping it", "ufrag", a.ep.ufrag, "user_id", a.ep.userID,
 			"idle", idle.String())

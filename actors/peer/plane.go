@@ -3,7 +3,7 @@
 // that alone publishes the UDP look-up snapshots, and Media, which implements msg.MediaPlane for the
 // channel actors and runs the UDP socket.
 //
-// Packet flow (SPEC §6):
+// Packet flow (docs/media.md):
 //
 //	UDP reader ──STUN──▶ answered inline (snapshot by ufrag) ──latch──▶ peer ──▶ registry
 //	           ──DTLS──▶ peer (snapshot by address) ──▶ its handshake goroutine
@@ -25,6 +25,7 @@ import (
 	"github.com/minilivechat/minilivechat/actors/mailbox"
 	"github.com/minilivechat/minilivechat/actors/msg"
 	"github.com/minilivechat/minilivechat/media"
+	"github.com/minilivechat/minilivechat/media/clock"
 	"github.com/minilivechat/minilivechat/media/metrics"
 )
 
@@ -45,7 +46,8 @@ type Config struct {
 	Metrics     *metrics.Metrics // [a private metrics.New()]
 	Logger      *slog.Logger     // [slog.Default()]
 	Certificate *media.Certificate
-	Now         func() time.Time // [time.Now]
+	// Clock gives the time of datagrams and runs the reap timers [clock.Real()].
+	Clock clock.Clock
 }
 
 // Media is the media plane: it implements msg.MediaPlane for the channel actors and owns the UDP
@@ -104,8 +106,8 @@ func New(cfg Config) (*Media, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real()
 	}
 	if !cfg.Bind.IsValid() {
 		cfg.Bind = netip.AddrPortFrom(netip.IPv4Unspecified(), 0)

@@ -19,7 +19,7 @@ func (m *Media) route(d *media.InboundDatagram) bool {
 		m.counters.Drop(media.DropUnknownAddress)
 		return false
 	}
-	now := m.cfg.Now().UnixNano()
+	now := m.cfg.Clock.Now().UnixNano()
 	ep.stats.lastIn.Store(now)
 	if to := ep.stats.sendAddr.Load(); to != nil && to.AddrPort() == d.From {
 		ep.stats.sendSeen.Store(now)

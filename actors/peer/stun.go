@@ -21,7 +21,7 @@ func (m *Media) handleSTUN(d *media.InboundDatagram) {
 		m.counters.Drop(reason)
 		return
 	}
-	now := m.cfg.Now().UnixNano()
+	now := m.cfg.Clock.Now().UnixNano()
 	ep.stats.lastIn.Store(now) // consent freshness (RFC 7675) keeps the peer from being reaped
 	cur, latched := m.byAddr.Get(d.From)
 	send := ep.stats.sendAddr.Load()

@@ -1,8 +1,8 @@
 // Command lcserver is the mini-livechat server: WebSocket signaling, REST/admin API and the
-// embedded web client on one TCP port, media on one UDP port (SPEC §3). Every flag can also
-// be set through its LIVECHAT_* environment variable; the token secret and the admin token
-// come from the environment only (LIVECHAT_SECRET, LIVECHAT_ADMIN_TOKEN), so they never show
-// in a process list.
+// embedded web client on one TCP port, media on one UDP port (docs/operations.md §11). Every flag
+// can also be set through its LIVECHAT_* environment variable; the token secret and the admin token
+// come from the environment only (LIVECHAT_SECRET, LIVECHAT_ADMIN_TOKEN), so they never show in a
+// process list.
 package main
 
 import (

@@ -1,6 +1,6 @@
 // Package wstest is a small WebSocket client for tests that speak mini-livechat's signaling
-// protocol (SPEC §4) to a real server: dial, IDENTIFY, send requests, and wait for frames with
-// timeouts. Failures are reported on the testing.TB the client was made with, so a test reads
+// protocol (docs/protocol.md) to a real server: dial, IDENTIFY, send requests, and wait for frames
+// with timeouts. Failures are reported on the testing.TB the client was made with, so a test reads
 // as a conversation:
 //
 //	c := wstest.Dial(t, "ws://"+addr+"/ws")

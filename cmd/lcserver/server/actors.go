@@ -70,5 +70,6 @@ func (s *Server) spawnDirectory(presets []msg.ChannelSpec, h restored) *actor.PI
 		CreateInterval:     s.cfg.ChannelCreateInterval,
 		Metrics:            s.m,
 		Logger:             s.log.With("component", "actors"),
+		Clock:              s.cfg.Clock,
 	}))
 }

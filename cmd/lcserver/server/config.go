@@ -14,13 +14,14 @@ import (
 	"github.com/minilivechat/minilivechat/actors/msg"
 	"github.com/minilivechat/minilivechat/gateway"
 	"github.com/minilivechat/minilivechat/gateway/token"
+	"github.com/minilivechat/minilivechat/media/clock"
 	"github.com/minilivechat/minilivechat/media/metrics"
 )
 
 // AdvertiseAuto asks New to pick the advertise IP from the routing table.
 const AdvertiseAuto = "auto"
 
-// Config is everything lcserver can be told (SPEC §3, §4, §5, §9). Zero values take the
+// Config is everything lcserver can be told (docs/operations.md §6, §11). Zero values take the
 // defaults of Defaults(); Validate says what is wrong with a bad one.
 type Config struct {
 	Port        int    // TCP port for WebSocket, REST, admin and the web client; 0 picks a free one
@@ -73,7 +74,8 @@ type Config struct {
 	ChannelCreateBurst    int
 	ChannelCreateInterval time.Duration
 	ChannelReapAfter      time.Duration
-	// MaxMessageLength caps chat content in Unicode code points (SPEC §9: 2000).
+	// MaxMessageLength caps chat content in Unicode code points (docs/protocol.md, "Error codes":
+	// 2000).
 	MaxMessageLength int
 
 	// DataDir is where lcserver keeps its files: the history database (docs/history.md),
@@ -112,6 +114,11 @@ type Config struct {
 
 	Logger  *slog.Logger     // nil discards
 	Metrics *metrics.Metrics // nil: a fresh set
+
+	// Clock is the one clock of the server: the actors' timers and timestamps, the gateway's
+	// deadlines and the media plane's reaping run on it. Nil: clock.Real(); tests give a
+	// clock.Fake and move time by hand.
+	Clock clock.Clock
 }
 
 // DefaultUDPWorkers is the media port's default number of UDP workers, chosen by measurement
@@ -161,6 +168,9 @@ const DefaultChannelReapAfter = 10 * time.Minute
 // withDefaults fills zero fields from Defaults (ports excepted: 0 means "pick one").
 func (c Config) withDefaults() Config {
 	d := Defaults()
+	if c.Clock == nil {
+		c.Clock = clock.Real()
+	}
 	if c.Dev {
 		d.Bind, d.AdvertiseIP = "127.0.0.1", "127.0.0.1"
 	}

@@ -68,7 +68,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	cfg = cfg.withDefaults()
-	s := &Server{cfg: cfg, log: cfg.Logger, m: cfg.Metrics, started: time.Now()}
+	s := &Server{cfg: cfg, log: cfg.Logger, m: cfg.Metrics, started: cfg.Clock.Now()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -79,7 +79,7 @@ func New(cfg Config) (*Server, error) {
 		s.log.Warn("dev mode: tokens are signed with the public default secret; the server listens on loopback only")
 	}
 
-	presets := directory.DefaultPresets() // SPEC §3's three channels
+	presets := directory.DefaultPresets() // the three of docs/operations.md §11
 	if cfg.ChannelsFile != "" {
 		var err error
 		if presets, err = LoadChannels(cfg.ChannelsFile); err != nil {
@@ -131,6 +131,7 @@ func New(cfg Config) (*Server, error) {
 		ConnectRatePerIP: cfg.ConnectRatePerIP, ConnectBurstPerIP: cfg.ConnectBurstPerIP,
 		IdentifyFailureRatePerIP: cfg.IdentifyFailureRatePerIP, IdentifyFailureBurstPerIP: cfg.IdentifyFailureBurstPerIP,
 		LimitLoopback: cfg.LimitLoopback,
+		Clock:         cfg.Clock,
 	})
 	if err != nil {
 		s.stopActors()
@@ -208,6 +209,7 @@ func (s *Server) startMedia() (*peer.Media, error) {
 		Socket:      media.SocketConfig{Workers: s.cfg.UDPWorkers},
 		Metrics:     s.m,
 		Logger:      s.log,
+		Clock:       s.cfg.Clock,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("media plane: %w", err)
