@@ -356,7 +356,7 @@ func TestBrowserSignedInElsewhere(t *testing.T) {
 
 	first.waitJS("first page gave up", `lc.state.conn === "closed"`, `lc.state`, 30*time.Second)
 	// The browser sees the server's own close code, not 1006: the gateway sends one close
-	// frame per connection (gateway/closeonce.go).
+	// frame per connection (gateway TestServerSendsOneCloseFrame).
 	if got := mustEval[float64](first, "lc.client.lastClose ? lc.client.lastClose.code : 0"); got != 4002 {
 		t.Errorf("first page's WebSocket closed with %v, want 4002 (session replaced)", got)
 	}

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"nhooyr.io/websocket"
+	"github.com/coder/websocket"
 )
 
 // Firefox is driven over WebDriver BiDi, the W3C protocol Firefox speaks natively when started
