@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/minilivechat/minilivechat/actors/msg"
+	"github.com/minilivechat/minilivechat/media"
 )
 
 // Limits of docs/protocol.md ("Frames", "Error codes") that the gateway checks at the edge, so that
@@ -169,8 +170,16 @@ func decodeRequest(op Op, d json.RawMessage, who identity, call msg.Call) (any, 
 			}
 			req.Ufrag = *p.Ufrag
 		}
-		if p.SDPOffer != nil {
-			req.SDPOffer = *p.SDPOffer
+		// The offer is parsed and validated here, on the connection's reader goroutine: a
+		// bad one is refused with 2006 without reaching the channel, and the channel actor
+		// spends no time on SDP text. An empty sdp_offer is a signaling-only join, as an
+		// absent one.
+		if p.SDPOffer != nil && *p.SDPOffer != "" {
+			offer, perr := media.ParseOffer(*p.SDPOffer)
+			if perr != nil {
+				return nil, msg.BadOffer(perr)
+			}
+			req.Offer = offer
 		}
 		return req, nil
 

@@ -28,12 +28,12 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"nhooyr.io/websocket"
+	"github.com/coder/websocket"
 
-	"github.com/minilivechat/minilivechat/actors/clock"
 	"github.com/minilivechat/minilivechat/actors/session"
-	"github.com/minilivechat/minilivechat/admin/metrics"
 	"github.com/minilivechat/minilivechat/gateway/token"
+	"github.com/minilivechat/minilivechat/media/clock"
+	"github.com/minilivechat/minilivechat/media/metrics"
 )
 
 // Defaults of Options.
@@ -98,7 +98,7 @@ type Options struct {
 	LimitLoopback             bool
 
 	// AllowedOrigins, when non-empty, restricts the Origin header to these host patterns
-	// (path.Match syntax, as nhooyr.io/websocket's OriginPatterns). Empty accepts any origin:
+	// (path.Match syntax, as github.com/coder/websocket's OriginPatterns). Empty accepts any origin:
 	// authentication is the IDENTIFY token, never a cookie.
 	AllowedOrigins []string
 
@@ -222,7 +222,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		defer release()
 	}
-	hf := &hijackFilter{ResponseWriter: w}
+	hf := &rawConnKeeper{ResponseWriter: w}
 	ws, err := websocket.Accept(hf, r, &g.accept)
 	if err != nil {
 		g.log.Info("websocket upgrade refused", "remote", r.RemoteAddr, "origin", r.Header.Get("Origin"), "err", err)

@@ -8,21 +8,24 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"nhooyr.io/websocket"
 
-	"github.com/minilivechat/minilivechat/actors/clock"
 	"github.com/minilivechat/minilivechat/actors/msg"
-	"github.com/minilivechat/minilivechat/admin/metrics"
 	"github.com/minilivechat/minilivechat/gateway/token"
 	"github.com/minilivechat/minilivechat/gateway/wstest"
+	"github.com/minilivechat/minilivechat/media/clock"
+	"github.com/minilivechat/minilivechat/media/metrics"
 )
 
 var secret = []byte("test-secret")
 
 // fakeDirectory answers the few requests these tests send, like the real directory and
-// channel would, and records registrations.
-type fakeDirectory struct{ registered, unregistered chan string }
+// channel would, and records registrations and joins.
+type fakeDirectory struct {
+	registered, unregistered chan string
+	joins                    chan *msg.JoinChannel
+}
 
 func (d *fakeDirectory) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
@@ -35,6 +38,10 @@ func (d *fakeDirectory) Receive(ctx actor.Context) {
 		default:
 		}
 	case *msg.JoinChannel:
+		select {
+		case d.joins <- m:
+		default:
+		}
 		ctx.Respond(m.Call.OK(&msg.JoinAck{ChannelID: m.ChannelID, ActiveMembers: []msg.MemberInfo{{UserID: m.Call.UserID, Priority: m.Priority}},
 			Floor: msg.FloorInfo{State: msg.FloorStateIdle}}))
 	case *msg.LeaveChannel:
@@ -64,6 +71,7 @@ type env struct {
 	gw    *Gateway
 	reg   chan string
 	unreg chan string // user ids of sessions that ended
+	joins chan *msg.JoinChannel
 }
 
 // client dials the gateway and identifies as user (priority 100); the test's cleanup closes
@@ -79,9 +87,9 @@ func (e *env) client(user string) *wstest.Client {
 func newEnv(t *testing.T, tweak func(*Options)) *env {
 	t.Helper()
 	sys := actor.NewActorSystem()
-	reg, unreg := make(chan string, 16), make(chan string, 16)
+	reg, unreg, joins := make(chan string, 16), make(chan string, 16), make(chan *msg.JoinChannel, 16)
 	dir := sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor {
-		return &fakeDirectory{registered: reg, unregistered: unreg}
+		return &fakeDirectory{registered: reg, unregistered: unreg, joins: joins}
 	}))
 	opts := Options{System: sys, Directory: dir, Secret: secret}
 	if tweak != nil {
@@ -101,7 +109,7 @@ func newEnv(t *testing.T, tweak func(*Options)) *env {
 		srv.Close()
 		sys.Shutdown()
 	})
-	return &env{t: t, url: "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws", gw: gw, reg: reg, unreg: unreg}
+	return &env{t: t, url: "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws", gw: gw, reg: reg, unreg: unreg, joins: joins}
 }
 
 func mint(t *testing.T, user string, maxPrio int) string {

@@ -3,7 +3,6 @@ package media
 import (
 	"bytes"
 	"context"
-	"crypto"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -21,11 +20,6 @@ var (
 	// ErrNoSRTPProfile indicates a handshake that negotiated no SRTP protection profile.
 	ErrNoSRTPProfile = errors.New("no SRTP protection profile negotiated")
 )
-
-var fingerprintHashes = map[string]crypto.Hash{
-	"sha-1": crypto.SHA1, "sha-224": crypto.SHA224, "sha-256": crypto.SHA256,
-	"sha-384": crypto.SHA384, "sha-512": crypto.SHA512,
-}
 
 // DTLSServerOptions configures the server side of one peer's handshake (docs/media.md, "DTLS and
 // SRTP"): the server certificate, extended master secret required, SRTP profiles AEAD_AES_128_GCM
@@ -46,8 +40,8 @@ func DTLSServerOptions(cert *Certificate, offer *Offer) []dtls.ServerOption {
 
 // VerifyFingerprint checks that the first certificate of raw hashes to want with hash.
 func VerifyFingerprint(raw [][]byte, hash string, want []byte) error {
-	h, ok := fingerprintHashes[hash]
-	if !ok || !h.Available() || len(raw) == 0 {
+	h, err := fingerprintHash(hash)
+	if err != nil || !h.Available() || len(raw) == 0 {
 		return ErrFingerprintMismatch
 	}
 	d := h.New()

@@ -17,11 +17,11 @@ import (
 )
 
 // pipe wires two PacketConns back to back, as the shared socket and a client would be.
-func pipe(queue int) (server, client *PacketConn) {
-	pool := NewDatagramPool()
+func pipe(queue int) (server, client *DTLSTransport) {
+	pool := NewInboundDatagramPool()
 	sAddr := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 10000}
 	cAddr := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}
-	forward := func(to **PacketConn) func([]byte) error {
+	forward := func(to **DTLSTransport) func([]byte) error {
 		return func(b []byte) error {
 			d := pool.Get()
 			d.N = copy(d.Buf[:], b)
@@ -31,8 +31,8 @@ func pipe(queue int) (server, client *PacketConn) {
 			return nil
 		}
 	}
-	server = NewPacketConn(sAddr, cAddr, queue, forward(&client))
-	client = NewPacketConn(cAddr, sAddr, queue, forward(&server))
+	server = NewDTLSTransport(sAddr, cAddr, queue, forward(&client))
+	client = NewDTLSTransport(cAddr, sAddr, queue, forward(&server))
 	return server, client
 }
 
@@ -179,12 +179,12 @@ func TestPacketConnReadDeadline(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	c.SetReadDeadline(time.Time{})
-	d := NewDatagramPool().Get()
+	d := NewInboundDatagramPool().Get()
 	d.N = copy(d.Buf[:], "hello")
 	if !c.Push(d) {
 		t.Fatal("push refused")
 	}
-	d2 := NewDatagramPool().Get()
+	d2 := NewInboundDatagramPool().Get()
 	if c.Push(d2) {
 		t.Fatal("push beyond the queue accepted")
 	}

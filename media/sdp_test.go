@@ -12,8 +12,6 @@ import (
 	"testing"
 
 	"github.com/pion/sdp/v3"
-
-	"github.com/minilivechat/minilivechat/actors/msg"
 )
 
 var updateOffers = flag.Bool("update-offers", false, "regenerate testdata/sdp/pion.sdp with pion/webrtc")
@@ -268,9 +266,9 @@ func TestParseOfferRejectsBadOffers(t *testing.T) {
 	for file, reason := range tests {
 		t.Run(file, func(t *testing.T) {
 			_, err := ParseOffer(readOffer(t, filepath.Join("bad", file)))
-			var me *msg.Error
-			if !errors.As(error(err), &me) || me.Code != msg.CodeBadOffer || !strings.Contains(me.Reason, reason) {
-				t.Fatalf("err = %v, want 2006 containing %q", err, reason)
+			var oe *OfferError
+			if !errors.As(error(err), &oe) || !strings.Contains(oe.Reason, reason) {
+				t.Fatalf("err = %v, want an OfferError containing %q", err, reason)
 			}
 		})
 	}
@@ -288,8 +286,8 @@ func TestParseOfferRejectsBadOffers(t *testing.T) {
 	}
 	for name, offer := range inline {
 		t.Run(name, func(t *testing.T) {
-			if _, err := ParseOffer(offer); err == nil || err.Code != msg.CodeBadOffer {
-				t.Fatalf("err = %v, want 2006", err)
+			if _, err := ParseOffer(offer); err == nil || !strings.HasPrefix(err.Reason, "bad SDP offer: ") {
+				t.Fatalf("err = %v, want an OfferError", err)
 			}
 		})
 	}

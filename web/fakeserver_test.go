@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/minilivechat/minilivechat/gateway/token"
 	"github.com/minilivechat/minilivechat/web"
-	"nhooyr.io/websocket"
 )
 
 // fakeServer speaks just enough of the signaling protocol (docs/protocol.md, docs/floor-control.md)

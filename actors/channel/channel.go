@@ -28,13 +28,13 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/minilivechat/minilivechat/actors/clock"
 	"github.com/minilivechat/minilivechat/actors/cluster"
 	"github.com/minilivechat/minilivechat/actors/floor"
 	"github.com/minilivechat/minilivechat/actors/mailbox"
 	"github.com/minilivechat/minilivechat/actors/msg"
-	"github.com/minilivechat/minilivechat/admin/metrics"
 	"github.com/minilivechat/minilivechat/media"
+	"github.com/minilivechat/minilivechat/media/clock"
+	"github.com/minilivechat/minilivechat/media/metrics"
 )
 
 // Limits of channel objects and chat messages (docs/protocol.md, "Error codes"; docs/security.md
@@ -64,7 +64,7 @@ type Config struct {
 	ReapAfter time.Duration
 
 	Clock     clock.Clock      // default clock.Real()
-	Media     msg.Media        // default msg.NoMedia{}
+	Media     msg.MediaPlane   // default msg.NoMedia{}
 	Metrics   *metrics.Metrics // default a private metrics.New()
 	Logger    *slog.Logger     // default slog.Default()
 	Directory *actor.PID       // receives ChannelChanged and ChannelDeleted; nil: nobody
@@ -219,11 +219,11 @@ func Props(cfg Config) *actor.Props {
 	full := cfg.Metrics.PacketsDropped.WithLabelValues("channel_queue_full")
 	return actor.PropsFromProducer(func() actor.Actor { return New(cfg) }, mailbox.Options(mailbox.Config{
 		IsMedia: isPacket,
-		Dropped: func(m any) { m.(*media.Packet).Release(); full.Inc() },
+		Dropped: func(m any) { m.(*media.RelayPacket).Release(); full.Inc() },
 	})...)
 }
 
-func isPacket(m any) bool { _, ok := m.(*media.Packet); return ok }
+func isPacket(m any) bool { _, ok := m.(*media.RelayPacket); return ok }
 
 func (a *Actor) queueLimit() int {
 	if a.cfg.QueueLimit > 0 {
@@ -244,7 +244,7 @@ func (a *Actor) Receive(ctx actor.Context) {
 		return
 	}
 	switch m := ctx.Message().(type) {
-	case *media.Packet:
+	case *media.RelayPacket:
 		a.relay(ctx, m)
 	case *floorTimer:
 		a.apply(ctx, a.floor.Timer(m.kind, m.gen, a.cfg.Clock.Now()), nil)
@@ -349,9 +349,9 @@ func (a *Actor) join(ctx actor.Context, m *msg.JoinChannel) {
 		return
 	}
 	var peer msg.Peer
-	if m.SDPOffer != "" {
+	if m.Offer != nil {
 		p, err := a.cfg.Media.OpenPeer(ctx, msg.PeerRequest{
-			ChannelID: a.spec.ChannelID, UserID: user, SDPOffer: m.SDPOffer, Channel: ctx.Self(),
+			ChannelID: a.spec.ChannelID, UserID: user, Offer: m.Offer, Channel: ctx.Self(),
 		})
 		if err != nil {
 			msg.Reply(ctx, call.Fail(err))
@@ -810,7 +810,7 @@ func (a *Actor) stopTimers() {
 // the talker's packet in one batch (ceil(N / batch) sendmmsg calls). It never blocks, and
 // allocates nothing unless the channel records (one small message per packet to the history
 // actor, docs/history.md).
-func (a *Actor) relay(ctx actor.Context, pkt *media.Packet) {
+func (a *Actor) relay(ctx actor.Context, pkt *media.RelayPacket) {
 	defer pkt.Release()
 	if a.deleted || !a.holds(pkt.From) {
 		a.dropNotHolder.Inc()

@@ -37,7 +37,7 @@ type Link interface {
 
 // LinkFunc connects channel id to the cluster; post sends the channel actor what other nodes
 // say (*cluster.ChannelMsg, owner changes included) and the packets of their talkers
-// (*media.Packet).
+// (*media.RelayPacket).
 type LinkFunc func(channelID string, post func(any)) (Link, error)
 
 // mirror is the floor state the owner last announced, on a node that does not own the channel.

@@ -39,7 +39,7 @@ func BenchmarkCrossNodeRelay(b *testing.B) {
 				return f.Holder != nil && *f.Holder == "talker"
 			})
 			log := listenerNode.fm.streams["listener"].log
-			pool := media.NewPacketPool()
+			pool := media.NewRelayPacketPool()
 			cpu0 := cpuTime()
 			b.ResetTimer()
 			for range b.N {

@@ -12,8 +12,8 @@ import (
 	"github.com/minilivechat/minilivechat/actors/actortest"
 	"github.com/minilivechat/minilivechat/actors/cluster"
 	"github.com/minilivechat/minilivechat/actors/msg"
-	"github.com/minilivechat/minilivechat/admin/metrics"
 	"github.com/minilivechat/minilivechat/media"
+	"github.com/minilivechat/minilivechat/media/metrics"
 )
 
 const clusterTTL = time.Second
@@ -58,7 +58,7 @@ func startClusterNodeAt(t testing.TB, url, domain, id, channel string) *clusterN
 		Cluster: func(id string, post func(any)) (Link, error) {
 			l, err := node.Link(id, func(m *cluster.ChannelMsg) { post(m) })
 			if err == nil {
-				l.SetMedia(cluster.MediaConfig{Deliver: func(p *media.Packet) { post(p) }})
+				l.SetMedia(cluster.MediaConfig{Deliver: func(p *media.RelayPacket) { post(p) }})
 			}
 			return l, err
 		},
@@ -81,7 +81,7 @@ func (n *clusterNode) member(t testing.TB, user string) *actortest.Probe {
 	t.Helper()
 	p := actortest.NewProbe(t, n.sys)
 	res, err := n.sys.Root.RequestFuture(n.ch, &msg.JoinChannel{Call: msg.Call{Op: 11, UserID: user, Session: p.PID()},
-		ChannelID: "CH", Priority: msg.PriorityNormal, SDPOffer: "offer"}, wait).Result()
+		ChannelID: "CH", Priority: msg.PriorityNormal, Offer: offer("offer")}, wait).Result()
 	if err != nil || res.(*msg.Result).Err != nil {
 		t.Fatalf("join %s on %s: %v %v", user, n.id, err, res)
 	}
@@ -167,7 +167,7 @@ func TestFloorArbitratedOnceAcrossNodes(t *testing.T) {
 
 	// carol's packets reach the listeners on a and b, once each; bob's (no longer the
 	// holder) reach nobody.
-	pool := media.NewPacketPool()
+	pool := media.NewRelayPacketPool()
 	c.sys.Root.Send(c.ch, packet(pool, "carol"))
 	for _, l := range []struct {
 		n    *clusterNode
@@ -182,7 +182,7 @@ func TestFloorArbitratedOnceAcrossNodes(t *testing.T) {
 			t.Fatalf("%s on %s got no packet from carol on c", l.user, l.n.id)
 		}
 	}
-	labelled := func(from string) *media.Packet {
+	labelled := func(from string) *media.RelayPacket {
 		p := pool.Get()
 		p.From, p.N = from, copy(p.Buf[:], "from-"+from)
 		return p
@@ -248,7 +248,7 @@ func TestChannelSpansLeafSites(t *testing.T) {
 		f := s.detail(t).Floor
 		return f.Holder != nil && *f.Holder == "forklift"
 	})
-	s.sys.Root.Send(s.ch, packet(media.NewPacketPool(), "forklift"))
+	s.sys.Root.Send(s.ch, packet(media.NewRelayPacketPool(), "forklift"))
 	select {
 	case got := <-h.fm.streams["dispatch"].log:
 		if got != "rtp-payload" {

@@ -28,7 +28,7 @@ func TestBurstLogCountsRelayedPackets(t *testing.T) {
 	if b, ok := h[0].(*msg.BurstBegan); !ok || b.UserID != "alice" || b.Priority != 100 || !b.At.Equal(t0) {
 		t.Fatalf("grant logged %#v", h[0])
 	}
-	pool := media.NewPacketPool()
+	pool := media.NewRelayPacketPool()
 	for range 7 {
 		f.ctx.Deliver(f.a, packet(pool, "alice"), nil)
 	}

@@ -42,7 +42,7 @@ func parseFrame(b []byte) (node, user string, rtp []byte, ok bool) {
 // MediaConfig is how a Link hands trunked packets to its channel.
 type MediaConfig struct {
 	// Deliver posts a packet from another node to the channel actor (which releases it).
-	Deliver func(*media.Packet)
+	Deliver func(*media.RelayPacket)
 	// Via is the UDP worker whose socket sends the local fan-out of trunked packets.
 	Via func() *media.Worker
 }
@@ -50,14 +50,14 @@ type MediaConfig struct {
 // trunk is a Link's media state, used from its channel actor's Receive only.
 type trunk struct {
 	cfg  MediaConfig
-	pool *media.PacketPool
+	pool *media.RelayPacketPool
 	sub  *nats.Subscription
 	buf  []byte
 }
 
 // SetMedia sets how trunked packets reach the channel; before it, none are received.
 func (l *Link) SetMedia(cfg MediaConfig) {
-	l.trunk = &trunk{cfg: cfg, pool: media.NewPacketPool(), buf: make([]byte, 0, media.MaxPacket+2*256)}
+	l.trunk = &trunk{cfg: cfg, pool: media.NewRelayPacketPool(), buf: make([]byte, 0, media.MaxPacket+2*256)}
 }
 
 // Listen subscribes to the channel's media (on: this node has listeners) or unsubscribes.

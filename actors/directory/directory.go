@@ -31,9 +31,9 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/minilivechat/minilivechat/actors/channel"
-	"github.com/minilivechat/minilivechat/actors/clock"
 	"github.com/minilivechat/minilivechat/actors/msg"
-	"github.com/minilivechat/minilivechat/admin/metrics"
+	"github.com/minilivechat/minilivechat/media/clock"
+	"github.com/minilivechat/minilivechat/media/metrics"
 )
 
 // Config is what the directory needs.

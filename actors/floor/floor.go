@@ -34,13 +34,19 @@ const (
 	Taken
 )
 
-// String returns the state as it appears on the wire ("idle", "taken").
+// The states as they appear on the wire (channel info's floor.state); actors/msg uses these.
+const (
+	IdleName  = "idle"
+	TakenName = "taken"
+)
+
+// String returns the state as it appears on the wire (IdleName, TakenName).
 func (s State) String() string {
 	switch s {
 	case Idle:
-		return "idle"
+		return IdleName
 	case Taken:
-		return "taken"
+		return TakenName
 	}
 	return "unknown"
 }
@@ -67,8 +73,8 @@ func (k TimerKind) String() string {
 	return "unknown"
 }
 
-// Deny and revoke reasons, identical to the wire strings in actors/msg (this package imports
-// nothing from the actor side, so they are repeated here; a channel test checks they match).
+// Deny and revoke reasons as they appear on the wire. They are defined here, where the state
+// machine decides them; actors/msg names the same constants for the actors and the gateway.
 const (
 	DenyQueueFull      = "queue_full"
 	DenyNotMember      = "not_member"

@@ -1,6 +1,10 @@
 package msg
 
-import "time"
+import (
+	"time"
+
+	"github.com/minilivechat/minilivechat/actors/floor"
+)
 
 // Priorities of floor requests (3GPP TS 24.380 terms).
 const (
@@ -27,8 +31,8 @@ type FloorInfo struct {
 
 // Floor states as they appear in FloorInfo.State.
 const (
-	FloorStateIdle  = "idle"
-	FloorStateTaken = "taken"
+	FloorStateIdle  = floor.IdleName
+	FloorStateTaken = floor.TakenName
 )
 
 // ChannelInfo is the channel object of docs/protocol.md ("Example frames"): CHANNEL_LIST items,

@@ -7,8 +7,8 @@ import (
 
 	"github.com/pion/stun/v3"
 
-	"github.com/minilivechat/minilivechat/actors/clock"
 	"github.com/minilivechat/minilivechat/media"
+	"github.com/minilivechat/minilivechat/media/clock"
 )
 
 // newFakeClock is the clock the test moves by hand: datagram times and the reap timers run on

@@ -25,12 +25,12 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/minilivechat/minilivechat/admin/tlscert"
 	"github.com/minilivechat/minilivechat/cmd/internal/buildinfo"
 	"github.com/minilivechat/minilivechat/cmd/internal/configfile"
 	"github.com/minilivechat/minilivechat/cmd/lcserver/server"
 	"github.com/minilivechat/minilivechat/gateway"
 	"github.com/minilivechat/minilivechat/gateway/token"
-	"github.com/minilivechat/minilivechat/tlscert"
 )
 
 // version is stamped by the build: -ldflags "-X main.version=...".

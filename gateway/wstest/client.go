@@ -10,7 +10,7 @@
 //	c.Await(110) // FLOOR_GRANTED
 //
 // One goroutine per client reads frames into a buffered channel, so a timed-out wait never
-// tears the connection down (nhooyr's Read would), and Close stops that goroutine.
+// tears the connection down (the library's Read would), and Close stops that goroutine.
 package wstest
 
 import (
@@ -23,7 +23,7 @@ import (
 	"testing"
 	"time"
 
-	"nhooyr.io/websocket"
+	"github.com/coder/websocket"
 )
 
 // DefaultTimeout bounds every wait unless SetTimeout changes it.

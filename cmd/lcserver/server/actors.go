@@ -8,8 +8,8 @@ import (
 	"github.com/minilivechat/minilivechat/actors/channel"
 	"github.com/minilivechat/minilivechat/actors/directory"
 	"github.com/minilivechat/minilivechat/actors/history"
+	"github.com/minilivechat/minilivechat/actors/history/store"
 	"github.com/minilivechat/minilivechat/actors/msg"
-	"github.com/minilivechat/minilivechat/store"
 )
 
 // restored is what the database held at start.

@@ -199,7 +199,7 @@ func (s *Server) linkFunc() channel.LinkFunc {
 		if err != nil {
 			return nil, err
 		}
-		l.SetMedia(cluster.MediaConfig{Deliver: func(p *media.Packet) { post(p) }, Via: via})
+		l.SetMedia(cluster.MediaConfig{Deliver: func(p *media.RelayPacket) { post(p) }, Via: via})
 		return l, nil
 	}
 }

@@ -9,13 +9,13 @@ import (
 	"time"
 
 	"github.com/minilivechat/minilivechat/actors/channel"
-	"github.com/minilivechat/minilivechat/actors/clock"
 	"github.com/minilivechat/minilivechat/actors/directory"
 	"github.com/minilivechat/minilivechat/actors/floor"
 	"github.com/minilivechat/minilivechat/actors/msg"
-	"github.com/minilivechat/minilivechat/admin/metrics"
 	"github.com/minilivechat/minilivechat/gateway"
 	"github.com/minilivechat/minilivechat/gateway/token"
+	"github.com/minilivechat/minilivechat/media/clock"
+	"github.com/minilivechat/minilivechat/media/metrics"
 )
 
 // AdvertiseAuto asks New to pick the advertise IP from the routing table.
@@ -114,7 +114,7 @@ type Config struct {
 	// Media is the media plane the channels open peers through. Nil: the server runs its own
 	// (actors/peer) on UDPPort and closes it at the end of Run. msg.NoMedia{} runs signaling
 	// only (every SDP offer refused with 2006).
-	Media msg.Media
+	Media msg.MediaPlane
 
 	Logger  *slog.Logger     // nil discards
 	Metrics *metrics.Metrics // nil: a fresh set

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/minilivechat/minilivechat/actors/clock"
 	"github.com/minilivechat/minilivechat/admin/admintest"
 	"github.com/minilivechat/minilivechat/gateway/wstest"
+	"github.com/minilivechat/minilivechat/media/clock"
 )
 
 // channelMembers asks the REST API how many members a channel has.

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/minilivechat/minilivechat/actors/clock"
 	"github.com/minilivechat/minilivechat/gateway/wstest"
+	"github.com/minilivechat/minilivechat/media/clock"
 )
 
 // Opcodes, as numbers on purpose: the tests check the wire, not the gateway's table.

@@ -28,10 +28,10 @@ import (
 	"github.com/minilivechat/minilivechat/actors/msg"
 	"github.com/minilivechat/minilivechat/actors/peer"
 	"github.com/minilivechat/minilivechat/admin"
-	"github.com/minilivechat/minilivechat/admin/metrics"
 	"github.com/minilivechat/minilivechat/gateway"
 	"github.com/minilivechat/minilivechat/gateway/token"
 	"github.com/minilivechat/minilivechat/media"
+	"github.com/minilivechat/minilivechat/media/metrics"
 	"github.com/minilivechat/minilivechat/web"
 )
 
@@ -206,7 +206,8 @@ func (s *Server) startMedia() (*peer.Media, error) {
 		return nil, fmt.Errorf("media bind address: %w", err)
 	}
 	adv, _ := netip.AddrFromSlice(s.advertise)
-	mp, err := peer.NewMedia(s.system, peer.Config{
+	mp, err := peer.New(peer.Config{
+		System:      s.system,
 		Bind:        netip.AddrPortFrom(bind.Unmap(), uint16(s.cfg.UDPPort)),
 		AdvertiseIP: adv.Unmap(),
 		ReapAfter:   s.cfg.PeerIdleTimeout,

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/minilivechat/minilivechat/actors/clock"
 	"github.com/minilivechat/minilivechat/gateway/wstest"
+	"github.com/minilivechat/minilivechat/media/clock"
 )
 
 // This file proves docs/protocol.md, docs/floor-control.md and docs/operations.md §1 sentence by

@@ -14,10 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"nhooyr.io/websocket"
+	"github.com/coder/websocket"
 
+	"github.com/minilivechat/minilivechat/admin/tlscert"
 	"github.com/minilivechat/minilivechat/gateway/wstest"
-	"github.com/minilivechat/minilivechat/tlscert"
 )
 
 // certPair makes a self-signed certificate for 127.0.0.1 whose subject is cn, in its own

@@ -2,6 +2,9 @@
 // once per server and handed to the actors, the gateway and the media plane; there is no
 // package-level registry, so tests can run several servers side by side.
 //
+// It lives under media, the bottom layer, so that every layer that counts (media, actors,
+// gateway, admin) imports it downwards; admin only serves its registry on /metrics.
+//
 // Hot-path counters (packets, bytes, drops) are plain prometheus counters obtained once with
 // WithLabelValues and kept by the caller: incrementing one is an atomic add, no allocation.
 package metrics
