@@ -103,6 +103,10 @@ type member struct {
 	// listenOnly: it joined with an offer that does not send (recvonly, inactive). It hears
 	// the channel but is denied the floor (listen_only), even if its peer ends later.
 	listenOnly bool
+
+	// askedOwner is when this node forwarded the member's FLOOR_REQUEST to the owner node and
+	// has not yet had the owner's answer (zero otherwise): livechat_cluster_proxy_latency_seconds.
+	askedOwner time.Time
 }
 
 // listener is a member with a media peer: whose stream relayed packets are sealed into.

@@ -144,6 +144,14 @@ func (a *Actor) fromOwner(ctx actor.Context, m *cluster.ChannelMsg) {
 		return
 	}
 	if ev, ok := fromWire(m.Event); ok {
+		who := m.User // the member the owner answers (grant, deny, queue position); a broadcast names its subject
+		if who == "" {
+			who = ev.User
+		}
+		if mem := a.members[who]; mem != nil && !mem.askedOwner.IsZero() {
+			a.cfg.Metrics.ClusterProxyLatency.Observe(a.cfg.Clock.Now().Sub(mem.askedOwner).Seconds())
+			mem.askedOwner = time.Time{}
+		}
 		a.deliverLocal(ctx, m.Target, m.User, a.event(ev))
 	}
 }
@@ -168,6 +176,9 @@ func (a *Actor) ownerChanged(ctx actor.Context, owner string) {
 	a.stopFloorTimers()
 	a.floor = a.newFloor()
 	a.mirror = mirror{}
+	for _, mem := range a.members {
+		mem.askedOwner = time.Time{} // an answer of the old owner no longer comes
+	}
 	if now {
 		for _, mem := range a.sortedMembers() {
 			a.floor.Join(mem.userID)
@@ -258,6 +269,9 @@ func (a *Actor) forwardFloor(ctx actor.Context, call msg.Call, op string, priori
 		a.cfg.Metrics.FloorDenials.WithLabelValues(DenyNoOwner).Inc()
 		ctx.Send(call.Session, &msg.FloorDeny{ChannelID: a.spec.ChannelID, Reason: DenyNoOwner})
 		return true
+	}
+	if op == cluster.OpRequest {
+		a.members[call.UserID].askedOwner = a.cfg.Clock.Now()
 	}
 	a.link.Send(a.owner, &cluster.ChannelMsg{Kind: cluster.KindFloorOp, Op: op, User: call.UserID, Priority: priority, PrioritySet: set})
 	return true

@@ -8,6 +8,9 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/minilivechat/minilivechat/actors/actortest"
 	"github.com/minilivechat/minilivechat/actors/cluster"
@@ -27,6 +30,7 @@ type clusterNode struct {
 	nc   *nats.Conn
 	node *cluster.Node
 	ch   *actor.PID
+	m    *metrics.Metrics // the node's, shared by its cluster node and its channel
 }
 
 func startClusterNode(t testing.TB, ns *cluster.Server, id, channel string) *clusterNode {
@@ -43,8 +47,9 @@ func startClusterNodeAt(t testing.TB, url, domain, id, channel string) *clusterN
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
+	m := metrics.New()
 	node, err := cluster.Start(context.Background(), cluster.Config{ID: id, Conn: nc, TTL: clusterTTL, Domain: domain,
-		Logger: slog.New(slog.DiscardHandler)})
+		Logger: slog.New(slog.DiscardHandler), Metrics: m})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +59,7 @@ func startClusterNodeAt(t testing.TB, url, domain, id, channel string) *clusterN
 	fm := &fakeMedia{spawn: func(string) *actor.PID { return actortest.NewProbe(t, sys).PID() }}
 	pid := sys.Root.Spawn(Props(Config{
 		Spec:    msg.ChannelSpec{ChannelID: channel, Freq: "1", ChannelName: channel, Capacity: 10},
-		Metrics: metrics.New(), Logger: slog.New(slog.DiscardHandler), Media: fm,
+		Metrics: m, Logger: slog.New(slog.DiscardHandler), Media: fm,
 		Cluster: func(id string, post func(any)) (Link, error) {
 			l, err := node.Link(id, func(m *cluster.ChannelMsg) { post(m) })
 			if err == nil {
@@ -64,7 +69,7 @@ func startClusterNodeAt(t testing.TB, url, domain, id, channel string) *clusterN
 		},
 	}))
 	t.Cleanup(func() { _ = sys.Root.StopFuture(pid).Wait() })
-	return &clusterNode{id: id, fm: fm, sys: sys, nc: nc, node: node, ch: pid}
+	return &clusterNode{id: id, fm: fm, sys: sys, nc: nc, node: node, ch: pid, m: m}
 }
 
 func (n *clusterNode) detail(t testing.TB) *msg.ChannelDetail {
@@ -192,6 +197,25 @@ func TestFloorArbitratedOnceAcrossNodes(t *testing.T) {
 	if got := <-a.fm.streams["alice"].log; got != "from-carol" {
 		t.Fatalf("alice got %q, want carol's packet only", got)
 	}
+	// What an operator's /metrics shows of it: c published carol's two packets once each, a
+	// and b received them, every node saw a become the owner, and the floor requests b and c
+	// forwarded to the owner were answered (bob's grant, carol's preemption).
+	trunk := func(n *clusterNode, dir string) float64 {
+		return testutil.ToFloat64(n.m.ClusterTrunkPackets.WithLabelValues(dir))
+	}
+	if out, inA, inB := trunk(c, "out"), trunk(a, "in"), trunk(b, "in"); out != 2 || inA != 2 || inB != 2 {
+		t.Fatalf("trunk packets: c out %v, a in %v, b in %v; want 2 each", out, inA, inB)
+	}
+	for _, n := range nodes {
+		if got := testutil.ToFloat64(n.m.ClusterLeaseChanges); got < 1 {
+			t.Fatalf("node %s counted %v lease changes", n.id, got)
+		}
+	}
+	for _, n := range []*clusterNode{b, c} {
+		if got := histogramCount(t, n.m.ClusterProxyLatency); got != 1 {
+			t.Fatalf("node %s observed %d floor answers from the owner, want 1", n.id, got)
+		}
+	}
 
 	// The owner dies (no lease release): b or c owns CH within the bound, the floor is idle,
 	// alice is gone from the survivors' lists, and bob can take the floor.
@@ -265,3 +289,13 @@ type quietTB struct{ testing.TB }
 
 func (q *quietTB) Fatal(args ...any) { panic(args) }
 func (q *quietTB) Helper()           {}
+
+// histogramCount is how many observations h holds.
+func histogramCount(t *testing.T, h prometheus.Histogram) uint64 {
+	t.Helper()
+	var m dto.Metric
+	if err := h.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetHistogram().GetSampleCount()
+}

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/minilivechat/minilivechat/media"
 )
@@ -53,11 +54,16 @@ type trunk struct {
 	pool *media.RelayPacketPool
 	sub  *nats.Subscription
 	buf  []byte
+	// Counters obtained once: incrementing one per packet is an atomic add.
+	out, in, malformed prometheus.Counter
 }
 
 // SetMedia sets how trunked packets reach the channel; before it, none are received.
 func (l *Link) SetMedia(cfg MediaConfig) {
-	l.trunk = &trunk{cfg: cfg, pool: media.NewRelayPacketPool(), buf: make([]byte, 0, media.MaxPacket+2*256)}
+	m := l.node.cfg.Metrics
+	l.trunk = &trunk{cfg: cfg, pool: media.NewRelayPacketPool(), buf: make([]byte, 0, media.MaxPacket+2*256),
+		out: m.ClusterTrunkPackets.WithLabelValues("out"), in: m.ClusterTrunkPackets.WithLabelValues("in"),
+		malformed: m.PacketsDropped.WithLabelValues(media.DropTrunkMalformed.String())}
 }
 
 // Listen subscribes to the channel's media (on: this node has listeners) or unsubscribes.
@@ -73,9 +79,14 @@ func (l *Link) Listen(on bool) {
 	}
 	sub, err := l.node.cfg.Conn.Subscribe(mediaSubject(l.channel), func(m *nats.Msg) {
 		node, user, rtp, ok := parseFrame(m.Data)
-		if !ok || node == l.node.cfg.ID {
+		if !ok {
+			t.malformed.Inc()
 			return
 		}
+		if node == l.node.cfg.ID {
+			return
+		}
+		t.in.Inc()
 		p := t.pool.Get()
 		p.From, p.N = user, copy(p.Buf[:], rtp)
 		if t.cfg.Via != nil {
@@ -97,5 +108,7 @@ func (l *Link) SendMedia(user string, rtp []byte) {
 		return
 	}
 	t.buf = appendFrame(t.buf[:0], l.node.cfg.ID, user, rtp)
-	_ = l.node.cfg.Conn.Publish(mediaSubject(l.channel), t.buf) // lost like a UDP datagram when NATS is away
+	if l.node.cfg.Conn.Publish(mediaSubject(l.channel), t.buf) == nil { // lost like a UDP datagram when NATS is away
+		t.out.Inc()
+	}
 }

@@ -21,6 +21,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/minilivechat/minilivechat/media/metrics"
 )
 
 // DefaultTTL is the lease and heartbeat TTL: an owner that stops renewing loses its channels
@@ -63,6 +65,8 @@ type Config struct {
 	// must not block (send to an actor).
 	OnOwner func(Ownership)
 	Logger  *slog.Logger
+	// Metrics counts trunk packets and owner changes; a fresh set when nil.
+	Metrics *metrics.Metrics
 }
 
 // Status is a snapshot of the node's view.
@@ -105,6 +109,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	if cfg.OnOwner == nil {
 		cfg.OnOwner = func(Ownership) {}
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.New()
 	}
 	js, err := jetstream.New(cfg.Conn)
 	if cfg.Domain != "" {
@@ -339,6 +346,7 @@ func (l *loop) setOwner(channel, owner string) {
 		l.owners[channel] = owner
 	}
 	l.changes++
+	l.n.cfg.Metrics.ClusterLeaseChanges.Inc()
 	l.n.cfg.Logger.Info("channel owner", "channel", channel, "owner", owner, "node", l.n.cfg.ID)
 	l.n.cfg.OnOwner(Ownership{Channel: channel, Owner: owner, Local: owner == l.n.cfg.ID && owner != ""})
 	l.notify(channel, ChannelMsg{Kind: KindOwner, From: l.n.cfg.ID, Owner: owner})

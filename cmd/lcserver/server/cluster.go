@@ -131,7 +131,7 @@ func (s *Server) startCluster() error {
 	defer cancel()
 	node, err := cluster.Start(ctx, cluster.Config{
 		ID: cc.nodeID(), Conn: conn, TTL: cc.LeaseTTL, Domain: domain,
-		Address: s.advertise.String(), Logger: s.log.With("component", "cluster"),
+		Address: s.advertise.String(), Logger: s.log.With("component", "cluster"), Metrics: s.m,
 	})
 	if err != nil {
 		st.stop()
