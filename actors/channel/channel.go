@@ -606,6 +606,9 @@ func (a *Actor) postMessage(ctx actor.Context, m *msg.PostMessage) {
 	}
 	a.msgSeq++
 	id := strconv.FormatUint(a.msgSeq, 10)
+	if a.link != nil {
+		id = a.link.Node() + "-" + id // unique across the nodes that share the channel
+	}
 	ev := &msg.MessageEvent{
 		ChannelID: a.spec.ChannelID,
 		MessageID: id,
@@ -615,8 +618,17 @@ func (a *Actor) postMessage(ctx actor.Context, m *msg.PostMessage) {
 	}
 	a.toHistory(ctx, &msg.ChatPosted{Message: *ev}) // before the ACK: see apply
 	msg.Reply(ctx, call.OK(&msg.MessageAck{MessageID: id}))
+	a.chat(ctx, ev)
+	if a.link != nil {
+		a.link.Broadcast(&cluster.ChannelMsg{Kind: cluster.KindChat, Chat: &cluster.Chat{
+			ID: ev.MessageID, User: ev.UserID, Content: ev.Content, Timestamp: ev.Timestamp}})
+	}
+}
+
+// chat delivers a chat message to this node's members and keeps it among the recent ones.
+func (a *Actor) chat(ctx actor.Context, ev *msg.MessageEvent) {
 	for _, mem := range a.members {
-		if mem.session != nil { // members of other nodes get no chat (docs/cluster.md)
+		if mem.session != nil { // members of other nodes hear it from their own node
 			ctx.Send(mem.session, ev)
 		}
 	}

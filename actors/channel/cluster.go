@@ -122,6 +122,13 @@ func (a *Actor) remote(ctx actor.Context, m *cluster.ChannelMsg) {
 		}
 	case cluster.KindFloorOp:
 		a.remoteFloorOp(ctx, m)
+	case cluster.KindChat:
+		if m.Chat != nil && m.From != a.link.Node() {
+			ev := &msg.MessageEvent{ChannelID: a.spec.ChannelID, MessageID: m.Chat.ID, UserID: m.Chat.User,
+				Content: m.Chat.Content, Timestamp: m.Chat.Timestamp}
+			a.toHistory(ctx, &msg.ChatPosted{Message: *ev})
+			a.chat(ctx, ev)
+		}
 	case cluster.KindFloorEvent, cluster.KindFloorState:
 		switch {
 		case m.From == a.owner && !a.owns():

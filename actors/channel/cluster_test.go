@@ -203,9 +203,13 @@ func TestFloorArbitratedOnceAcrossNodes(t *testing.T) {
 	trunk := func(n *clusterNode, dir string) float64 {
 		return testutil.ToFloat64(n.m.ClusterTrunkPackets.WithLabelValues(dir))
 	}
-	if out, inA, inB := trunk(c, "out"), trunk(a, "in"), trunk(b, "in"); out != 2 || inA != 2 || inB != 2 {
-		t.Fatalf("trunk packets: c out %v, a in %v, b in %v; want 2 each", out, inA, inB)
+	if out := trunk(c, "out"); out != 2 {
+		t.Fatalf("c published %v trunk packets, want 2", out)
 	}
+	// b's copy of the second packet may still be on its way (only alice's was awaited).
+	pollUntil(t, wait, "a and b count carol's two packets in", func() bool {
+		return trunk(a, "in") == 2 && trunk(b, "in") == 2
+	})
 	for _, n := range nodes {
 		if got := testutil.ToFloat64(n.m.ClusterLeaseChanges); got < 1 {
 			t.Fatalf("node %s counted %v lease changes", n.id, got)
@@ -298,4 +302,48 @@ func histogramCount(t *testing.T, h prometheus.Histogram) uint64 {
 		t.Fatal(err)
 	}
 	return m.GetHistogram().GetSampleCount()
+}
+
+// TestChatSpansNodes: a chat message posted on one node reaches the channel's members on the
+// other, with the id its ACK gave, and a member who joins there later gets it in its JOIN ACK.
+func TestChatSpansNodes(t *testing.T) {
+	ns, err := cluster.StartServer(cluster.ServerConfig{Dir: t.TempDir(), JetStream: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
+	a, b := startClusterNode(t, ns, "a", "CH"), startClusterNode(t, ns, "b", "CH")
+	a.node.Want("CH")
+	b.node.Want("CH")
+	alice, bob := a.member(t, "alice"), b.member(t, "bob")
+	pollUntil(t, wait, "both nodes list both members", func() bool {
+		return len(a.detail(t).Members) == 2 && len(b.detail(t).Members) == 2
+	})
+
+	res, err := a.sys.Root.RequestFuture(a.ch, &msg.PostMessage{Call: msg.Call{Op: 20, UserID: "alice", Session: alice.PID()},
+		ChannelID: "CH", Content: "gate 3 is open"}, wait).Result()
+	if err != nil || res.(*msg.Result).Err != nil {
+		t.Fatalf("post: %v %v", err, res)
+	}
+	id := res.(*msg.Result).Data.(*msg.MessageAck).MessageID
+	if id != "a-1" {
+		t.Fatalf("message id %q, want a-1 (node-qualified)", id)
+	}
+	got := await[*msg.MessageEvent](t, bob, "bob on b hears alice's chat", nil)
+	if got.MessageID != id || got.UserID != "alice" || got.Content != "gate 3 is open" {
+		t.Fatalf("bob got %+v", got)
+	}
+	if e := await[*msg.MessageEvent](t, alice, "alice hears her own chat", nil); e.MessageID != id {
+		t.Fatalf("alice got %+v", e)
+	}
+
+	carol := actortest.NewProbe(t, b.sys)
+	res, err = b.sys.Root.RequestFuture(b.ch, &msg.JoinChannel{Call: msg.Call{Op: 11, UserID: "carol", Session: carol.PID()},
+		ChannelID: "CH", Priority: msg.PriorityNormal}, wait).Result()
+	if err != nil || res.(*msg.Result).Err != nil {
+		t.Fatalf("carol joins on b: %v %v", err, res)
+	}
+	if msgs := res.(*msg.Result).Data.(*msg.JoinAck).Messages; len(msgs) != 1 || msgs[0].MessageID != id {
+		t.Fatalf("carol's JOIN ACK on b carries %+v, want alice's message", msgs)
+	}
 }

@@ -16,6 +16,7 @@ const (
 	KindFloorOp    = "floor_op"    // to the owner: a member of From asks (Op request, release, ping)
 	KindFloorEvent = "floor_event" // from the owner: a floor event for members (Target, User)
 	KindFloorState = "floor_state" // from the owner: who holds the floor now (Holder "" = idle)
+	KindChat       = "chat"        // a member of From posted a chat message (Chat) to everyone
 	// From this node's own lease watch (never on the wire).
 	KindOwner    = "owner"     // Owner is the channel's owner now ("" = none)
 	KindNodeDown = "node_down" // node From left the cluster: its members are gone
@@ -54,6 +55,17 @@ type ChannelMsg struct {
 	Since  time.Time `json:"since,omitzero"`   // KindFloorState
 
 	Owner string `json:"owner,omitempty"` // KindOwner
+
+	Chat *Chat `json:"chat,omitempty"` // KindChat
+}
+
+// Chat is a chat message on the wire: the posting node has judged it (member, length) and
+// given it its id; every node delivers it to its own members and keeps it in its history.
+type Chat struct {
+	ID        string `json:"id"`
+	User      string `json:"user"`
+	Content   string `json:"content"`
+	Timestamp string `json:"timestamp"`
 }
 
 // FloorEvent is a floor event on the wire (the channel actor maps it to and from
