@@ -53,9 +53,15 @@ soak: build
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+# gofmt, go vet, .ci/check-refs (no comment or document points at a file the repository lacks
+# — docs/ is the contract comments cite — or at a path of a build machine), and the import
+# rules of docs/architecture.md (cmd/internal/layering reads `go list` over the module: media
+# imports no actors/admin/gateway, actors no admin/gateway, no binary links package testing).
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	.ci/check-refs
+	$(GO) test -count=1 ./cmd/internal/layering
 
 # Static release binaries of lcserver and lcadmin for gateway devices (linux amd64, arm64,
 # arm v7), version stamped, checked by deploy/check-dist.sh. Slow: not part of `make test`.

@@ -14,7 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/minilivechat/minilivechat/actors/msg"
-	"github.com/minilivechat/minilivechat/admin/metrics"
+	"github.com/minilivechat/minilivechat/media/metrics"
 )
 
 // DefaultRequestTimeout bounds each Backend call when Options.RequestTimeout is zero.
@@ -50,7 +50,7 @@ const (
 	pathMetrics     = "/metrics"
 )
 
-// idPattern is the id syntax of SPEC §4.1 for channel and user ids.
+// idPattern is the id syntax of docs/protocol.md ("Frames") for channel and user ids.
 var idPattern = regexp.MustCompile(msg.IDPattern)
 
 // ufragPattern accepts ICE ufrags (RFC 8839 ice-char, bounded length); the server's own are
@@ -64,7 +64,7 @@ type api struct {
 	log     *slog.Logger
 }
 
-// Mount registers every route of SPEC §7 except `/` (the web client) on e:
+// Mount registers every route of docs/operations.md §1 except `/` (the web client) on e:
 //
 //	GET  /channels, /channels/:id                 public channel list and detail
 //	GET  /admin/status                            uptime and counts

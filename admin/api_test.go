@@ -13,7 +13,7 @@ import (
 	"github.com/minilivechat/minilivechat/actors/msg"
 	"github.com/minilivechat/minilivechat/admin"
 	"github.com/minilivechat/minilivechat/admin/admintest"
-	"github.com/minilivechat/minilivechat/admin/metrics"
+	"github.com/minilivechat/minilivechat/media/metrics"
 )
 
 var testNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)

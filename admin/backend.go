@@ -1,10 +1,11 @@
-// Package admin is mini-livechat's HTTP API (SPEC §7): the public channel routes, the operator
-// routes under /admin, /healthz and /metrics, and the typed client that lcadmin uses.
+// Package admin is mini-livechat's HTTP API (docs/operations.md §1): the public channel routes, the
+// operator routes under /admin, /healthz and /metrics, and the typed client that lcadmin uses.
 // Handlers are thin: request → Backend call with a timeout → JSON.
 package admin
 
 import (
 	"context"
+	"time"
 
 	"github.com/minilivechat/minilivechat/actors/msg"
 )
@@ -40,6 +41,28 @@ type Status struct {
 	Version     string  `json:"version"`
 	// Recording is present when some channel is recorded (docs/history.md).
 	Recording *RecordingStatus `json:"recording,omitempty"`
+	// Cluster is present when the server is a cluster node (docs/cluster.md).
+	Cluster *ClusterStatus `json:"cluster,omitempty"`
+}
+
+// ClusterStatus is the cluster part of GET /admin/status: this node's view.
+type ClusterStatus struct {
+	NodeID    string        `json:"node_id"`
+	LeaseTTLS float64       `json:"lease_ttl_s"`
+	Nodes     []ClusterNode `json:"nodes"` // alive nodes, by id, this one included
+	// Owners maps every channel with a held lease to its owner node.
+	Owners map[string]string `json:"owners"`
+	// Held lists the channels this node owns.
+	Held []string `json:"held"`
+	// LeaseChanges counts the owner changes this node has seen since it started.
+	LeaseChanges uint64 `json:"lease_changes"`
+}
+
+// ClusterNode is one alive node of the cluster.
+type ClusterNode struct {
+	ID      string    `json:"id"`
+	Address string    `json:"address,omitempty"`
+	Started time.Time `json:"started"`
 }
 
 // RecordingStatus is the recording part of GET /admin/status.

@@ -10,7 +10,7 @@ import (
 	"net/http"
 	"os"
 
-	"github.com/minilivechat/minilivechat/tlscert"
+	"github.com/minilivechat/minilivechat/admin/tlscert"
 )
 
 // TLSOptions says how a Client trusts an HTTPS server (lcadmin --tls-ca, --tls-fingerprint,

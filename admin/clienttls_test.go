@@ -13,7 +13,7 @@ import (
 
 	"github.com/minilivechat/minilivechat/admin"
 	"github.com/minilivechat/minilivechat/admin/admintest"
-	"github.com/minilivechat/minilivechat/tlscert"
+	"github.com/minilivechat/minilivechat/admin/tlscert"
 )
 
 func TestClientOverHTTPS(t *testing.T) {

@@ -8,10 +8,10 @@ import (
 	"github.com/minilivechat/minilivechat/actors/msg"
 )
 
-// ErrorBody is the JSON body of every error the HTTP API answers: a sentence for people and a
-// code for programs. Code is a protocol code of SPEC §4 (2000 no such channel, 1004 malformed
-// id, …) or one of the admin-only codes in actors/msg (2100 no such user, 2101 no such peer,
-// 9001 unavailable).
+// ErrorBody is the JSON body of every error the HTTP API answers: a sentence for people and a code
+// for programs. Code is a protocol code of docs/protocol.md (2000 no such channel, 1004 malformed
+// id, …) or one of the admin-only codes in actors/msg (2100 no such user, 2101 no such peer, 9001
+// unavailable).
 type ErrorBody struct {
 	Error string   `json:"error"`
 	Code  msg.Code `json:"code"`

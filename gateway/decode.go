@@ -7,10 +7,11 @@ import (
 	"fmt"
 
 	"github.com/minilivechat/minilivechat/actors/msg"
+	"github.com/minilivechat/minilivechat/media"
 )
 
-// Limits of SPEC §4.1 and §9 that the gateway checks at the edge, so that no malformed value
-// reaches an actor.
+// Limits of docs/protocol.md ("Frames", "Error codes") that the gateway checks at the edge, so that
+// no malformed value reaches an actor.
 const (
 	maxPriority    = 255
 	maxCapacity    = 10000
@@ -169,8 +170,16 @@ func decodeRequest(op Op, d json.RawMessage, who identity, call msg.Call) (any, 
 			}
 			req.Ufrag = *p.Ufrag
 		}
-		if p.SDPOffer != nil {
-			req.SDPOffer = *p.SDPOffer
+		// The offer is parsed and validated here, on the connection's reader goroutine: a
+		// bad one is refused with 2006 without reaching the channel, and the channel actor
+		// spends no time on SDP text. An empty sdp_offer is a signaling-only join, as an
+		// absent one.
+		if p.SDPOffer != nil && *p.SDPOffer != "" {
+			offer, perr := media.ParseOffer(*p.SDPOffer)
+			if perr != nil {
+				return nil, msg.BadOffer(perr)
+			}
+			req.Offer = offer
 		}
 		return req, nil
 
@@ -257,7 +266,8 @@ func decodeRequest(op Op, d json.RawMessage, who identity, call msg.Call) (any, 
 			if *p.Priority < 0 || *p.Priority > maxPriority {
 				return nil, msg.Errorf(msg.CodeMalformed, "%s: priority must be 0..255", op)
 			}
-			// SPEC §5: above the token's max_priority is capped silently, not refused.
+			// docs/floor-control.md: above the token's max_priority is capped silently, not
+			// refused.
 			prio = min(*p.Priority, who.maxPriority)
 		}
 		return &msg.RequestFloor{Call: call, ChannelID: id, Priority: prio, PrioritySet: true}, nil

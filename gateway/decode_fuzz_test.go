@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/coder/websocket"
 	dto "github.com/prometheus/client_model/go"
-	"nhooyr.io/websocket"
 
 	"github.com/minilivechat/minilivechat/actors/msg"
 )
@@ -48,7 +48,7 @@ var gatewayCodes = map[msg.Code]bool{
 	msg.CodeNotIdentified: true, msg.CodeInvalidToken: true, msg.CodeAlreadyIdentified: true,
 	msg.CodeUnknownOp: true, msg.CodeMalformed: true, msg.CodeRateLimited: true,
 	msg.CodeFrameTooLarge: true, msg.CodePriorityDenied: true,
-	msg.CodeEmptyMessage: true, msg.CodeMessageTooLong: true,
+	msg.CodeEmptyMessage: true, msg.CodeMessageTooLong: true, msg.CodeBadOffer: true,
 }
 
 func FuzzDecodeFrame(f *testing.F) {

@@ -8,10 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"nhooyr.io/websocket"
+	"github.com/coder/websocket"
 
-	"github.com/minilivechat/minilivechat/admin/metrics"
-	"github.com/minilivechat/minilivechat/gateway/wstest"
+	"github.com/minilivechat/minilivechat/media/metrics"
 )
 
 // rawIdentified dials without the wstest reader (so nothing reads unless the test does),
@@ -70,9 +69,7 @@ func TestSlowReaderGets4006AndItIsCounted(t *testing.T) {
 	}
 
 	// Others are unaffected while the slow one is still connected.
-	c := wstest.Dial(t, e.url)
-	defer c.Close()
-	c.Identify("fast", mint(t, "fast", 100), -1)
+	c := e.client("fast")
 	c.Request(int(OpChannelList), nil)
 
 	// The slow reader reads again: frames, then the close.
@@ -130,9 +127,7 @@ func TestHeartbeatDeadClientEndsAtItsDeadline(t *testing.T) {
 func TestInvalidUTF8TextFrameClosesWith1007(t *testing.T) {
 	m := metrics.New()
 	e := newEnv(t, func(o *Options) { o.Metrics = m })
-	c := wstest.Dial(t, e.url)
-	defer c.Close()
-	c.Identify("alice", mint(t, "alice", 100), -1)
+	c := e.client("alice")
 	if err := c.SendRaw([]byte("{\"op\":15,\"d\":{\"nonce\":\"\xff\xfe\"}}")); err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-// Package gateway is mini-livechat's WebSocket edge (`GET /ws`, SPEC §4): it accepts
+// Package gateway is mini-livechat's WebSocket edge (`GET /ws`, docs/protocol.md): it accepts
 // connections, speaks HELLO / HEARTBEAT / IDENTIFY itself, turns every other client frame into
 // a typed request of actors/msg for the connection's session actor, and encodes the events and
 // results the session hands back. JSON never goes past this package.
@@ -28,11 +28,12 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"nhooyr.io/websocket"
+	"github.com/coder/websocket"
 
 	"github.com/minilivechat/minilivechat/actors/session"
-	"github.com/minilivechat/minilivechat/admin/metrics"
 	"github.com/minilivechat/minilivechat/gateway/token"
+	"github.com/minilivechat/minilivechat/media/clock"
+	"github.com/minilivechat/minilivechat/media/metrics"
 )
 
 // Defaults of Options.
@@ -97,12 +98,13 @@ type Options struct {
 	LimitLoopback             bool
 
 	// AllowedOrigins, when non-empty, restricts the Origin header to these host patterns
-	// (path.Match syntax, as nhooyr.io/websocket's OriginPatterns). Empty accepts any origin:
+	// (path.Match syntax, as github.com/coder/websocket's OriginPatterns). Empty accepts any origin:
 	// authentication is the IDENTIFY token, never a cookie.
 	AllowedOrigins []string
 
-	// Now is the clock (time.Now when nil).
-	Now func() time.Time
+	// Clock gives the time of frames and deadlines and runs the deadline timers
+	// (clock.Real() when nil), so tests can move time.
+	Clock clock.Clock
 }
 
 // Gateway serves `GET /ws`.
@@ -179,8 +181,8 @@ func New(opts Options) (*Gateway, error) {
 	if opts.OutboundQueue <= 0 {
 		opts.OutboundQueue = DefaultOutboundQueue
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
+	if opts.Clock == nil {
+		opts.Clock = clock.Real()
 	}
 	g := &Gateway{opts: opts, log: opts.Logger, m: opts.Metrics, ips: newIPLimits(opts), conns: map[*conn]struct{}{}}
 	if g.log == nil {
@@ -211,7 +213,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer g.exit()
 	ip, ok := ipKey(r.RemoteAddr)
 	if ok {
-		release, reason := g.ips.admit(ip, g.opts.Now())
+		release, reason := g.ips.admit(ip, g.opts.Clock.Now())
 		if reason != "" {
 			g.m.WSRefused.WithLabelValues(reason).Inc()
 			g.log.Debug("websocket connection refused", "remote", r.RemoteAddr, "reason", reason)
@@ -220,7 +222,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		defer release()
 	}
-	hf := &hijackFilter{ResponseWriter: w}
+	hf := &rawConnKeeper{ResponseWriter: w}
 	ws, err := websocket.Accept(hf, r, &g.accept)
 	if err != nil {
 		g.log.Info("websocket upgrade refused", "remote", r.RemoteAddr, "origin", r.Header.Get("Origin"), "err", err)
@@ -307,7 +309,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	}
 }
 
-// verify checks an IDENTIFY token at the gateway's clock (Options.Now), so tests can move time.
+// verify checks an IDENTIFY token at the gateway's clock (Options.Clock), so tests can move time.
 func (g *Gateway) verify(tok string) (token.Claims, error) {
-	return token.Verify(g.opts.Secret, tok, g.opts.Now())
+	return token.Verify(g.opts.Secret, tok, g.opts.Clock.Now())
 }

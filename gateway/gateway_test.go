@@ -8,19 +8,24 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"nhooyr.io/websocket"
+	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/minilivechat/minilivechat/actors/msg"
-	"github.com/minilivechat/minilivechat/admin/metrics"
 	"github.com/minilivechat/minilivechat/gateway/token"
 	"github.com/minilivechat/minilivechat/gateway/wstest"
+	"github.com/minilivechat/minilivechat/media/clock"
+	"github.com/minilivechat/minilivechat/media/metrics"
 )
 
 var secret = []byte("test-secret")
 
 // fakeDirectory answers the few requests these tests send, like the real directory and
-// channel would, and records registrations.
-type fakeDirectory struct{ registered, unregistered chan string }
+// channel would, and records registrations and joins.
+type fakeDirectory struct {
+	registered, unregistered chan string
+	joins                    chan *msg.JoinChannel
+}
 
 func (d *fakeDirectory) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
@@ -33,6 +38,10 @@ func (d *fakeDirectory) Receive(ctx actor.Context) {
 		default:
 		}
 	case *msg.JoinChannel:
+		select {
+		case d.joins <- m:
+		default:
+		}
 		ctx.Respond(m.Call.OK(&msg.JoinAck{ChannelID: m.ChannelID, ActiveMembers: []msg.MemberInfo{{UserID: m.Call.UserID, Priority: m.Priority}},
 			Floor: msg.FloorInfo{State: msg.FloorStateIdle}}))
 	case *msg.LeaveChannel:
@@ -62,14 +71,25 @@ type env struct {
 	gw    *Gateway
 	reg   chan string
 	unreg chan string // user ids of sessions that ended
+	joins chan *msg.JoinChannel
+}
+
+// client dials the gateway and identifies as user (priority 100); the test's cleanup closes
+// the connection.
+func (e *env) client(user string) *wstest.Client {
+	e.t.Helper()
+	c := wstest.Dial(e.t, e.url)
+	e.t.Cleanup(c.Close)
+	c.Identify(user, mint(e.t, user, 100), -1)
+	return c
 }
 
 func newEnv(t *testing.T, tweak func(*Options)) *env {
 	t.Helper()
 	sys := actor.NewActorSystem()
-	reg, unreg := make(chan string, 16), make(chan string, 16)
+	reg, unreg, joins := make(chan string, 16), make(chan string, 16), make(chan *msg.JoinChannel, 16)
 	dir := sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor {
-		return &fakeDirectory{registered: reg, unregistered: unreg}
+		return &fakeDirectory{registered: reg, unregistered: unreg, joins: joins}
 	}))
 	opts := Options{System: sys, Directory: dir, Secret: secret}
 	if tweak != nil {
@@ -89,7 +109,7 @@ func newEnv(t *testing.T, tweak func(*Options)) *env {
 		srv.Close()
 		sys.Shutdown()
 	})
-	return &env{t: t, url: "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws", gw: gw, reg: reg, unreg: unreg}
+	return &env{t: t, url: "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws", gw: gw, reg: reg, unreg: unreg, joins: joins}
 }
 
 func mint(t *testing.T, user string, maxPrio int) string {
@@ -200,9 +220,7 @@ func TestInvalidTokensCloseWith4001(t *testing.T) {
 
 func TestBadInputAnswersAndKeepsTheSession(t *testing.T) {
 	e := newEnv(t, nil)
-	c := wstest.Dial(t, e.url)
-	defer c.Close()
-	c.Identify("alice", mint(t, "alice", 100), -1)
+	c := e.client("alice")
 	cases := []struct {
 		frame string
 		code  int
@@ -252,9 +270,7 @@ func TestOversizedFrameGets1006ThenClose1009(t *testing.T) {
 
 func TestGarbageFloodClosesWith4004AndSparesOthers(t *testing.T) {
 	e := newEnv(t, nil)
-	good := wstest.Dial(t, e.url)
-	defer good.Close()
-	good.Identify("bob", mint(t, "bob", 100), -1)
+	good := e.client("bob")
 
 	c := wstest.Dial(t, e.url)
 	defer c.Close()
@@ -284,37 +300,44 @@ func TestRateLimitAnswers1005(t *testing.T) {
 }
 
 func TestIdentifyTimeoutAndHeartbeatTimeoutClose(t *testing.T) {
+	clk := clock.NewFake(time.Now())
 	e := newEnv(t, func(o *Options) {
 		o.IdentifyTimeout = 200 * time.Millisecond
 		o.HeartbeatInterval = 100 * time.Millisecond
 		o.HeartbeatGrace = 100 * time.Millisecond
+		o.Clock = clk
 	})
+	// closedAfter moves the clock in steps of 20 ms (at most 150: ten times the 300 ms zombie
+	// limit), doing between steps, until the server has closed c.
+	closedAfter := func(c *wstest.Client, between func()) (wstest.Closed, bool) {
+		for i := 0; i < 150; i++ {
+			if between != nil {
+				between()
+			}
+			if cl, closed := c.ClosedInfo(); closed {
+				return cl, true
+			}
+			clk.Advance(20 * time.Millisecond)
+			time.Sleep(5 * time.Millisecond) // polling for the close the step may have caused
+		}
+		cl, closed := c.ClosedInfo()
+		return cl, closed
+	}
 	c := wstest.Dial(t, e.url)
 	defer c.Close()
-	if cl := c.ExpectClosed(); cl.Code != 4005 || cl.Reason == "" {
-		t.Fatalf("closed %d %q, want 4005", cl.Code, cl.Reason)
+	if cl, closed := closedAfter(c, nil); !closed || cl.Code != 4005 || cl.Reason == "" {
+		t.Fatalf("closed %v %d %q, want 4005", closed, cl.Code, cl.Reason)
 	}
 
-	z := wstest.Dial(t, e.url)
-	defer z.Close()
-	z.Identify("zed", mint(t, "zed", 100), -1)
+	z := e.client("zed")
 	// WebSocket pings are not application frames and must not keep the session alive: a
 	// client that keeps pinging (for ten times the 300 ms zombie limit) is closed all the same.
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	open := true
-	for i := 0; i < 150 && open; i++ {
+	_, closed := closedAfter(z, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		err := z.Conn().Ping(ctx)
+		_ = z.Conn().Ping(ctx) // fails once the server has closed the connection
 		cancel()
-		_, closed := z.ClosedInfo()
-		// A failed ping means the server closed the connection.
-		open = err == nil && !closed
-		if open {
-			<-tick.C
-		}
-	}
-	if open {
+	})
+	if !closed {
 		t.Fatal("a client that only sent WebSocket pings stayed open for 3 s")
 	}
 	if cl := z.ExpectClosed(); cl.Code != 4003 || cl.Reason == "" {
@@ -324,9 +347,7 @@ func TestIdentifyTimeoutAndHeartbeatTimeoutClose(t *testing.T) {
 
 func TestShutdownClosesWith1001(t *testing.T) {
 	e := newEnv(t, nil)
-	c := wstest.Dial(t, e.url)
-	defer c.Close()
-	c.Identify("alice", mint(t, "alice", 100), -1)
+	c := e.client("alice")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := e.gw.Shutdown(ctx); err != nil {
@@ -389,30 +410,12 @@ func TestSlowClientIsDisconnectedWithoutBlockingActors(t *testing.T) {
 		time.Sleep(10 * time.Millisecond) // polling a counter
 	}
 	// Others are unaffected.
-	c := wstest.Dial(t, e.url)
-	defer c.Close()
-	c.Identify("fast", mint(t, "fast", 100), -1)
+	c := e.client("fast")
 	c.Request(int(OpChannelList), nil)
 }
 
 // wsErrors reads livechat_ws_errors_total{code}.
 func wsErrors(t *testing.T, m *metrics.Metrics, code string) float64 {
 	t.Helper()
-	fams, err := m.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range fams {
-		if f.GetName() != "livechat_ws_errors_total" {
-			continue
-		}
-		for _, s := range f.GetMetric() {
-			for _, l := range s.GetLabel() {
-				if l.GetName() == "code" && l.GetValue() == code {
-					return s.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return 0
+	return testutil.ToFloat64(m.WSErrors.WithLabelValues(code))
 }

@@ -6,8 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/minilivechat/minilivechat/admin/metrics"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/minilivechat/minilivechat/gateway/wstest"
+	"github.com/minilivechat/minilivechat/media/metrics"
 )
 
 func TestIPKeyGroupsIPv6By64AndUnmaps(t *testing.T) {
@@ -144,21 +146,5 @@ func TestPerAddressLimitsRefuseAndCount(t *testing.T) {
 // refused reads livechat_ws_refused_total{reason}.
 func refused(t *testing.T, m *metrics.Metrics, reason string) float64 {
 	t.Helper()
-	fams, err := m.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range fams {
-		if f.GetName() != "livechat_ws_refused_total" {
-			continue
-		}
-		for _, s := range f.GetMetric() {
-			for _, l := range s.GetLabel() {
-				if l.GetName() == "reason" && l.GetValue() == reason {
-					return s.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return 0
+	return testutil.ToFloat64(m.WSRefused.WithLabelValues(reason))
 }

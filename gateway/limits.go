@@ -1,61 +1,40 @@
 package gateway
 
-import "time"
+import (
+	"time"
 
-// tokenBucket is the per-connection rate limit: rate frames per second, bursts up to burst.
-// Owned by the connection's reader goroutine.
+	"golang.org/x/time/rate"
+)
+
+// tokenBucket is a rate limit of rate events per second, bursts up to burst, on the caller's
+// clock (every call passes now). A rate of zero or less disables it. Owned by one goroutine.
 type tokenBucket struct {
-	rate   float64
-	burst  float64
-	tokens float64
-	last   time.Time
+	lim *rate.Limiter // nil: no limit
 }
 
-func newTokenBucket(rate float64, burst int, now time.Time) tokenBucket {
-	return tokenBucket{rate: rate, burst: float64(burst), tokens: float64(burst), last: now}
+func newTokenBucket(perSecond float64, burst int, now time.Time) tokenBucket {
+	if perSecond <= 0 {
+		return tokenBucket{}
+	}
+	l := rate.NewLimiter(rate.Limit(perSecond), burst)
+	l.AllowN(now, 0) // start the refill clock at now: the bucket starts full
+	return tokenBucket{lim: l}
 }
 
-// allow takes one token if there is one. A rate of zero or less disables the limit.
-func (b *tokenBucket) allow(now time.Time) bool {
-	if b.rate <= 0 {
-		return true
-	}
-	b.refill(now)
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
-}
-
-// refill adds the tokens earned since the last call.
-func (b *tokenBucket) refill(now time.Time) {
-	if el := now.Sub(b.last).Seconds(); el > 0 {
-		b.tokens = min(b.burst, b.tokens+el*b.rate)
-		b.last = now
-	}
-}
+// allow takes one token if there is one.
+func (b tokenBucket) allow(now time.Time) bool { return b.lim == nil || b.lim.AllowN(now, 1) }
 
 // peek reports whether a token is there, without taking it.
-func (b *tokenBucket) peek(now time.Time) bool {
-	if b.rate <= 0 {
-		return true
-	}
-	b.refill(now)
-	return b.tokens >= 1
-}
+func (b tokenBucket) peek(now time.Time) bool { return b.lim == nil || b.lim.TokensAt(now) >= 1 }
 
 // full reports whether the bucket is back at its burst: it remembers nothing then.
-func (b *tokenBucket) full(now time.Time) bool {
-	if b.rate <= 0 {
-		return true
-	}
-	b.refill(now)
-	return b.tokens >= b.burst
+func (b tokenBucket) full(now time.Time) bool {
+	return b.lim == nil || b.lim.TokensAt(now) >= float64(b.lim.Burst())
 }
 
 // badFrames counts bad frames in a sliding window: more than limit within window closes the
-// connection (SPEC §4.1: 20 within 10 s → 4004). Owned by the reader goroutine.
+// connection (docs/protocol.md, "Error codes": 20 within 10 s → 4004). Owned by the reader
+// goroutine.
 type badFrames struct {
 	limit  int
 	window time.Duration

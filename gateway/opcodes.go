@@ -2,7 +2,8 @@ package gateway
 
 import "strconv"
 
-// Op is a frame opcode (SPEC §4). This table is the only place opcodes are numbered.
+// Op is a frame opcode (docs/protocol.md, "Opcodes"). This table is the only place opcodes are
+// numbered.
 type Op int
 
 // Client → server opcodes.
@@ -53,7 +54,7 @@ var opNames = map[Op]string{
 	OpAck: "ACK", OpError: "ERROR", OpHistoryList: "HISTORY_LIST",
 }
 
-// String names the opcode as SPEC §4 does.
+// String names the opcode as docs/protocol.md does.
 func (o Op) String() string {
 	if n, ok := opNames[o]; ok {
 		return n
@@ -61,8 +62,8 @@ func (o Op) String() string {
 	return "OP_" + strconv.Itoa(int(o))
 }
 
-// WebSocket close codes the gateway uses (SPEC §4.1). 4005 and 4006 are this server's
-// additions, documented in docs/protocol.md.
+// WebSocket close codes the gateway uses (docs/protocol.md, "Close codes"). 4005 and 4006 are this
+// server's additions, documented in docs/protocol.md.
 const (
 	CloseShutdown        = 1001 // server shutdown
 	CloseInvalidUTF8     = 1007 // a text frame that is not UTF-8 (RFC 6455 §8.1)

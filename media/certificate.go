@@ -1,11 +1,13 @@
 package media
 
 import (
-	"crypto/sha256"
+	"crypto"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"strings"
 
+	"github.com/pion/dtls/v3/pkg/crypto/fingerprint"
 	"github.com/pion/dtls/v3/pkg/crypto/selfsign"
 )
 
@@ -23,18 +25,14 @@ func NewCertificate() (*Certificate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dtls certificate: %w", err)
 	}
-	sum := sha256.Sum256(c.Certificate[0])
-	return &Certificate{TLS: c, Fingerprint: FormatFingerprint(sum[:])}, nil
-}
-
-// FormatFingerprint writes a digest as SDP does: uppercase hex pairs joined by colons.
-func FormatFingerprint(digest []byte) string {
-	var sb strings.Builder
-	for i, b := range digest {
-		if i > 0 {
-			sb.WriteByte(':')
-		}
-		fmt.Fprintf(&sb, "%02X", b)
+	leaf, err := x509.ParseCertificate(c.Certificate[0])
+	if err != nil {
+		return nil, fmt.Errorf("dtls certificate: %w", err)
 	}
-	return sb.String()
+	fp, err := fingerprint.Fingerprint(leaf, crypto.SHA256)
+	if err != nil {
+		return nil, fmt.Errorf("dtls certificate fingerprint: %w", err)
+	}
+	// Upper case, as browsers write theirs (RFC 8122 §5 compares case-insensitively).
+	return &Certificate{TLS: c, Fingerprint: strings.ToUpper(fp)}, nil
 }

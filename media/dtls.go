@@ -3,7 +3,6 @@ package media
 import (
 	"bytes"
 	"context"
-	"crypto"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -22,15 +21,10 @@ var (
 	ErrNoSRTPProfile = errors.New("no SRTP protection profile negotiated")
 )
 
-var fingerprintHashes = map[string]crypto.Hash{
-	"sha-1": crypto.SHA1, "sha-224": crypto.SHA224, "sha-256": crypto.SHA256,
-	"sha-384": crypto.SHA384, "sha-512": crypto.SHA512,
-}
-
-// DTLSServerOptions configures the server side of one peer's handshake (SPEC §6): the server
-// certificate, extended master secret required, SRTP profiles AEAD_AES_128_GCM then
-// AES128_CM_HMAC_SHA1_80 (the server's order decides), a client certificate required, and
-// that certificate's digest compared with the offer's a=fingerprint.
+// DTLSServerOptions configures the server side of one peer's handshake (docs/media.md, "DTLS and
+// SRTP"): the server certificate, extended master secret required, SRTP profiles AEAD_AES_128_GCM
+// then AES128_CM_HMAC_SHA1_80 (the server's order decides), a client certificate required, and that
+// certificate's digest compared with the offer's a=fingerprint.
 func DTLSServerOptions(cert *Certificate, offer *Offer) []dtls.ServerOption {
 	hash, want := offer.FingerprintHash, offer.Fingerprint
 	return []dtls.ServerOption{
@@ -46,8 +40,8 @@ func DTLSServerOptions(cert *Certificate, offer *Offer) []dtls.ServerOption {
 
 // VerifyFingerprint checks that the first certificate of raw hashes to want with hash.
 func VerifyFingerprint(raw [][]byte, hash string, want []byte) error {
-	h, ok := fingerprintHashes[hash]
-	if !ok || !h.Available() || len(raw) == 0 {
+	h, err := fingerprintHash(hash)
+	if err != nil || !h.Available() || len(raw) == 0 {
 		return ErrFingerprintMismatch
 	}
 	d := h.New()

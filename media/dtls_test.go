@@ -6,21 +6,22 @@ import (
 	"errors"
 	"net"
 	"os"
-	"runtime"
 	"testing"
 	"time"
 
 	"github.com/pion/dtls/v3"
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
+
+	"github.com/minilivechat/minilivechat/media/mediatest"
 )
 
 // pipe wires two PacketConns back to back, as the shared socket and a client would be.
-func pipe(queue int) (server, client *PacketConn) {
-	pool := NewDatagramPool()
+func pipe(queue int) (server, client *DTLSTransport) {
+	pool := NewInboundDatagramPool()
 	sAddr := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 10000}
 	cAddr := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}
-	forward := func(to **PacketConn) func([]byte) error {
+	forward := func(to **DTLSTransport) func([]byte) error {
 		return func(b []byte) error {
 			d := pool.Get()
 			d.N = copy(d.Buf[:], b)
@@ -30,25 +31,9 @@ func pipe(queue int) (server, client *PacketConn) {
 			return nil
 		}
 	}
-	server = NewPacketConn(sAddr, cAddr, queue, forward(&client))
-	client = NewPacketConn(cAddr, sAddr, queue, forward(&server))
+	server = NewDTLSTransport(sAddr, cAddr, queue, forward(&client))
+	client = NewDTLSTransport(cAddr, sAddr, queue, forward(&server))
 	return server, client
-}
-
-// waitGoroutines waits (bounded) until the goroutine count is back to base.
-func waitGoroutines(t *testing.T, base int) {
-	t.Helper()
-	// Generous: under -race on two shared cores, pion's DTLS and ICE goroutines can take
-	// seconds to notice a close. Only a leak waits the whole time.
-	deadline := time.Now().Add(30 * time.Second)
-	for runtime.NumGoroutine() > base {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			t.Fatalf("goroutines: %d, baseline %d\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
-		}
-		runtime.Gosched()
-		time.Sleep(5 * time.Millisecond) // polling for exit, not synchronisation: there is no event to wait on
-	}
 }
 
 func clientOptions(t *testing.T) (*Certificate, []dtls.ClientOption) {
@@ -70,7 +55,7 @@ func offerFor(cert *Certificate) *Offer {
 }
 
 func TestDTLSHandshakeAndSRTP(t *testing.T) {
-	base := runtime.NumGoroutine()
+	leaks := mediatest.Snapshot()
 	serverCert, err := NewCertificate()
 	if err != nil {
 		t.Fatal(err)
@@ -133,11 +118,11 @@ func TestDTLSHandshakeAndSRTP(t *testing.T) {
 	}
 	cdc.Close()
 	sdc.Close()
-	waitGoroutines(t, base)
+	leaks.WaitGone(t)
 }
 
 func TestDTLSFingerprintMismatchFails(t *testing.T) {
-	base := runtime.NumGoroutine()
+	leaks := mediatest.Snapshot()
 	serverCert, _ := NewCertificate()
 	otherCert, _ := NewCertificate()
 	_, copts := clientOptions(t)
@@ -162,11 +147,11 @@ func TestDTLSFingerprintMismatchFails(t *testing.T) {
 	if err := <-clientErr; err == nil {
 		t.Fatal("client handshake succeeded against a mismatched fingerprint")
 	}
-	waitGoroutines(t, base)
+	leaks.WaitGone(t)
 }
 
 func TestDTLSHandshakeAbandoned(t *testing.T) {
-	base := runtime.NumGoroutine()
+	leaks := mediatest.Snapshot()
 	serverCert, _ := NewCertificate()
 	clientCert, _ := NewCertificate()
 	sconn, _ := pipe(16)
@@ -179,7 +164,7 @@ func TestDTLSHandshakeAbandoned(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("abandoning took %v", d)
 	}
-	waitGoroutines(t, base)
+	leaks.WaitGone(t)
 }
 
 func TestPacketConnReadDeadline(t *testing.T) {
@@ -194,12 +179,12 @@ func TestPacketConnReadDeadline(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	c.SetReadDeadline(time.Time{})
-	d := NewDatagramPool().Get()
+	d := NewInboundDatagramPool().Get()
 	d.N = copy(d.Buf[:], "hello")
 	if !c.Push(d) {
 		t.Fatal("push refused")
 	}
-	d2 := NewDatagramPool().Get()
+	d2 := NewInboundDatagramPool().Get()
 	if c.Push(d2) {
 		t.Fatal("push beyond the queue accepted")
 	}
@@ -221,7 +206,7 @@ func TestPacketConnReadDeadline(t *testing.T) {
 // results.
 func clientHandshake(t *testing.T, offer func(client *Certificate) *Offer, opts func(cert *Certificate) []dtls.ClientOption) (*SRTPSession, error, error) {
 	t.Helper()
-	base := runtime.NumGoroutine()
+	leaks := mediatest.Snapshot()
 	serverCert, err := NewCertificate()
 	if err != nil {
 		t.Fatal(err)
@@ -265,13 +250,13 @@ func clientHandshake(t *testing.T, offer func(client *Certificate) *Offer, opts 
 		sdc.Close()
 	}
 	cconn.Close()
-	waitGoroutines(t, base)
+	leaks.WaitGone(t)
 	return sess, serr, cerr
 }
 
-// TestDTLSServerPolicy: the server's side of SPEC §6 — AES128_CM_HMAC_SHA1_80 when the client
-// offers only that, and no handshake without extended master secret, without a client
-// certificate, or without a common SRTP profile.
+// TestDTLSServerPolicy: the server's side of docs/media.md ("DTLS and SRTP") —
+// AES128_CM_HMAC_SHA1_80 when the client offers only that, and no handshake without extended master
+// secret, without a client certificate, or without a common SRTP profile.
 func TestDTLSServerPolicy(t *testing.T) {
 	base := func(cert *Certificate) []dtls.ClientOption {
 		return []dtls.ClientOption{dtls.WithCertificates(cert.TLS), dtls.WithInsecureSkipVerify(true),

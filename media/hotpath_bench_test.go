@@ -34,11 +34,11 @@ func newContexts(b *testing.B) (talkerLocal, serverRemote *srtp.Context) {
 // benchmarkRelay measures the server's CPU per talker packet, up to the UDP writer queue:
 // demux, address look-up, SRTP decrypt with replay check, floor gate, and for each of n
 // listeners rewrite + SRTP encrypt into a pooled outbound buffer (sendmmsg is measured
-// separately in LIMITS.md).
+// separately: docs/performance.md, "Reference figures").
 func benchmarkRelay(b *testing.B, n int) {
 	talker, remote := newContexts(b)
 	from := netip.MustParseAddrPort("127.0.0.1:40000")
-	var byAddr Table[netip.AddrPort, int]
+	var byAddr CopyOnWriteMap[netip.AddrPort, int]
 	byAddr.Put(from, 1)
 	listeners := make([]*hotListener, n)
 	for i := range listeners {
@@ -46,7 +46,7 @@ func benchmarkRelay(b *testing.B, n int) {
 		listeners[i] = &hotListener{rw: Rewriter{SSRC: uint32(1000 + i), PT: 109}, local: l,
 			to: netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(50000+i))}
 	}
-	pkts, dgs := NewPacketPool(), NewDatagramPool()
+	pkts, dgs := NewRelayPacketPool(), NewInboundDatagramPool()
 	var fan Fanout
 	plain := make([]byte, 12+160)
 	plain[0], plain[1] = 0x80, 111
@@ -107,7 +107,7 @@ func BenchmarkRelayFanout20(b *testing.B)    { benchmarkRelay(b, 20) }
 
 func BenchmarkClassifyAndLookup(b *testing.B) {
 	from := netip.MustParseAddrPort("127.0.0.1:40000")
-	var byAddr Table[netip.AddrPort, int]
+	var byAddr CopyOnWriteMap[netip.AddrPort, int]
 	for i := range 1000 {
 		byAddr.Put(netip.AddrPortFrom(from.Addr(), uint16(i)), i)
 	}

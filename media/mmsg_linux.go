@@ -47,7 +47,7 @@ var ctrlLen = unix.CmsgSpace(4)
 // slot, and the headers pointing at them. Owned by the worker's reader goroutine.
 type rxBatch struct {
 	w     *Worker
-	dgs   []*Datagram
+	dgs   []*InboundDatagram
 	hdrs  []unix.Mmsghdr
 	iovs  []unix.Iovec
 	names [][sockaddrLen]byte
@@ -60,7 +60,7 @@ type rxBatch struct {
 }
 
 func newRxBatch(w *Worker, size int) *rxBatch {
-	rx := &rxBatch{w: w, dgs: make([]*Datagram, size), hdrs: make([]unix.Mmsghdr, size),
+	rx := &rxBatch{w: w, dgs: make([]*InboundDatagram, size), hdrs: make([]unix.Mmsghdr, size),
 		iovs: make([]unix.Iovec, size), names: make([][sockaddrLen]byte, size), ctrl: make([]byte, size*ctrlLen)}
 	for i := range rx.dgs {
 		rx.dgs[i] = w.in.Get()

@@ -12,10 +12,10 @@ import (
 // MaxPacket is the largest datagram the media plane handles.
 const MaxPacket = 1500
 
-// Packet is a pooled, reference-counted buffer holding one decrypted RTP packet on its way from
+// RelayPacket is a pooled, reference-counted buffer holding one decrypted RTP packet on its way from
 // a talker's peer through its channel to the listeners' peers. It is passed by pointer as an
 // actor message, so relaying a packet allocates nothing.
-type Packet struct {
+type RelayPacket struct {
 	From string // user id of the member whose peer decrypted it
 	Buf  [MaxPacket]byte
 	N    int // length of the packet in Buf
@@ -24,17 +24,17 @@ type Packet struct {
 	Via *Worker
 
 	refs atomic.Int32
-	pool *PacketPool
+	pool *RelayPacketPool
 }
 
 // Bytes is the packet's content.
-func (p *Packet) Bytes() []byte { return p.Buf[:p.N] }
+func (p *RelayPacket) Bytes() []byte { return p.Buf[:p.N] }
 
 // Retain adds n references, one for each further holder the packet is sent to.
-func (p *Packet) Retain(n int) { p.refs.Add(int32(n)) }
+func (p *RelayPacket) Retain(n int) { p.refs.Add(int32(n)) }
 
 // Release drops one reference; the last one returns the packet to its pool.
-func (p *Packet) Release() {
+func (p *RelayPacket) Release() {
 	switch n := p.refs.Add(-1); {
 	case n == 0:
 		if p.pool != nil {
@@ -42,23 +42,23 @@ func (p *Packet) Release() {
 			p.pool.pool.Put(p)
 		}
 	case n < 0:
-		panic("media: Packet released more often than retained")
+		panic("media: RelayPacket released more often than retained")
 	}
 }
 
-// PacketPool recycles Packets.
-type PacketPool struct{ pool sync.Pool }
+// RelayPacketPool recycles RelayPackets.
+type RelayPacketPool struct{ pool sync.Pool }
 
-// NewPacketPool makes an empty pool.
-func NewPacketPool() *PacketPool {
-	pp := &PacketPool{}
-	pp.pool.New = func() any { return &Packet{pool: pp} }
+// NewRelayPacketPool makes an empty pool.
+func NewRelayPacketPool() *RelayPacketPool {
+	pp := &RelayPacketPool{}
+	pp.pool.New = func() any { return &RelayPacket{pool: pp} }
 	return pp
 }
 
 // Get returns a packet holding one reference.
-func (pp *PacketPool) Get() *Packet {
-	p := pp.pool.Get().(*Packet)
+func (pp *RelayPacketPool) Get() *RelayPacket {
+	p := pp.pool.Get().(*RelayPacket)
 	p.refs.Store(1)
 	return p
 }

@@ -5,10 +5,10 @@ import (
 	"time"
 )
 
-// Rewriter turns the RTP packets of whoever holds the floor into one continuous stream for
-// one listener (SPEC §6): a constant SSRC (the one announced in the listener's answer), the
-// listener's Opus payload type, and sequence numbers and timestamps that never jump back or
-// leap at a speaker change.
+// Rewriter turns the RTP packets of whoever holds the floor into one continuous stream for one
+// listener (docs/media.md, "Relay and the rewriter"): a constant SSRC (the one announced in the
+// listener's answer), the listener's Opus payload type, and sequence numbers and timestamps that
+// never jump back or leap at a speaker change.
 //
 // Sequence numbers and timestamps are kept in 64-bit extended form (RFC 3550 §A.1), so 16-bit
 // and 32-bit wrap-around is plain arithmetic. Within one talk spurt the output is the input

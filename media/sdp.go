@@ -1,6 +1,7 @@
 package media
 
 import (
+	"crypto"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -8,12 +9,11 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pion/dtls/v3/pkg/crypto/fingerprint"
 	"github.com/pion/sdp/v3"
-
-	"github.com/minilivechat/minilivechat/actors/msg"
 )
 
-// Offer is what the server takes from a client's SDP offer (SPEC §6).
+// Offer is what the server takes from a client's SDP offer (docs/media.md, "SDP").
 type Offer struct {
 	MLine           int    // index of the audio m-line the server answers
 	Mid             string // its a=mid ("" when the offer has none)
@@ -74,13 +74,18 @@ func offerDirection(sd *sdp.SessionDescription, md *sdp.MediaDescription) sdp.Di
 	return sdp.DirectionSendRecv
 }
 
-func badOffer(format string, args ...any) *msg.Error {
-	return msg.Errorf(msg.CodeBadOffer, "bad SDP offer: "+format, args...)
+// OfferError is an SDP offer the server cannot answer. Reason starts with "bad SDP offer: " and
+// names what is missing; the signaling layer answers it as ERROR 2006 (docs/protocol.md).
+type OfferError struct{ Reason string }
+
+func (e *OfferError) Error() string { return e.Reason }
+
+func badOffer(format string, args ...any) *OfferError {
+	return &OfferError{Reason: fmt.Sprintf("bad SDP offer: "+format, args...)}
 }
 
-// ParseOffer reads a WebRTC SDP offer. Anything the server cannot answer is a *msg.Error with
-// code 2006 and a reason naming what is missing.
-func ParseOffer(offer string) (*Offer, *msg.Error) {
+// ParseOffer reads a WebRTC SDP offer. Anything the server cannot answer is an *OfferError.
+func ParseOffer(offer string) (*Offer, *OfferError) {
 	if strings.TrimSpace(offer) == "" {
 		return nil, badOffer("empty")
 	}
@@ -163,33 +168,21 @@ func ParseOffer(offer string) (*Offer, *msg.Error) {
 // findOpus picks the Opus payload type the offerer prefers: the first one in the m-line's
 // format list (RFC 8866 §5.14 orders formats by preference) that an a=rtpmap names
 // opus/48000.
-func (o *Offer) findOpus(md *sdp.MediaDescription) *msg.Error {
+func (o *Offer) findOpus(md *sdp.MediaDescription) *OfferError {
+	// GetCodecMap reads every m-line of the description it is given: hand it this one only,
+	// so that another m-line's payload-type numbering cannot leak in.
+	codecs := (&sdp.SessionDescription{MediaDescriptions: []*sdp.MediaDescription{md}}).GetCodecMap()
 	for _, pt := range md.MediaName.Formats {
 		n, err := strconv.ParseUint(pt, 10, 7)
 		if err != nil {
 			continue
 		}
-		for _, a := range md.Attributes {
-			if a.Key != "rtpmap" {
-				continue
-			}
-			apt, codec, _ := strings.Cut(a.Value, " ")
-			if apt != pt {
-				continue
-			}
-			name, rest, _ := strings.Cut(strings.TrimSpace(codec), "/")
-			rate, channels, _ := strings.Cut(rest, "/")
-			if !strings.EqualFold(name, "opus") || rate != "48000" {
-				continue
-			}
-			o.OpusPT, o.OpusChannels = uint8(n), channels
-			for _, f := range md.Attributes {
-				if f.Key == "fmtp" && strings.HasPrefix(f.Value, pt+" ") {
-					o.OpusFmtp = strings.TrimPrefix(f.Value, pt+" ")
-				}
-			}
-			return nil
+		c, ok := codecs[uint8(n)]
+		if !ok || !strings.EqualFold(c.Name, "opus") || c.ClockRate != 48000 {
+			continue
 		}
+		o.OpusPT, o.OpusChannels, o.OpusFmtp = uint8(n), c.EncodingParameters, c.Fmtp
+		return nil
 	}
 	return badOffer("no Opus/48000 payload type on the audio m-line")
 }
@@ -201,15 +194,26 @@ func parseFingerprint(v string) (hash string, digest []byte, err error) {
 		return "", nil, fmt.Errorf("want \"<hash> <hex>\", got %q", v)
 	}
 	hash = strings.ToLower(hash)
-	want := map[string]int{"sha-1": 20, "sha-224": 28, "sha-256": 32, "sha-384": 48, "sha-512": 64}[hash]
-	if want == 0 {
-		return "", nil, fmt.Errorf("unsupported hash %q", hash)
+	h, err := fingerprintHash(hash)
+	if err != nil {
+		return "", nil, err
 	}
 	digest, err = hex.DecodeString(strings.ReplaceAll(strings.TrimSpace(hexs), ":", ""))
-	if err != nil || len(digest) != want {
+	if err != nil || len(digest) != h.Size() {
 		return "", nil, fmt.Errorf("malformed %s digest", hash)
 	}
 	return hash, digest, nil
+}
+
+// fingerprintHash names the hash of an a=fingerprint (RFC 8122 §5), sha-1 to sha-512. MD5,
+// which the registry also lists, is refused: RFC 8827 §6.5 requires at least SHA-256 of
+// WebRTC endpoints, and no browser sends anything weaker than SHA-1.
+func fingerprintHash(name string) (crypto.Hash, error) {
+	h, err := fingerprint.HashFromString(name)
+	if err != nil || h == crypto.MD5 {
+		return 0, fmt.Errorf("unsupported hash %q", name)
+	}
+	return h, nil
 }
 
 // AnswerParams is the server's side of an answer.
@@ -289,6 +293,7 @@ func BuildAnswer(o *Offer, p AnswerParams) (string, error) {
 				WithValueAttribute("ssrc", fmt.Sprintf("%d cname:%s", p.SSRC, p.CName)).
 				WithValueAttribute("ssrc", fmt.Sprintf("%d msid:%s %s", p.SSRC, p.StreamID, p.TrackID))
 		}
+		// pion/ice's CandidateHost.Marshal writes this line too, but would link the ICE agent, mDNS and TURN into lcserver for one fixed host candidate.
 		md.WithValueAttribute("candidate", fmt.Sprintf("1 1 udp 2130706431 %s %d typ host", ip, p.Host.Port())).
 			WithPropertyAttribute("end-of-candidates")
 		sd.WithMedia(md)
@@ -315,5 +320,5 @@ func RandomAlnum(n int) string {
 }
 
 // NewICECredentials returns a server ufrag of 16 and a pwd of 32 characters of [A-Za-z0-9]
-// (SPEC §6; RFC 8839 §5.4 asks for at least 4 and 22).
+// (docs/media.md, "SDP"; RFC 8839 §5.4 asks for at least 4 and 22).
 func NewICECredentials() (ufrag, pwd string) { return RandomAlnum(16), RandomAlnum(32) }

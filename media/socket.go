@@ -114,7 +114,7 @@ func (s *Socket) Workers() int { return len(s.workers) }
 // Run starts one reader goroutine per worker. handle is called on the reader goroutine for
 // every datagram (d.Via is the worker that read it); it returns true when it keeps the
 // datagram (and must Release it later), false when the reader may reuse the buffer.
-func (s *Socket) Run(handle func(d *Datagram) bool) {
+func (s *Socket) Run(handle func(d *InboundDatagram) bool) {
 	for _, w := range s.workers {
 		s.wg.Add(1)
 		go func() {
@@ -154,7 +154,7 @@ type Worker struct {
 	v6       bool
 	maxBatch int
 	counters *Counters
-	in       *DatagramPool
+	in       *InboundDatagramPool
 	sleep    func(time.Duration) bool
 
 	// owned by the reader goroutine
@@ -168,7 +168,7 @@ func newWorker(s *Socket, id int, conn *net.UDPConn, v6 bool, cfg SocketConfig) 
 		return nil, fmt.Errorf("media socket: %w", err)
 	}
 	w := &Worker{id: id, sock: s, conn: conn, raw: raw, v6: v6, maxBatch: cfg.SendBatch,
-		counters: s.counters, in: NewDatagramPool(), sleep: cfg.sleep}
+		counters: s.counters, in: NewInboundDatagramPool(), sleep: cfg.sleep}
 	if w.sleep == nil {
 		w.sleep = func(d time.Duration) bool {
 			t := time.NewTimer(d)
@@ -191,7 +191,7 @@ func (w *Worker) ID() int { return w.id }
 // readLoop reads batches until the socket is closed. An error other than the close is
 // logged (once per streak) and followed by a growing pause, so that a persistent error (a
 // broken socket, an exhausted kernel resource) costs a few wake-ups per second, not a core.
-func (w *Worker) readLoop(handle func(d *Datagram) bool) {
+func (w *Worker) readLoop(handle func(d *InboundDatagram) bool) {
 	defer w.rx.release()
 	backoff, streak := time.Duration(0), 0
 	for {
@@ -266,4 +266,4 @@ func (s *Socket) Worker(i int) *Worker { return s.workers[i] }
 
 // NewDatagram is an empty datagram from the worker's pool (for code that injects datagrams
 // as if the worker had read them, e.g. tests and benchmarks).
-func (w *Worker) NewDatagram() *Datagram { return w.in.Get() }
+func (w *Worker) NewDatagram() *InboundDatagram { return w.in.Get() }

@@ -4,9 +4,10 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"runtime"
 	"testing"
 	"time"
+
+	"github.com/minilivechat/minilivechat/media/mediatest"
 )
 
 func listenLoopback(t *testing.T, cfg SocketConfig) (*Socket, *Counters) {
@@ -20,10 +21,10 @@ func listenLoopback(t *testing.T, cfg SocketConfig) (*Socket, *Counters) {
 }
 
 func TestSocketRoundTrip(t *testing.T) {
-	base := runtime.NumGoroutine()
+	leaks := mediatest.Snapshot()
 	s, c := listenLoopback(t, SocketConfig{SendBatch: 64})
 	got := make(chan *Worker, 200)
-	s.Run(func(d *Datagram) bool {
+	s.Run(func(d *InboundDatagram) bool {
 		if string(d.Bytes()) == "ping" && d.From.Addr().String() == "127.0.0.1" {
 			got <- d.Via
 		} else {
@@ -68,7 +69,7 @@ func TestSocketRoundTrip(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	waitGoroutines(t, base)
+	leaks.WaitGone(t)
 }
 
 // TestSocketWorkersShareThePort: with SO_REUSEPORT every worker binds the one port; the
@@ -84,7 +85,7 @@ func TestSocketWorkersShareThePort(t *testing.T) {
 		w    *Worker
 	}
 	got := make(chan seen, 1000)
-	s.Run(func(d *Datagram) bool { got <- seen{d.From, d.Via}; return false })
+	s.Run(func(d *InboundDatagram) bool { got <- seen{d.From, d.Via}; return false })
 	workerOf := map[netip.AddrPort]*Worker{}
 	workers := map[*Worker]bool{}
 	for range 16 {
@@ -127,7 +128,7 @@ func TestSocketReadErrorsBackOff(t *testing.T) {
 	defer s.Close()
 	w := s.workers[0]
 	w.rx.readFn = func(uintptr) bool { w.rx.n, w.rx.errno = 0, 12; /* ENOMEM */ return true }
-	s.Run(func(*Datagram) bool { t.Error("no datagram expected"); return false })
+	s.Run(func(*InboundDatagram) bool { t.Error("no datagram expected"); return false })
 	<-done
 	s.Close()
 	want := []time.Duration{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000, 1000, 1000, 1000}
@@ -159,7 +160,7 @@ func TestSocketKernelDropsCounted(t *testing.T) {
 		}
 	}
 	got := make(chan struct{}, 300)
-	s.Run(func(*Datagram) bool { got <- struct{}{}; return false })
+	s.Run(func(*InboundDatagram) bool { got <- struct{}{}; return false })
 	<-got // the queued ones arrive; the next datagram carries the drop count
 	if _, err := cl.Write(payload); err != nil {
 		t.Fatal(err)
@@ -176,7 +177,7 @@ func TestSocketKernelDropsCounted(t *testing.T) {
 
 func TestSocketSendAfterCloseDoesNotBlock(t *testing.T) {
 	s, c := listenLoopback(t, SocketConfig{})
-	s.Run(func(*Datagram) bool { return false })
+	s.Run(func(*InboundDatagram) bool { return false })
 	w := s.workers[0]
 	s.Close()
 	to := netip.MustParseAddrPort("127.0.0.1:9")

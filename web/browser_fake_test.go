@@ -7,7 +7,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"nhooyr.io/websocket"
+	"github.com/coder/websocket"
 )
 
 // TestBrowserSignalingAgainstFakeServer drives two pages through sign-in, a join that falls

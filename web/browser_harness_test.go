@@ -16,7 +16,7 @@ import (
 )
 
 // chromiumPath is Debian's Chromium binary itself: the /usr/bin/chromium wrapper adds flags
-// and keys of its own (INTEROP.md).
+// and keys of its own (docs/web-client.md, "Browser tests").
 const chromiumPath = "/usr/lib/chromium/chromium"
 
 // pollEvery is how often a wait re-reads page state. Waiting for a condition is bounded by
@@ -51,7 +51,8 @@ func requireChromium(t *testing.T) {
 }
 
 // allocatorOptions builds the Chromium command line by hand rather than from
-// chromedp.DefaultExecAllocatorOptions, so that every flag INTEROP.md asks for is there once.
+// chromedp.DefaultExecAllocatorOptions, so that every flag docs/web-client.md ("Browser tests")
+// names is there once.
 func allocatorOptions(userDataDir string) []chromedp.ExecAllocatorOption {
 	return []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath),

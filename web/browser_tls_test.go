@@ -10,9 +10,9 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/minilivechat/minilivechat/admin/tlscert"
 	"github.com/minilivechat/minilivechat/cmd/lcserver/server"
 	"github.com/minilivechat/minilivechat/gateway/token"
-	"github.com/minilivechat/minilivechat/tlscert"
 )
 
 // insecureSentence is what the page shows when it is opened over plain HTTP from an address

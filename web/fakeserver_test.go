@@ -10,15 +10,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/minilivechat/minilivechat/gateway/token"
 	"github.com/minilivechat/minilivechat/web"
-	"nhooyr.io/websocket"
 )
 
-// fakeServer speaks just enough of the signaling protocol (SPEC §4, §5) to drive the page
-// where the real server cannot easily be made to misbehave: it can drop every connection (to
-// test reconnect) and it refuses SDP offers with 2006 (to test signaling-only joins). It
-// serves the real embedded page. Test code only; the real server is tested elsewhere.
+// fakeServer speaks just enough of the signaling protocol (docs/protocol.md, docs/floor-control.md)
+// to drive the page where the real server cannot easily be made to misbehave: it can drop every
+// connection (to test reconnect) and it refuses SDP offers with 2006 (to test signaling-only
+// joins). It serves the real embedded page. Test code only; the real server is tested elsewhere.
 type fakeServer struct {
 	t      *testing.T
 	secret []byte
@@ -125,7 +125,7 @@ func (f *fakeServer) fail(c *fakeConn, op int, d map[string]any, code int, reaso
 	f.send(c, 201, out)
 }
 
-// channelObject is the channel object of SPEC §4.1; callers hold f.mu.
+// channelObject is the channel object of docs/protocol.md; callers hold f.mu.
 func (f *fakeServer) channelObject(id string) map[string]any {
 	floor := map[string]any{"state": "idle", "holder": nil, "priority": 0, "since": nil}
 	if h := f.holder[id]; h != "" {

@@ -12,7 +12,7 @@ import (
 )
 
 // TestEveryErrorCodeHasText checks that the page has a sentence for every ERROR code a client
-// can receive (SPEC §4), so no user ever sees a bare number.
+// can receive (docs/protocol.md), so no user ever sees a bare number.
 func TestEveryErrorCodeHasText(t *testing.T) {
 	src, err := fs.ReadFile(web.Files(), "protocol.js")
 	if err != nil {

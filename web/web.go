@@ -1,8 +1,8 @@
 // Package web is mini-livechat's browser push-to-talk client: a build-free page (plain HTML,
 // CSS and ES modules, nothing fetched from elsewhere) embedded into lcserver and served at `/`.
 //
-// The page signs in over the WebSocket protocol of SPEC §4 (automatically when the URL carries
-// ?user=&token=, as `lcserver --dev` prints), lists channels, joins them with one
+// The page signs in over the WebSocket protocol of docs/protocol.md (automatically when the URL
+// carries ?user=&token=, as `lcserver --dev` prints), lists channels, joins them with one
 // RTCPeerConnection each, and drives floor control with a press-and-hold talk button.
 // docs/web-client.md describes it for people; the browser tests beside this file drive it in
 // headless Chromium against a real server.

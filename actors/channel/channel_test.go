@@ -13,22 +13,6 @@ import (
 	"github.com/minilivechat/minilivechat/actors/msg"
 )
 
-func TestReasonsMatchWire(t *testing.T) {
-	pairs := [][2]string{
-		{floor.DenyQueueFull, msg.DenyQueueFull}, {floor.DenyNotMember, msg.DenyNotMember},
-		{floor.DenyAlreadyGranted, msg.DenyAlreadyGranted}, {floor.DenyNotHolder, msg.DenyNotHolder},
-		{floor.RevokePreempted, msg.RevokePreempted}, {floor.RevokePingTimeout, msg.RevokePingTimeout},
-		{floor.RevokeMaxDuration, msg.RevokeMaxDuration}, {floor.RevokeDisconnect, msg.RevokeDisconnect},
-		{floor.RevokeAdmin, msg.RevokeAdmin}, {floor.Idle.String(), msg.FloorStateIdle},
-		{floor.Taken.String(), msg.FloorStateTaken},
-	}
-	for _, p := range pairs {
-		if p[0] != p[1] {
-			t.Errorf("floor says %q, wire says %q", p[0], p[1])
-		}
-	}
-}
-
 func TestJoinAcksAndTellsOthers(t *testing.T) {
 	f := newFixture(t)
 	f.join("alice")
@@ -56,7 +40,7 @@ func TestJoinErrors(t *testing.T) {
 	actortest.FailCode(t, f.do(&msg.JoinChannel{Call: call(11, "e"), ChannelID: "CH"}), msg.CodeChannelFull)
 	actortest.FailCode(t, f.do(&msg.JoinChannel{Call: call(11, "a"), ChannelID: "CH"}), msg.CodeAlreadyJoined)
 	f.do(&msg.LeaveChannel{Call: call(12, "d"), ChannelID: "CH"})
-	actortest.FailCode(t, f.do(&msg.JoinChannel{Call: call(11, "e"), ChannelID: "CH", SDPOffer: "bad"}), msg.CodeBadOffer)
+	actortest.FailCode(t, f.do(&msg.JoinChannel{Call: call(11, "e"), ChannelID: "CH", Offer: offer("bad")}), msg.CodeBadOffer)
 	actortest.FailCode(t, f.do(&msg.JoinChannel{Call: msg.Call{Op: 11, Session: sess("x")}, ChannelID: "CH"}), msg.CodeMalformed)
 	if len(f.a.members) != 3 {
 		t.Fatalf("failed joins changed membership: %d members", len(f.a.members))
@@ -65,7 +49,7 @@ func TestJoinErrors(t *testing.T) {
 
 func TestJoinWithOfferOpensPeer(t *testing.T) {
 	f := newFixture(t)
-	recs := f.do(&msg.JoinChannel{Call: call(11, "alice"), ChannelID: "CH", SDPOffer: "offer"})
+	recs := f.do(&msg.JoinChannel{Call: call(11, "alice"), ChannelID: "CH", Offer: offer("offer")})
 	ack := actortest.OK(t, recs).(*msg.JoinAck)
 	if ack.SDPAnswer != "answer-alice" {
 		t.Fatalf("answer %q", ack.SDPAnswer)
@@ -88,7 +72,7 @@ func TestTakeoverFromNewSession(t *testing.T) {
 
 	newSession := actor.NewPID("nonhost", "s-alice2")
 	recs := f.ctx.Deliver(f.a, &msg.JoinChannel{
-		Call: msg.Call{Op: 11, UserID: "alice", Session: newSession}, ChannelID: "CH", SDPOffer: "offer"}, newSession)
+		Call: msg.Call{Op: 11, UserID: "alice", Session: newSession}, ChannelID: "CH", Offer: offer("offer")}, newSession)
 	ack := actortest.OK(t, recs).(*msg.JoinAck)
 	if h := ack.Floor.Holder; h == nil || *h != "bob" {
 		t.Fatalf("the old membership's floor should have passed to bob, got %+v", ack.Floor)
@@ -427,7 +411,7 @@ func TestPanicRecoveredStateKept(t *testing.T) {
 	f := newFixture(t)
 	f.join("a")
 	f.do(&msg.RequestFloor{Call: call(30, "a"), ChannelID: "CH"})
-	actortest.FailCode(t, f.do(&msg.JoinChannel{Call: call(11, "b"), ChannelID: "CH", SDPOffer: "panic"}), msg.CodeInternal)
+	actortest.FailCode(t, f.do(&msg.JoinChannel{Call: call(11, "b"), ChannelID: "CH", Offer: offer("panic")}), msg.CodeInternal)
 	if got := value(t, f.met.ActorPanics.WithLabelValues("channel")); got != 1 {
 		t.Fatalf("panics counted %v", got)
 	}
@@ -492,7 +476,7 @@ func TestTakeoverWithBadOfferKeepsOldMembership(t *testing.T) {
 	f.joinMedia("alice")
 	newSession := actor.NewPID("nonhost", "s-alice2")
 	recs := f.ctx.Deliver(f.a, &msg.JoinChannel{
-		Call: msg.Call{Op: 11, UserID: "alice", Session: newSession}, ChannelID: "CH", SDPOffer: "bad"}, newSession)
+		Call: msg.Call{Op: 11, UserID: "alice", Session: newSession}, ChannelID: "CH", Offer: offer("bad")}, newSession)
 	actortest.FailCode(t, recs, msg.CodeBadOffer)
 	if len(actortest.Filter(recs, actortest.OpStop)) != 0 || !f.a.members["alice"].session.Equal(sess("alice")) {
 		t.Fatalf("a refused takeover changed the membership: %s", render(recs))

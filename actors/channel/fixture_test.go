@@ -16,9 +16,10 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/minilivechat/minilivechat/actors/actortest"
-	"github.com/minilivechat/minilivechat/actors/clock"
 	"github.com/minilivechat/minilivechat/actors/msg"
-	"github.com/minilivechat/minilivechat/admin/metrics"
+	"github.com/minilivechat/minilivechat/media"
+	"github.com/minilivechat/minilivechat/media/clock"
+	"github.com/minilivechat/minilivechat/media/metrics"
 )
 
 const wait = 5 * time.Second
@@ -47,8 +48,12 @@ func (s *fakeStream) Seal(dst, plain []byte) ([]byte, netip.AddrPort, bool) {
 	return append(dst, plain...), netip.MustParseAddrPort("127.0.0.1:9"), true
 }
 
+// offer is a parsed offer whose ICE ufrag tells fakeMedia how to answer: "bad" (2006),
+// "panic", "recvonly", "sendonly", "inactive"; anything else is a sendrecv peer.
+func offer(kind string) *media.Offer { return &media.Offer{ICEUfrag: kind} }
+
 func (f *fakeMedia) OpenPeer(_ actor.SpawnerContext, req msg.PeerRequest) (msg.Peer, *msg.Error) {
-	switch req.SDPOffer {
+	switch req.Offer.ICEUfrag {
 	case "bad":
 		return msg.Peer{}, msg.Errorf(msg.CodeBadOffer, "offer has no audio")
 	case "panic":
@@ -66,8 +71,8 @@ func (f *fakeMedia) OpenPeer(_ actor.SpawnerContext, req msg.PeerRequest) (msg.P
 	}
 	f.streams[req.UserID] = st
 	return msg.Peer{PID: pid, Ufrag: ufrag, Answer: "answer-" + req.UserID, Stream: st,
-		NoSend:    req.SDPOffer == "recvonly" || req.SDPOffer == "inactive",
-		NoReceive: req.SDPOffer == "sendonly" || req.SDPOffer == "inactive",
+		NoSend:    req.Offer.ICEUfrag == "recvonly" || req.Offer.ICEUfrag == "inactive",
+		NoReceive: req.Offer.ICEUfrag == "sendonly" || req.Offer.ICEUfrag == "inactive",
 		Info: func() msg.PeerDetail {
 			return msg.PeerDetail{PeerInfo: msg.PeerInfo{Ufrag: ufrag, UserID: req.UserID, ChannelID: req.ChannelID}}
 		}}, nil
@@ -138,7 +143,7 @@ func (f *fixture) join(users ...string) {
 func (f *fixture) joinMedia(users ...string) {
 	f.t.Helper()
 	for _, u := range users {
-		actortest.OK(f.t, f.do(&msg.JoinChannel{Call: call(11, u), ChannelID: "CH", Priority: 100, SDPOffer: "offer"}))
+		actortest.OK(f.t, f.do(&msg.JoinChannel{Call: call(11, u), ChannelID: "CH", Priority: 100, Offer: offer("offer")}))
 	}
 }
 

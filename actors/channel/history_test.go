@@ -13,17 +13,6 @@ import (
 
 var historyPID = actor.NewPID("nonhost", "history")
 
-// toHistory is what the records sent to the history actor.
-func toHistory(recs []actortest.Record) []any {
-	var out []any
-	for _, r := range actortest.Filter(recs, actortest.OpSend) {
-		if msg.SamePID(r.To, historyPID) {
-			out = append(out, r.Message)
-		}
-	}
-	return out
-}
-
 func withHistory(c *Config) { c.History = historyPID }
 
 // TestBurstLogCountsRelayedPackets: a grant and its end each send one message to the history
@@ -32,21 +21,21 @@ func TestBurstLogCountsRelayedPackets(t *testing.T) {
 	f := newFixture(t, withHistory)
 	f.joinMedia("alice", "bob")
 	recs := f.do(&msg.RequestFloor{Call: call(30, "alice"), ChannelID: "CH"})
-	h := toHistory(recs)
+	h := actortest.SentTo(recs, historyPID)
 	if len(h) != 1 {
 		t.Fatalf("grant sent %d history messages, want 1", len(h))
 	}
 	if b, ok := h[0].(*msg.BurstBegan); !ok || b.UserID != "alice" || b.Priority != 100 || !b.At.Equal(t0) {
 		t.Fatalf("grant logged %#v", h[0])
 	}
-	pool := media.NewPacketPool()
+	pool := media.NewRelayPacketPool()
 	for range 7 {
 		f.ctx.Deliver(f.a, packet(pool, "alice"), nil)
 	}
 	f.ctx.Deliver(f.a, packet(pool, "bob"), nil) // not the holder: dropped, not counted
 	f.clk.Advance(1200 * time.Millisecond)
 	recs = f.do(&msg.ReleaseFloor{Call: call(31, "alice"), ChannelID: "CH"})
-	h = toHistory(recs)
+	h = actortest.SentTo(recs, historyPID)
 	if len(h) != 1 {
 		t.Fatalf("release sent %d history messages, want 1", len(h))
 	}
@@ -66,7 +55,7 @@ func TestBurstLogEndReasons(t *testing.T) {
 	f := newFixture(t, withHistory)
 	f.join("alice", "bob")
 	f.do(&msg.RequestFloor{Call: call(30, "alice"), ChannelID: "CH"})
-	h := toHistory(f.do(&msg.RequestFloor{Call: call(30, "bob"), ChannelID: "CH", Priority: msg.PriorityEmergency, PrioritySet: true}))
+	h := actortest.SentTo(f.do(&msg.RequestFloor{Call: call(30, "bob"), ChannelID: "CH", Priority: msg.PriorityEmergency, PrioritySet: true}), historyPID)
 	if len(h) != 2 {
 		t.Fatalf("preemption sent %d history messages, want end then begin", len(h))
 	}
@@ -76,7 +65,7 @@ func TestBurstLogEndReasons(t *testing.T) {
 	if b, ok := h[1].(*msg.BurstBegan); !ok || b.UserID != "bob" || b.Priority != msg.PriorityEmergency {
 		t.Errorf("second: %#v, want bob's emergency burst", h[1])
 	}
-	h = toHistory(f.do(&msg.DeleteChannel{Call: adminCall(14), ChannelID: "CH"}))
+	h = actortest.SentTo(f.do(&msg.DeleteChannel{Call: adminCall(14), ChannelID: "CH"}), historyPID)
 	if len(h) != 1 || h[0].(*msg.BurstEnded).Reason != msg.BurstChannelDeleted {
 		t.Errorf("delete mid-burst logged %#v", h)
 	}
@@ -84,7 +73,7 @@ func TestBurstLogEndReasons(t *testing.T) {
 	g := newFixture(t, withHistory)
 	g.join("alice")
 	g.do(&msg.RequestFloor{Call: call(30, "alice"), ChannelID: "CH"})
-	h = toHistory(g.ctx.Deliver(g.a, &actor.Stopping{}, nil))
+	h = actortest.SentTo(g.ctx.Deliver(g.a, &actor.Stopping{}, nil), historyPID)
 	if len(h) != 1 || h[0].(*msg.BurstEnded).Reason != msg.RevokeShutdown {
 		t.Errorf("stop mid-burst logged %#v", h)
 	}
@@ -103,7 +92,7 @@ func TestChatHistoryInJoinAck(t *testing.T) {
 	if ack := actortest.OK(f.t, recs).(*msg.MessageAck); ack.MessageID != "43" {
 		t.Errorf("first id after restart %s, want 43", ack.MessageID)
 	}
-	if h := toHistory(recs); len(h) != 1 || h[0].(*msg.ChatPosted).Message.Content != "one" {
+	if h := actortest.SentTo(recs, historyPID); len(h) != 1 || h[0].(*msg.ChatPosted).Message.Content != "one" {
 		t.Errorf("chat logged %#v", h)
 	}
 	f.do(&msg.PostMessage{Call: call(20, "alice"), ChannelID: "CH", Content: "two"})

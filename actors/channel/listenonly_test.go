@@ -15,12 +15,12 @@ import (
 func TestListenOnlyMember(t *testing.T) {
 	f := newFixture(t)
 	f.joinMedia("a")
-	ack := actortest.OK(t, f.do(&msg.JoinChannel{Call: call(11, "mon"), ChannelID: "CH", Priority: 100, SDPOffer: "recvonly"})).(*msg.JoinAck)
+	ack := actortest.OK(t, f.do(&msg.JoinChannel{Call: call(11, "mon"), ChannelID: "CH", Priority: 100, Offer: offer("recvonly")})).(*msg.JoinAck)
 	want := []msg.MemberInfo{{UserID: "a", Priority: 100}, {UserID: "mon", Priority: 100, ListenOnly: true}}
 	if !slices.Equal(ack.ActiveMembers, want) {
 		t.Fatalf("active members %+v, want %+v", ack.ActiveMembers, want)
 	}
-	actortest.OK(t, f.do(&msg.JoinChannel{Call: call(11, "tx"), ChannelID: "CH", Priority: 100, SDPOffer: "sendonly"}))
+	actortest.OK(t, f.do(&msg.JoinChannel{Call: call(11, "tx"), ChannelID: "CH", Priority: 100, Offer: offer("sendonly")}))
 	detail := actortest.OK(t, f.do(&msg.GetChannel{Call: adminCall(15), ChannelID: "CH"})).(*msg.AdminChannelDetail)
 	if !detail.Members[1].ListenOnly || detail.Members[0].ListenOnly || detail.Members[2].ListenOnly {
 		t.Fatalf("admin members %+v", detail.Members)
@@ -37,7 +37,7 @@ func TestListenOnlyMember(t *testing.T) {
 
 	// The sendonly member may talk; a and mon hear it, it hears nobody.
 	wantSends(t, f.do(&msg.RequestFloor{Call: call(30, "tx"), ChannelID: "CH"}), "a: TAKEN tx 100", "mon: TAKEN tx 100", "tx: GRANTED 100 30000")
-	pool := media.NewPacketPool()
+	pool := media.NewRelayPacketPool()
 	sealed := func() (n [3]int64) {
 		for i, u := range []string{"a", "mon", "tx"} {
 			n[i] = f.media.streams[u].sealed.Load()

@@ -9,13 +9,13 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/minilivechat/minilivechat/actors/actortest"
-	"github.com/minilivechat/minilivechat/actors/clock"
 	"github.com/minilivechat/minilivechat/actors/msg"
-	"github.com/minilivechat/minilivechat/admin/metrics"
 	"github.com/minilivechat/minilivechat/media"
+	"github.com/minilivechat/minilivechat/media/clock"
+	"github.com/minilivechat/minilivechat/media/metrics"
 )
 
-func packet(pool *media.PacketPool, from string) *media.Packet {
+func packet(pool *media.RelayPacketPool, from string) *media.RelayPacket {
 	p := pool.Get()
 	p.From = from
 	p.N = copy(p.Buf[:], "rtp-payload")
@@ -24,13 +24,13 @@ func packet(pool *media.PacketPool, from string) *media.Packet {
 
 // returned reports whether a packet went back to its pool (Release of the last reference
 // clears it).
-func returned(p *media.Packet) bool { return p.N == 0 && p.From == "" }
+func returned(p *media.RelayPacket) bool { return p.N == 0 && p.From == "" }
 
 func TestRelayOnlyFromHolderToOtherPeers(t *testing.T) {
 	f := newFixture(t)
 	f.joinMedia("a", "b", "c")
 	f.join("d") // signaling-only: never receives media
-	pool := media.NewPacketPool()
+	pool := media.NewRelayPacketPool()
 	drops := f.met.PacketsDropped.WithLabelValues("not_floor_holder")
 	sealed := func() (n [3]int64) {
 		for i, u := range []string{"a", "b", "c"} {
@@ -79,7 +79,7 @@ func TestRelayAfterPeerEnded(t *testing.T) {
 	f.joinMedia("a", "b")
 	f.do(&msg.RequestFloor{Call: call(30, "a"), ChannelID: "CH"})
 	f.ctx.Deliver(f.a, &actor.Terminated{Who: actor.NewPID("nonhost", "p-b-2")}, nil)
-	pool := media.NewPacketPool()
+	pool := media.NewRelayPacketPool()
 	p := packet(pool, "a")
 	if recs := f.ctx.Deliver(f.a, p, nil); len(recs) != 0 || !returned(p) || f.media.streams["b"].sealed.Load() != 0 {
 		t.Fatalf("relay to an ended peer: %s", render(recs))
@@ -96,7 +96,7 @@ func TestRelayAllocatesNothing(t *testing.T) {
 		s.log = nil
 	}
 	f.do(&msg.RequestFloor{Call: call(30, "a"), ChannelID: "CH"})
-	pool := media.NewPacketPool()
+	pool := media.NewRelayPacketPool()
 	ctx := &countingContext{Context: f.ctx}
 	allocs := testing.AllocsPerRun(100, func() {
 		ctx.msg = packet(pool, "a")
@@ -150,7 +150,7 @@ func TestActorSystemEndToEnd(t *testing.T) {
 	}
 	for _, u := range []string{"a", "b"} {
 		sessions[u] = actortest.NewProbe(t, sys)
-		r := ask(&msg.JoinChannel{Call: msg.Call{Op: 11, UserID: u, Session: sessions[u].PID()}, ChannelID: "CH", SDPOffer: "o"})
+		r := ask(&msg.JoinChannel{Call: msg.Call{Op: 11, UserID: u, Session: sessions[u].PID()}, ChannelID: "CH", Offer: offer("o")})
 		if r.Err != nil {
 			t.Fatal(r.Err)
 		}
@@ -161,7 +161,7 @@ func TestActorSystemEndToEnd(t *testing.T) {
 	actortest.Expect[*msg.FloorGranted](t, sessions["a"], wait)
 	actortest.Expect[*msg.FloorTaken](t, sessions["b"], wait)
 
-	pool := media.NewPacketPool()
+	pool := media.NewRelayPacketPool()
 	p := packet(pool, "a")
 	sys.Root.Send(pid, p)
 	if got := <-fm.streams["b"].log; got != "rtp-payload" {
@@ -215,13 +215,13 @@ func BenchmarkRelayGate(b *testing.B) {
 			ctx.Context.Deliver(a, &actor.Started{}, nil)
 			for i := 0; i <= n; i++ {
 				u := fmt.Sprintf("u%d", i)
-				ctx.Context.Deliver(a, &msg.JoinChannel{Call: call(11, u), ChannelID: "CH", SDPOffer: "o"}, sess(u))
+				ctx.Context.Deliver(a, &msg.JoinChannel{Call: call(11, u), ChannelID: "CH", Offer: offer("o")}, sess(u))
 			}
 			ctx.Context.Deliver(a, &msg.RequestFloor{Call: call(30, "u0"), ChannelID: "CH"}, sess("u0"))
 			for _, mem := range a.members {
 				mem.peer.Stream.(*fakeStream).log = nil
 			}
-			pool := media.NewPacketPool()
+			pool := media.NewRelayPacketPool()
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {

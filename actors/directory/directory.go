@@ -31,9 +31,9 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/minilivechat/minilivechat/actors/channel"
-	"github.com/minilivechat/minilivechat/actors/clock"
 	"github.com/minilivechat/minilivechat/actors/msg"
-	"github.com/minilivechat/minilivechat/admin/metrics"
+	"github.com/minilivechat/minilivechat/media/clock"
+	"github.com/minilivechat/minilivechat/media/metrics"
 )
 
 // Config is what the directory needs.
@@ -70,12 +70,23 @@ type Config struct {
 	// Record lists the channel ids whose bursts are recorded (Channel.Record).
 	Record []string
 
+	// Cluster, when set, is told of every channel that comes to exist here (Want) and that
+	// ends (Drop), so the node contends for the channel's owner lease (docs/cluster.md).
+	// Its calls must not block on the network.
+	Cluster Leases
+
 	Clock   clock.Clock      // default clock.Real()
 	Metrics *metrics.Metrics // default a private metrics.New()
 	Logger  *slog.Logger     // default slog.Default()
 }
 
-// DefaultPresets are the three built-in channels of SPEC §3.
+// Leases is the directory's view of the cluster node (actors/cluster.Node).
+type Leases interface {
+	Want(channelID string)
+	Drop(channelID string)
+}
+
+// DefaultPresets are the three built-in channels (docs/operations.md §11).
 func DefaultPresets() []msg.ChannelSpec {
 	return []msg.ChannelSpec{
 		{ChannelID: "CH_0001", Freq: "0001", ChannelName: "📢 영업/시연", Capacity: 20},
@@ -455,6 +466,9 @@ func (d *Actor) spawn(ctx actor.Context, spec msg.ChannelSpec, creator string, c
 		CreatedAt: cc.CreatedAt, Floor: msg.FloorInfo{State: msg.FloorStateIdle}, Creator: creator,
 	}
 	d.channels[spec.ChannelID] = &entry{pid: pid, info: info}
+	if d.cfg.Cluster != nil {
+		d.cfg.Cluster.Want(spec.ChannelID)
+	}
 	if creator != "" {
 		d.owned[creator]++
 		d.ownedAll++
@@ -466,6 +480,9 @@ func (d *Actor) spawn(ctx actor.Context, spec msg.ChannelSpec, creator string, c
 // drop removes a channel from the table and tells every identified session.
 func (d *Actor) drop(ctx actor.Context, id string, e *entry) {
 	delete(d.channels, id)
+	if d.cfg.Cluster != nil {
+		d.cfg.Cluster.Drop(id)
+	}
 	if c := e.info.Creator; c != "" {
 		d.ownedAll--
 		if d.owned[c]--; d.owned[c] <= 0 {

@@ -11,9 +11,9 @@ import (
 
 	"github.com/minilivechat/minilivechat/actors/actortest"
 	"github.com/minilivechat/minilivechat/actors/channel"
-	"github.com/minilivechat/minilivechat/actors/clock"
 	"github.com/minilivechat/minilivechat/actors/msg"
-	"github.com/minilivechat/minilivechat/admin/metrics"
+	"github.com/minilivechat/minilivechat/media/clock"
+	"github.com/minilivechat/minilivechat/media/metrics"
 )
 
 const wait = 5 * time.Second
@@ -30,10 +30,18 @@ type fixture struct {
 
 func newFixture(t *testing.T, presets []msg.ChannelSpec) *fixture {
 	t.Helper()
+	return newFixtureConfig(t, Config{Presets: presets})
+}
+
+// newFixtureConfig starts a directory of cfg on a fake clock (at t0), private metrics and a
+// silent logger, delivered through a recording context.
+func newFixtureConfig(t *testing.T, cfg Config) *fixture {
+	t.Helper()
 	sys := actor.NewActorSystem()
 	t.Cleanup(sys.Shutdown)
 	f := &fixture{t: t, ctx: actortest.NewContext(t, sys), clk: clock.NewFake(t0), met: metrics.New()}
-	f.d = New(Config{Presets: presets, Clock: f.clk, Metrics: f.met, Logger: slog.New(slog.DiscardHandler)})
+	cfg.Clock, cfg.Metrics, cfg.Logger = f.clk, f.met, slog.New(slog.DiscardHandler)
+	f.d = New(cfg)
 	f.ctx.Deliver(f.d, &actor.Started{}, nil)
 	return f
 }

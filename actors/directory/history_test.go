@@ -1,39 +1,20 @@
 package directory
 
 import (
-	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/minilivechat/minilivechat/actors/actortest"
-	"github.com/minilivechat/minilivechat/actors/clock"
 	"github.com/minilivechat/minilivechat/actors/msg"
-	"github.com/minilivechat/minilivechat/admin/metrics"
 )
 
 var historyPID = actor.NewPID("nonhost", "history")
 
 func historyFixture(t *testing.T, stored []msg.StoredChannel) *fixture {
 	t.Helper()
-	sys := actor.NewActorSystem()
-	t.Cleanup(sys.Shutdown)
-	f := &fixture{t: t, ctx: actortest.NewContext(t, sys), clk: clock.NewFake(t0), met: metrics.New()}
-	f.d = New(Config{Presets: DefaultPresets(), History: historyPID, Stored: stored,
-		Clock: f.clk, Metrics: f.met, Logger: slog.New(slog.DiscardHandler)})
-	f.ctx.Deliver(f.d, &actor.Started{}, nil)
-	return f
-}
-
-func toHistory(recs []actortest.Record) []any {
-	var out []any
-	for _, r := range actortest.Filter(recs, actortest.OpSend) {
-		if msg.SamePID(r.To, historyPID) {
-			out = append(out, r.Message)
-		}
-	}
-	return out
+	return newFixtureConfig(t, Config{Presets: DefaultPresets(), History: historyPID, Stored: stored})
 }
 
 // TestStoredChannelsRestored: stored user channels come back with their creator and creation
@@ -72,25 +53,25 @@ func TestChannelWritesReachHistory(t *testing.T) {
 	f := historyFixture(t, nil)
 	recs := f.ctx.Deliver(f.d, &msg.CreateChannel{Call: msg.Call{UserID: "alice"},
 		Spec: msg.ChannelSpec{ChannelID: "OPS", Freq: "1"}}, asker)
-	if h := toHistory(recs); len(h) != 1 || h[0].(*msg.ChannelSaved).Channel.Creator != "alice" {
+	if h := actortest.SentTo(recs, historyPID); len(h) != 1 || h[0].(*msg.ChannelSaved).Channel.Creator != "alice" {
 		t.Fatalf("create sent %#v to history", h)
 	}
 	info := f.d.channels["OPS"].info
 	info.ChannelName = "renamed"
-	h := toHistory(f.ctx.Deliver(f.d, &msg.ChannelChanged{Info: info, Event: msg.EventUpdate}, nil))
+	h := actortest.SentTo(f.ctx.Deliver(f.d, &msg.ChannelChanged{Info: info, Event: msg.EventUpdate}, nil), historyPID)
 	if len(h) != 1 || h[0].(*msg.ChannelSaved).Channel.Spec.ChannelName != "renamed" {
 		t.Fatalf("update sent %#v", h)
 	}
 	preset := f.d.channels["CH_0002"].info
-	if h := toHistory(f.ctx.Deliver(f.d, &msg.ChannelChanged{Info: preset, Event: msg.EventUpdate}, nil)); len(h) != 0 {
+	if h := actortest.SentTo(f.ctx.Deliver(f.d, &msg.ChannelChanged{Info: preset, Event: msg.EventUpdate}, nil), historyPID); len(h) != 0 {
 		t.Errorf("a preset's update was stored: %#v", h)
 	}
-	h = toHistory(f.ctx.Deliver(f.d, &msg.ChannelDeleted{ChannelID: "OPS"}, nil))
+	h = actortest.SentTo(f.ctx.Deliver(f.d, &msg.ChannelDeleted{ChannelID: "OPS"}, nil), historyPID)
 	if len(h) != 1 || h[0].(*msg.ChannelForgotten).ChannelID != "OPS" {
 		t.Errorf("delete sent %#v", h)
 	}
 	pid := f.d.channels["CH_0003"].pid
-	if h := toHistory(f.ctx.Deliver(f.d, &actor.Terminated{Who: pid}, nil)); len(h) != 0 {
+	if h := actortest.SentTo(f.ctx.Deliver(f.d, &actor.Terminated{Who: pid}, nil), historyPID); len(h) != 0 {
 		t.Errorf("a channel that ended without a delete was forgotten: %#v", h)
 	}
 }

@@ -16,7 +16,7 @@ const (
 // EventKind is the floor event to send; each becomes one wire opcode.
 type EventKind int
 
-// Floor events (SPEC §4 opcodes in brackets).
+// Floor events (docs/protocol.md opcodes in brackets).
 const (
 	EventGranted  EventKind = iota // FLOOR_GRANTED (110)
 	EventDeny                      // FLOOR_DENY (111)

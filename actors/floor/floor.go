@@ -1,7 +1,7 @@
-// Package floor is mini-livechat's floor-control state machine (SPEC §5, after 3GPP TS 24.380
-// §6.3 "floor control server"). It is plain code: no actors, no goroutines, no clock. The channel
-// actor owns one Machine, calls a transition function for every floor-related input and carries
-// out the Effects it returns (send an event, arm or cancel a timer).
+// Package floor is mini-livechat's floor-control state machine (docs/floor-control.md, after 3GPP
+// TS 24.380 §6.3 "floor control server"). It is plain code: no actors, no goroutines, no clock. The
+// channel actor owns one Machine, calls a transition function for every floor-related input and
+// carries out the Effects it returns (send an event, arm or cancel a timer).
 //
 //	                  Request (member, any priority)
 //	      ┌──────────────────────────────────────────────────┐
@@ -34,13 +34,19 @@ const (
 	Taken
 )
 
-// String returns the state as it appears on the wire ("idle", "taken").
+// The states as they appear on the wire (channel info's floor.state); actors/msg uses these.
+const (
+	IdleName  = "idle"
+	TakenName = "taken"
+)
+
+// String returns the state as it appears on the wire (IdleName, TakenName).
 func (s State) String() string {
 	switch s {
 	case Idle:
-		return "idle"
+		return IdleName
 	case Taken:
-		return "taken"
+		return TakenName
 	}
 	return "unknown"
 }
@@ -67,8 +73,8 @@ func (k TimerKind) String() string {
 	return "unknown"
 }
 
-// Deny and revoke reasons, identical to the wire strings in actors/msg (this package imports
-// nothing from the actor side, so they are repeated here; a channel test checks they match).
+// Deny and revoke reasons as they appear on the wire. They are defined here, where the state
+// machine decides them; actors/msg names the same constants for the actors and the gateway.
 const (
 	DenyQueueFull      = "queue_full"
 	DenyNotMember      = "not_member"
@@ -90,13 +96,15 @@ type Config struct {
 	// QueueLimit is the most requests that may wait; 0 means no room (every queued request is
 	// denied queue_full). The channel actor sets it to the channel capacity by default.
 	QueueLimit int
-	// PingTimeout is how long a holder may go without FLOOR_PING (SPEC: 6 s).
+	// PingTimeout is how long a holder may go without FLOOR_PING (6 s: docs/floor-control.md,
+	// "Timers").
 	PingTimeout time.Duration
-	// MaxDuration is the longest a holder may keep the floor (SPEC: 30 s).
+	// MaxDuration is the longest a holder may keep the floor (30 s: docs/floor-control.md,
+	// "Timers").
 	MaxDuration time.Duration
 }
 
-// Defaults of SPEC §5.
+// Defaults of docs/floor-control.md, "Timers".
 const (
 	DefaultPingTimeout = 6 * time.Second
 	DefaultMaxDuration = 30 * time.Second

@@ -2,6 +2,7 @@ package floor
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -13,34 +14,31 @@ var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 // render turns a Result's sends into "recipient: EVENT args" lines, resolving ToAll/ToAllBut
 // against the machine's members in sorted order, the way the channel actor does.
 func render(m *Machine, r Result) []string {
-	members := make([]string, 0, len(m.members))
-	for u := range m.members {
-		members = append(members, u)
-	}
-	slices.Sort(members)
 	var out []string
 	for _, e := range r.Effects {
 		if e.Kind != EffectSend {
 			continue
 		}
-		var to []string
-		switch e.Target {
-		case ToUser:
-			to = []string{e.User}
-		case ToAll:
-			to = members
-		case ToAllBut:
-			for _, u := range members {
-				if u != e.User {
-					to = append(to, u)
-				}
-			}
-		}
-		for _, u := range to {
+		for _, u := range recipients(m, e) {
 			out = append(out, u+": "+describe(e.Event))
 		}
 	}
 	return out
+}
+
+// recipients are the users a send effect reaches: its user, or the machine's members (but its
+// user, for ToAllBut) in sorted order.
+func recipients(m *Machine, e Effect) []string {
+	if e.Target == ToUser {
+		return []string{e.User}
+	}
+	var to []string
+	for _, u := range slices.Sorted(maps.Keys(m.members)) {
+		if e.Target == ToAll || u != e.User {
+			to = append(to, u)
+		}
+	}
+	return to
 }
 
 func describe(ev Event) string {

@@ -79,18 +79,7 @@ func apply(m *Machine, r Result, pos map[string]int, holder map[string]string) {
 		if e.Kind != EffectSend {
 			continue
 		}
-		var to []string
-		switch e.Target {
-		case ToUser:
-			to = []string{e.User}
-		case ToAll, ToAllBut:
-			for u := range m.members {
-				if e.Target == ToAll || u != e.User {
-					to = append(to, u)
-				}
-			}
-		}
-		for _, u := range to {
+		for _, u := range recipients(m, e) {
 			switch e.Event.Kind {
 			case EventGranted:
 				holder[u], pos[u] = u, 0

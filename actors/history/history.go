@@ -22,10 +22,10 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/minilivechat/minilivechat/actors/clock"
+	"github.com/minilivechat/minilivechat/actors/history/store"
 	"github.com/minilivechat/minilivechat/actors/msg"
-	"github.com/minilivechat/minilivechat/admin/metrics"
-	"github.com/minilivechat/minilivechat/store"
+	"github.com/minilivechat/minilivechat/media/clock"
+	"github.com/minilivechat/minilivechat/media/metrics"
 )
 
 // DefaultRetention is how long bursts and chat are kept when Config.Retention is zero.

@@ -10,10 +10,10 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/minilivechat/minilivechat/actors/clock"
+	"github.com/minilivechat/minilivechat/actors/history/store"
 	"github.com/minilivechat/minilivechat/actors/msg"
-	"github.com/minilivechat/minilivechat/admin/metrics"
-	"github.com/minilivechat/minilivechat/store"
+	"github.com/minilivechat/minilivechat/media/clock"
+	"github.com/minilivechat/minilivechat/media/metrics"
 )
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)

@@ -10,9 +10,9 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/minilivechat/minilivechat/actors/clock"
+	"github.com/minilivechat/minilivechat/actors/history/store"
 	"github.com/minilivechat/minilivechat/actors/msg"
-	"github.com/minilivechat/minilivechat/store"
+	"github.com/minilivechat/minilivechat/media/clock"
 )
 
 // TestRecordingURLs: a signed URL verifies for its burst and user until its expiry, and not

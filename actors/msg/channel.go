@@ -1,6 +1,10 @@
 package msg
 
-import "time"
+import (
+	"time"
+
+	"github.com/minilivechat/minilivechat/actors/floor"
+)
 
 // Priorities of floor requests (3GPP TS 24.380 terms).
 const (
@@ -27,12 +31,12 @@ type FloorInfo struct {
 
 // Floor states as they appear in FloorInfo.State.
 const (
-	FloorStateIdle  = "idle"
-	FloorStateTaken = "taken"
+	FloorStateIdle  = floor.IdleName
+	FloorStateTaken = floor.TakenName
 )
 
-// ChannelInfo is the channel object of SPEC §4.1: CHANNEL_LIST items, CHANNEL_EVENT `channel`,
-// and the REST channel list.
+// ChannelInfo is the channel object of docs/protocol.md ("Example frames"): CHANNEL_LIST items,
+// CHANNEL_EVENT `channel`, and the REST channel list.
 type ChannelInfo struct {
 	ChannelID   string    `json:"channel_id"`
 	Freq        string    `json:"freq"`
@@ -41,7 +45,7 @@ type ChannelInfo struct {
 	MemberCount int       `json:"member_count"`
 	CreatedAt   time.Time `json:"created_at"`
 	Floor       FloorInfo `json:"floor"`
-	QueueSize   int       `json:"queue_size"`        // beyond SPEC §4.1: what `lcadmin channels` shows as Q
+	QueueSize   int       `json:"queue_size"`        // this server's addition: what `lcadmin channels` shows as Q
 	Creator     string    `json:"creator,omitempty"` // user id; empty for preset channels
 }
 
@@ -54,7 +58,7 @@ type MemberInfo struct {
 	ListenOnly bool `json:"listen_only,omitempty"`
 }
 
-// PeerInfo describes one media peer, keyed by the server's ICE ufrag (SPEC §7).
+// PeerInfo describes one media peer, keyed by the server's ICE ufrag (docs/operations.md §1).
 type PeerInfo struct {
 	Ufrag      string  `json:"ufrag"`
 	UserID     string  `json:"user_id"`

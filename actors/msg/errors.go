@@ -2,15 +2,15 @@
 // plane and the admin API exchange. It imports no actor package, so every other package can
 // depend on it without cycles.
 //
-// Naming: commands are imperative (JoinChannel, RequestFloor), events are past tense or named
-// after the wire event they become (FloorGranted, ChannelEvent), replies end in Result.
-// Events that reach clients carry the JSON tags of SPEC §4 so the gateway can send them as the
-// `d` of a frame without another copy.
+// Naming: commands are imperative (JoinChannel, RequestFloor), events are past tense or named after
+// the wire event they become (FloorGranted, ChannelEvent), replies end in Result. Events that reach
+// clients carry the JSON tags of docs/protocol.md so the gateway can send them as the `d` of a
+// frame without another copy.
 package msg
 
 import "fmt"
 
-// Code is an ERROR code of the WebSocket protocol (SPEC §4).
+// Code is an ERROR code of the WebSocket protocol (docs/protocol.md, "Error codes").
 type Code int
 
 // Error codes, grouped as the protocol groups them: 1xxx connection and authentication, 2xxx

@@ -1,7 +1,9 @@
 package msg
 
-// Floor events sent by a channel actor to member sessions (SPEC §5). Each is the `d` of the
-// frame with the opcode in its comment.
+import "github.com/minilivechat/minilivechat/actors/floor"
+
+// Floor events sent by a channel actor to member sessions (docs/floor-control.md). Each is the `d`
+// of the frame with the opcode in its comment.
 
 // FloorGranted (op 110) goes to the new holder only.
 type FloorGranted struct {
@@ -16,12 +18,12 @@ type FloorDeny struct {
 	Reason    string `json:"reason"`
 }
 
-// FloorDeny reasons.
+// FloorDeny reasons; the floor state machine defines those it decides.
 const (
-	DenyQueueFull      = "queue_full"
-	DenyNotMember      = "not_member"
-	DenyAlreadyGranted = "already_granted"
-	DenyNotHolder      = "not_holder"
+	DenyQueueFull      = floor.DenyQueueFull
+	DenyNotMember      = floor.DenyNotMember
+	DenyAlreadyGranted = floor.DenyAlreadyGranted
+	DenyNotHolder      = floor.DenyNotHolder
 	// DenyListenOnly: the member joined with an offer that does not send audio (recvonly or
 	// inactive), so it cannot talk in this channel until it leaves and joins with one that does.
 	DenyListenOnly = "listen_only"
@@ -48,11 +50,11 @@ type FloorRevoke struct {
 // FloorRevoke reasons. RevokeDisconnect is never sent (the holder is gone); it labels metrics
 // and logs.
 const (
-	RevokePreempted   = "preempted"
-	RevokePingTimeout = "ping_timeout"
-	RevokeMaxDuration = "max_duration"
-	RevokeDisconnect  = "disconnect"
-	RevokeAdmin       = "admin"
+	RevokePreempted   = floor.RevokePreempted
+	RevokePingTimeout = floor.RevokePingTimeout
+	RevokeMaxDuration = floor.RevokeMaxDuration
+	RevokeDisconnect  = floor.RevokeDisconnect
+	RevokeAdmin       = floor.RevokeAdmin
 	RevokeShutdown    = "shutdown" // the server is stopping (SIGTERM); sent before the 1001 close
 )
 

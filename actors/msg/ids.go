@@ -1,7 +1,7 @@
 package msg
 
-// IDPattern is the syntax of channel and user ids (SPEC §4.1), as a regular expression for
-// places that report it (the REST API's 400 answers).
+// IDPattern is the syntax of channel and user ids (docs/protocol.md, "Frames"), as a regular
+// expression for places that report it (the REST API's 400 answers).
 const IDPattern = `^[A-Za-z0-9_-]{1,64}$`
 
 // MaxIDLen is the longest channel or user id.

@@ -4,21 +4,24 @@ import (
 	"net/netip"
 
 	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/minilivechat/minilivechat/media"
 )
 
-// Media is the seam between a channel actor and the media plane. A channel actor calls
-// OpenPeer from inside Receive when a member joins with an SDP offer; it must not block (the
+// MediaPlane is the seam between a channel actor and the media plane. A channel actor calls
+// OpenPeer from inside Receive when a member joins with an SDP offer, parsed and validated
+// before the join reached the channel (a bad offer never does); it must not block (the
 // DTLS handshake runs later, in a goroutine the peer actor owns). The peer actor is spawned as
 // a child of the channel (parent), so it ends with the channel; the channel stops it with
 // ctx.Stop(peer.PID) when the member leaves.
 //
-// Relay: the peer actor sends every decrypted RTP packet to its channel as a *media.Packet
+// Relay: the peer actor sends every decrypted RTP packet to its channel as a *media.RelayPacket
 // whose From is the member's user id and whose Via is the UDP worker that read it. The channel
 // passes a packet on only while From holds the floor: it seals it into every other member's
 // Stream, sends the whole fan-out on pkt.Via in one batch, and releases the packet. Peer and
 // channel actors run on the goroutine that sends to them (a synchronized dispatcher), so one
 // talker packet is handled start to finish on the UDP reader goroutine that read it.
-type Media interface {
+type MediaPlane interface {
 	OpenPeer(parent actor.SpawnerContext, req PeerRequest) (Peer, *Error)
 }
 
@@ -26,9 +29,12 @@ type Media interface {
 type PeerRequest struct {
 	ChannelID string
 	UserID    string
-	SDPOffer  string
-	Channel   *actor.PID // where the peer sends decrypted RTP
+	Offer     *media.Offer // the member's parsed SDP offer
+	Channel   *actor.PID   // where the peer sends decrypted RTP
 }
+
+// BadOffer is the ERROR 2006 that refuses an offer the media layer cannot answer.
+func BadOffer(e *media.OfferError) *Error { return Errorf(CodeBadOffer, "%s", e.Reason) }
 
 // Peer is an opened media peer.
 type Peer struct {
@@ -45,7 +51,7 @@ type Peer struct {
 	Stream Stream
 }
 
-// NoMedia is the Media of a server without a media plane: every offer is refused with 2006.
+// NoMedia is the MediaPlane of a server without a media plane: every offer is refused with 2006.
 type NoMedia struct{}
 
 // OpenPeer refuses the offer.

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/minilivechat/minilivechat/media"
 )
 
 // Request/reply convention
@@ -108,7 +110,9 @@ type JoinChannel struct {
 	PrioritySet bool
 	SSRC        uint32
 	Ufrag       string
-	SDPOffer    string
+	// Offer is the member's SDP offer, parsed and validated by the gateway (nil: a
+	// signaling-only join). A bad offer is refused with 2006 before it reaches a channel.
+	Offer *media.Offer
 }
 
 // JoinAck is the ACK of CHANNEL_JOIN.

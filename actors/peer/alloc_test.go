@@ -80,7 +80,7 @@ func newRelayRig(t testing.TB, n int) *relayRig {
 }
 
 // datagram is the talker's next SRTP packet as the UDP reader hands it on.
-func (r *relayRig) datagram(t testing.TB) *media.Datagram {
+func (r *relayRig) datagram(t testing.TB) *media.InboundDatagram {
 	r.seq++
 	binary.BigEndian.PutUint16(r.plain[2:], r.seq)
 	binary.BigEndian.PutUint32(r.plain[4:], uint32(r.seq)*960)
@@ -94,7 +94,7 @@ func (r *relayRig) datagram(t testing.TB) *media.Datagram {
 }
 
 // relay pushes one talker datagram through the path, as the reader does.
-func (r *relayRig) relay(d *media.Datagram) {
+func (r *relayRig) relay(d *media.InboundDatagram) {
 	if !r.h.media.route(d) {
 		d.Release()
 	}
@@ -113,7 +113,7 @@ func TestRelayThroughActorsAllocatesNothing(t *testing.T) {
 	if out0 != 50*20 || calls0 != 50 {
 		t.Fatalf("warm-up: %v packets out in %v sendmmsg calls, want 1000 in 50", out0, calls0)
 	}
-	ds := make([]*media.Datagram, 600)
+	ds := make([]*media.InboundDatagram, 600)
 	for i := range ds {
 		ds[i] = r.datagram(t) // the client's encryption is not the server's cost
 	}
@@ -145,7 +145,7 @@ func BenchmarkRelayThroughActors(b *testing.B) {
 	for _, n := range []int{1, 20, 100} {
 		b.Run(itoa(n), func(b *testing.B) {
 			r := newRelayRig(b, n)
-			ds := make([]*media.Datagram, 0, 1024)
+			ds := make([]*media.InboundDatagram, 0, 1024)
 			refill := func() {
 				b.StopTimer()
 				ds = ds[:0]

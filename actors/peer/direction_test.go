@@ -76,7 +76,7 @@ func TestListenOnlyPeerHearsAndCannotTalk(t *testing.T) {
 	h.ask(t, &setHolder{user: "L"})
 	drops := h.media.counters.Dropped(media.DropListenOnly)
 	before, gated := media.CounterValue(drops), h.gated.Load()
-	pool := media.NewDatagramPool()
+	pool := media.NewInboundDatagramPool()
 	for range 3 {
 		d := pool.Get()
 		d.N = copy(d.Buf[:], []byte{0x80, 111, 0, 1, 0, 0, 0, 1, 0, 0, 0, 9, 'x'})

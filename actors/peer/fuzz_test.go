@@ -48,7 +48,7 @@ func FuzzRoute(f *testing.F) {
 		return n
 	}
 	own := h.media.Host().Port()
-	pool := media.NewDatagramPool()
+	pool := media.NewInboundDatagramPool()
 	f.Fuzz(func(t *testing.T, b []byte, port uint16) {
 		if port == 0 || port == own || len(b) > media.MaxPacket {
 			return // no datagram comes from port 0, the server's own port, or is larger

@@ -4,7 +4,6 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
-	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,7 +18,7 @@ import (
 // fakeChannel is the smallest channel that drives peers: it opens them through Media, gates
 // relayed packets on a holder set by the test, and reports peers that end.
 type fakeChannel struct {
-	media     msg.Media
+	media     msg.MediaPlane
 	holder    string
 	listeners map[string]msg.Peer
 	gated     *atomic.Int64
@@ -41,7 +40,13 @@ type (
 func (f *fakeChannel) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *openPeer:
-		p, err := f.media.OpenPeer(ctx, msg.PeerRequest{ChannelID: "CH", UserID: m.user, SDPOffer: m.offer,
+		// The gateway parses the offer before a join reaches a channel; so does this one.
+		o, perr := media.ParseOffer(m.offer)
+		if perr != nil {
+			ctx.Respond(&openReply{err: msg.BadOffer(perr)})
+			return
+		}
+		p, err := f.media.OpenPeer(ctx, msg.PeerRequest{ChannelID: "CH", UserID: m.user, Offer: o,
 			Channel: ctx.Self()})
 		if err == nil {
 			f.listeners[m.user] = p
@@ -67,7 +72,7 @@ func (f *fakeChannel) Receive(ctx actor.Context) {
 		case f.ended <- m.Who:
 		default:
 		}
-	case *media.Packet:
+	case *media.RelayPacket:
 		// What the channel actor's relay does: gate, seal into every other stream, one batch.
 		defer m.Release()
 		if m.From != f.holder {
@@ -107,7 +112,8 @@ func newHarness(t testing.TB, cfg Config) *harness {
 	if cfg.Logger == nil && !testing.Verbose() {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil)) // panics and reaps are logged on purpose
 	}
-	m, err := NewMedia(h.system, cfg)
+	cfg.System = h.system
+	m, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +123,7 @@ func newHarness(t testing.TB, cfg Config) *harness {
 	h.media = m
 	fc := &fakeChannel{media: m, listeners: map[string]msg.Peer{}, gated: &h.gated, ended: h.ended}
 	h.ch = h.system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return fc }, mailbox.Options(mailbox.Config{
-		IsMedia: func(m any) bool { _, ok := m.(*media.Packet); return ok },
+		IsMedia: func(m any) bool { _, ok := m.(*media.RelayPacket); return ok },
 	})...))
 	t.Cleanup(func() {
 		_ = h.system.Root.StopFuture(h.ch).Wait()
@@ -157,19 +163,5 @@ func eventually(t testing.TB, timeout time.Duration, what string, cond func() bo
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(2 * time.Millisecond) // polling, not synchronisation
-	}
-}
-
-func waitGoroutines(t *testing.T, base int) {
-	t.Helper()
-	// Generous: under -race on two shared cores, pion's DTLS and ICE goroutines can take
-	// seconds to notice a close. Only a leak waits the whole time.
-	deadline := time.Now().Add(30 * time.Second)
-	for runtime.NumGoroutine() > base {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			t.Fatalf("goroutines: %d, baseline %d\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(5 * time.Millisecond) // polling for exit: there is no event to wait on
 	}
 }

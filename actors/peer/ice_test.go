@@ -2,26 +2,18 @@ package peer
 
 import (
 	"net"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/pion/stun/v3"
 
 	"github.com/minilivechat/minilivechat/media"
+	"github.com/minilivechat/minilivechat/media/clock"
 )
 
-// fakeClock is a clock the test moves by hand; safe from any goroutine (the UDP reader reads it).
-type fakeClock struct{ ns atomic.Int64 }
-
-func newFakeClock() *fakeClock {
-	c := &fakeClock{}
-	c.ns.Store(time.Unix(1_700_000_000, 0).UnixNano())
-	return c
-}
-
-func (c *fakeClock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
-func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+// newFakeClock is the clock the test moves by hand: datagram times and the reap timers run on
+// it (clock.Fake is safe from any goroutine; the UDP reader reads it).
+func newFakeClock() *clock.Fake { return clock.NewFake(time.Unix(1_700_000_000, 0)) }
 
 // rtpLike is an RTP-shaped datagram (no valid SRTP): it shows whether the demux accepts an
 // address (srtp_not_ready before DTLS) or not (unknown_address).
@@ -31,13 +23,13 @@ func rtpLike() []byte {
 	return b
 }
 
-// TestCandidateSwitchingAndRebinding walks the ICE-lite address rules of SPEC §6 with raw
-// STUN clients: media is accepted from every address that passed a check; it is sent to the
-// first such address, then to whichever address last sent USE-CANDIDATE, and to a new address
+// TestCandidateSwitchingAndRebinding walks the ICE-lite address rules of docs/media.md ("ICE-lite")
+// with raw STUN clients: media is accepted from every address that passed a check; it is sent to
+// the first such address, then to whichever address last sent USE-CANDIDATE, and to a new address
 // without USE-CANDIDATE only once the send address has been silent for RebindAfter.
 func TestCandidateSwitchingAndRebinding(t *testing.T) {
 	clk := newFakeClock()
-	h := newHarness(t, Config{Now: clk.Now, RebindAfter: 5 * time.Second})
+	h := newHarness(t, Config{Clock: clk, RebindAfter: 5 * time.Second})
 	offer := readOffer(t)
 	p, err := h.open(t, "A", offer)
 	if err != nil {
@@ -92,7 +84,7 @@ func TestCandidateSwitchingAndRebinding(t *testing.T) {
 // and all its addresses leave the look-up snapshots.
 func TestConsentChecksKeepThePeer(t *testing.T) {
 	clk := newFakeClock()
-	h := newHarness(t, Config{Now: clk.Now}) // ReapAfter 30 s: the real timer never fires here
+	h := newHarness(t, Config{Clock: clk}) // ReapAfter 30 s, timed by clk
 	offer := readOffer(t)
 	p, err := h.open(t, "A", offer)
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"regexp"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/minilivechat/minilivechat/actors/msg"
 	"github.com/minilivechat/minilivechat/actors/peer/peertest"
 	"github.com/minilivechat/minilivechat/media"
+	"github.com/minilivechat/minilivechat/media/mediatest"
 )
 
 func readOffer(t testing.TB) string {
@@ -40,7 +40,7 @@ func TestOpenPeerBadOfferIs2006(t *testing.T) {
 // peers, snapshot entries, the gauge and goroutines return to where they were.
 func TestPeerLifecycleReturnsToBaseline(t *testing.T) {
 	h := newHarness(t, Config{})
-	base := runtime.NumGoroutine()
+	leaks := mediatest.Snapshot()
 	c := peertest.NewClient(t, "A")
 	p, err := h.open(t, "A", c.Offer(t))
 	if err != nil {
@@ -76,16 +76,18 @@ func TestPeerLifecycleReturnsToBaseline(t *testing.T) {
 	}
 	// The registry publishes the snapshots before it lowers the gauge: wait for both.
 	eventually(t, 5*time.Second, "peers gauge back to 0", func() bool { return gaugeValue(t, h.media.counters.Peers) == 0 })
-	waitGoroutines(t, base)
+	leaks.WaitGone(t)
 }
 
 // TestSilentPeerIsReaped: a peer that never hears from its client is removed after ReapAfter.
 func TestSilentPeerIsReaped(t *testing.T) {
-	h := newHarness(t, Config{ReapAfter: 150 * time.Millisecond})
+	clk := newFakeClock()
+	h := newHarness(t, Config{Clock: clk}) // ReapAfter 30 s
 	p, err := h.open(t, "A", readOffer(t))
 	if err != nil {
 		t.Fatal(err)
 	}
+	clk.Advance(30 * time.Second)
 	select {
 	case who := <-h.ended:
 		if !who.Equal(p.PID) {

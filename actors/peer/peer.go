@@ -15,10 +15,11 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/minilivechat/minilivechat/media"
+	"github.com/minilivechat/minilivechat/media/clock"
 )
 
-// Messages a peer actor receives besides *media.Datagram (from the UDP reader) and
-// *media.Packet (relayed by its channel).
+// Messages a peer actor receives besides *media.InboundDatagram (from the UDP reader) and
+// *media.RelayPacket (relayed by its channel).
 type (
 	// stunChecked: a valid Binding request for this peer came from an address that is not
 	// latched to it yet, or nominated one (USE-CANDIDATE).
@@ -53,12 +54,12 @@ type peerActor struct {
 
 	// owned by Receive
 	sendAddr *net.UDPAddr
-	conn     *media.PacketConn // DTLS adapter, nil until the first DTLS record
+	conn     *media.DTLSTransport // DTLS adapter, nil until the first DTLS record
 	dtls     *dtls.Conn
 	srtp     *media.SRTPSession
 	cancel   context.CancelFunc
 	stopped  chan struct{} // closed in Stopping: the goroutine must not report any more
-	reap     *time.Timer
+	reap     clock.Timer
 	hdrIn    rtp.Header
 	scratch  [media.MaxPacket]byte
 }
@@ -78,7 +79,7 @@ func newPeerActor(m *Media, ep *endpoint, offer *media.Offer, channel *actor.PID
 func (a *peerActor) Receive(ctx actor.Context) {
 	defer a.recoverPanic(ctx)
 	switch msg := ctx.Message().(type) {
-	case *media.Datagram:
+	case *media.InboundDatagram:
 		a.datagram(ctx, msg)
 	case *stunChecked:
 		a.latch(ctx, msg)
@@ -122,13 +123,13 @@ func (a *peerActor) latch(ctx actor.Context, m *stunChecked) {
 	if a.sendAddr == nil || m.useCandidate || m.rebind {
 		if a.sendAddr == nil || a.sendAddr.AddrPort() != m.from {
 			a.sendAddr = net.UDPAddrFromAddrPort(m.from)
-			a.ep.stats.sendSeen.Store(a.m.cfg.Now().UnixNano())
+			a.ep.stats.sendSeen.Store(a.m.cfg.Clock.Now().UnixNano())
 			a.ep.stats.sendAddr.Store(a.sendAddr)
 		}
 	}
 }
 
-func (a *peerActor) datagram(ctx actor.Context, d *media.Datagram) {
+func (a *peerActor) datagram(ctx actor.Context, d *media.InboundDatagram) {
 	a.ep.stats.packetsIn.Add(1)
 	a.ep.stats.bytesIn.Add(uint64(d.N))
 	switch d.Class {
@@ -144,7 +145,7 @@ func (a *peerActor) datagram(ctx actor.Context, d *media.Datagram) {
 }
 
 // dtlsRecord feeds the handshake, starting it on the first record.
-func (a *peerActor) dtlsRecord(ctx actor.Context, d *media.Datagram) {
+func (a *peerActor) dtlsRecord(ctx actor.Context, d *media.InboundDatagram) {
 	if a.conn == nil {
 		a.startHandshake(ctx, d.From)
 	}
@@ -156,7 +157,7 @@ func (a *peerActor) dtlsRecord(ctx actor.Context, d *media.Datagram) {
 
 func (a *peerActor) startHandshake(ctx actor.Context, from netip.AddrPort) {
 	ep, m := a.ep, a.m
-	a.conn = media.NewPacketConn(m.localAddr, net.UDPAddrFromAddrPort(from), 64, func(b []byte) error {
+	a.conn = media.NewDTLSTransport(m.localAddr, net.UDPAddrFromAddrPort(from), 64, func(b []byte) error {
 		to := ep.stats.sendAddr.Load()
 		if to == nil {
 			return nil // no nominated address yet: the DTLS retransmission will try again
@@ -240,8 +241,8 @@ func (a *peerActor) handshakeDone(ctx actor.Context, m *handshakeDone) {
 	a.m.log.Debug("DTLS-SRTP ready", "ufrag", a.ep.ufrag, "user_id", a.ep.userID, "profile", m.session.Profile.String())
 }
 
-// rtp decrypts a talker's packet into a pooled *media.Packet for the channel to gate.
-func (a *peerActor) rtp(ctx actor.Context, d *media.Datagram) {
+// rtp decrypts a talker's packet into a pooled *media.RelayPacket for the channel to gate.
+func (a *peerActor) rtp(ctx actor.Context, d *media.InboundDatagram) {
 	defer d.Release()
 	if a.ep.listenOnly {
 		// Its answer said it would not send: whatever it sends is not relayed (and not
@@ -274,7 +275,7 @@ func srtpReason(err error) media.DropReason {
 
 // rtcp decrypts SRTCP and keeps what receiver reports say about our stream to this client.
 // Client RTCP is never forwarded.
-func (a *peerActor) rtcp(d *media.Datagram) {
+func (a *peerActor) rtcp(d *media.InboundDatagram) {
 	defer d.Release()
 	if a.srtp == nil {
 		a.m.counters.Drop(media.DropSRTPNotReady)
@@ -295,11 +296,11 @@ func (a *peerActor) rtcp(d *media.Datagram) {
 
 func (a *peerActor) scheduleReap(ctx actor.Context, after time.Duration) {
 	self, root := ctx.Self(), a.m.system.Root
-	a.reap = time.AfterFunc(after, func() { root.Send(self, &reapCheck{}) })
+	a.reap = a.m.cfg.Clock.AfterFunc(after, func() { root.Send(self, &reapCheck{}) })
 }
 
 func (a *peerActor) checkIdle(ctx actor.Context) {
-	idle := a.m.cfg.Now().Sub(time.Unix(0, a.ep.stats.lastIn.Load()))
+	idle := a.m.cfg.Clock.Now().Sub(time.Unix(0, a.ep.stats.lastIn.Load()))
 	if idle >= a.m.cfg.ReapAfter {
 		a.m.log.Info("media peer silent; reaping it", "ufrag", a.ep.ufrag, "user_id", a.ep.userID,
 			"idle", idle.String())

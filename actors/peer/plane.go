@@ -1,40 +1,40 @@
 // Package peer is mini-livechat's media plane in actors: one peer actor per member that joined
 // with an SDP offer (it owns that member's DTLS connection and SRTP contexts), a registry actor
-// that alone publishes the UDP look-up snapshots, and Media, which implements msg.Media for the
+// that alone publishes the UDP look-up snapshots, and Media, which implements msg.MediaPlane for the
 // channel actors and runs the UDP socket.
 //
-// Packet flow (SPEC §6):
+// Packet flow (docs/media.md):
 //
 //	UDP reader ──STUN──▶ answered inline (snapshot by ufrag) ──latch──▶ peer ──▶ registry
 //	           ──DTLS──▶ peer (snapshot by address) ──▶ its handshake goroutine
-//	           ──SRTP──▶ talker's peer: decrypt ──*media.Packet──▶ channel (floor gate)
-//	                     ──same *media.Packet──▶ each listener's peer: rewrite, encrypt ──▶ UDP writer
+//	           ──SRTP──▶ talker's peer: decrypt ──*media.RelayPacket──▶ channel (floor gate)
+//	                     ──same *media.RelayPacket──▶ each listener's peer: rewrite, encrypt ──▶ UDP writer
 package peer
 
 import (
-	"crypto/rand"
-	"encoding/binary"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/eventstream"
-	"github.com/pion/stun/v3"
 
 	"github.com/minilivechat/minilivechat/actors/mailbox"
 	"github.com/minilivechat/minilivechat/actors/msg"
-	"github.com/minilivechat/minilivechat/admin/metrics"
 	"github.com/minilivechat/minilivechat/media"
+	"github.com/minilivechat/minilivechat/media/clock"
+	"github.com/minilivechat/minilivechat/media/metrics"
 )
 
 // Config configures the media plane. Zero values take the defaults in brackets.
 type Config struct {
+	// System is the actor system of the registry and the peers [nil: the system of the first
+	// channel that opens a peer, so that a server configuration can carry a ready media plane
+	// before the server's actor system exists]
+	System           *actor.ActorSystem
 	Bind             netip.AddrPort // UDP listen address; port 0 picks a free port [0.0.0.0:10000 is the server's flag default]
 	AdvertiseIP      netip.Addr     // IP of the host candidate in every answer [Bind's address; 127.0.0.1 if unspecified]
 	ReapAfter        time.Duration  // a peer with no datagram for this long is removed [30 s]
@@ -46,20 +46,21 @@ type Config struct {
 	Metrics     *metrics.Metrics // [a private metrics.New()]
 	Logger      *slog.Logger     // [slog.Default()]
 	Certificate *media.Certificate
-	Now         func() time.Time // [time.Now]
+	// Clock gives the time of datagrams and runs the reap timers [clock.Real()].
+	Clock clock.Clock
 }
 
-// Media is the media plane: it implements msg.Media for the channel actors and owns the UDP
-// socket. Construct it with NewMedia, call Start before the first join, Close on shutdown.
+// Media is the media plane: it implements msg.MediaPlane for the channel actors and owns the UDP
+// socket. Construct it with New, call Start before the first join, Close on shutdown.
 type Media struct {
 	// static after construction
 	cfg      Config
 	cert     *media.Certificate
 	counters *media.Counters
 	log      *slog.Logger
-	byUfrag  media.Table[string, *endpoint]
-	byAddr   media.Table[netip.AddrPort, *endpoint]
-	pkts     *media.PacketPool
+	byUfrag  media.CopyOnWriteMap[string, *endpoint]
+	byAddr   media.CopyOnWriteMap[netip.AddrPort, *endpoint]
+	pkts     *media.RelayPacketPool
 	// props spawn a peer actor that runs on the goroutine that sends to it (the UDP reader
 	// for datagrams), so a talker's datagram is decrypted, gated and fanned out with no
 	// goroutine start (docs/architecture.md, "Run to completion"); datagrams that find it
@@ -70,7 +71,7 @@ type Media struct {
 	// stopping peer does not wait for its own, Close waits for all of them.
 	handshakes sync.WaitGroup
 
-	// set once, by NewMedia or by the first OpenPeer (attach)
+	// set once, by New (Config.System) or by the first OpenPeer (attach)
 	attachOnce sync.Once
 	system     *actor.ActorSystem
 	registry   *actor.PID
@@ -88,17 +89,11 @@ type Media struct {
 	stun media.BindingResponder
 }
 
-var _ msg.Media = (*Media)(nil)
+var _ msg.MediaPlane = (*Media)(nil)
 
-// New builds a media plane that joins the actor system of the first channel that opens a
-// peer through it. This lets a server configuration carry a ready msg.Media before the
-// server's actor system exists. Start binds the socket.
-func New(cfg Config) (*Media, error) { return NewMedia(nil, cfg) }
-
-// NewMedia builds the media plane on system: the DTLS certificate (unless given) and the
-// registry actor. A nil system is taken from the first OpenPeer's parent. It does not bind the
-// socket; Start does.
-func NewMedia(system *actor.ActorSystem, cfg Config) (*Media, error) {
+// New builds the media plane on cfg.System: the DTLS certificate (unless given) and the
+// registry actor. It does not bind the socket; Start does.
+func New(cfg Config) (*Media, error) {
 	if cfg.ReapAfter <= 0 {
 		cfg.ReapAfter = 30 * time.Second
 	}
@@ -111,8 +106,8 @@ func NewMedia(system *actor.ActorSystem, cfg Config) (*Media, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real()
 	}
 	if !cfg.Bind.IsValid() {
 		cfg.Bind = netip.AddrPortFrom(netip.IPv4Unspecified(), 0)
@@ -126,14 +121,14 @@ func NewMedia(system *actor.ActorSystem, cfg Config) (*Media, error) {
 	}
 	m := &Media{
 		cfg: cfg, cert: cert, counters: media.NewCounters(cfg.Metrics),
-		log: cfg.Logger.With("component", "media"), pkts: media.NewPacketPool(),
+		log: cfg.Logger.With("component", "media"), pkts: media.NewRelayPacketPool(),
 	}
 	m.props = mailbox.Options(mailbox.Config{
-		IsMedia: func(msg any) bool { _, ok := msg.(*media.Datagram); return ok },
-		Dropped: func(msg any) { msg.(*media.Datagram).Release(); m.counters.Drop(media.DropPeerQueueFull) },
+		IsMedia: func(msg any) bool { _, ok := msg.(*media.InboundDatagram); return ok },
+		Dropped: func(msg any) { msg.(*media.InboundDatagram).Release(); m.counters.Drop(media.DropPeerQueueFull) },
 	})
-	if system != nil {
-		m.attach(system)
+	if cfg.System != nil {
+		m.attach(cfg.System)
 	}
 	return m, nil
 }
@@ -210,173 +205,11 @@ func (m *Media) Close() error {
 // Host is the advertised host candidate (IP and UDP port) every answer names.
 func (m *Media) Host() netip.AddrPort { return m.host }
 
-// OpenPeer parses the offer synchronously (a bad offer is *msg.Error 2006), spawns the peer
-// actor as a child of parent, registers it with the look-up snapshots and returns its answer.
-// It never blocks: the DTLS handshake starts when the client's first DTLS record arrives.
-func (m *Media) OpenPeer(parent actor.SpawnerContext, req msg.PeerRequest) (msg.Peer, *msg.Error) {
+// Worker is the UDP worker that sends the fan-out of packets that came from another cluster
+// node (docs/cluster.md, "Media"), nil before Start.
+func (m *Media) Worker() *media.Worker {
 	if !m.started.Load() {
-		return msg.Peer{}, msg.Errorf(msg.CodeBadOffer, "media plane not running")
+		return nil
 	}
-	offer, perr := media.ParseOffer(req.SDPOffer)
-	if perr != nil {
-		return msg.Peer{}, perr
-	}
-	m.attach(parent.ActorSystem())
-	if m.system != parent.ActorSystem() {
-		return msg.Peer{}, msg.Errorf(msg.CodeInternal, "media plane belongs to another actor system")
-	}
-	ufrag, pwd := media.NewICECredentials()
-	ssrc := randomSSRC()
-	answer, err := media.BuildAnswer(offer, media.AnswerParams{
-		Ufrag: ufrag, Pwd: pwd, Fingerprint: m.cert.Fingerprint, Host: m.host, SSRC: ssrc,
-		CName: "livechat", StreamID: "livechat-" + req.ChannelID, TrackID: "ptt",
-	})
-	if err != nil {
-		return msg.Peer{}, msg.Errorf(msg.CodeInternal, "answer: %v", err)
-	}
-	ep := &endpoint{
-		ufrag: ufrag, client: offer.ICEUfrag, userID: req.UserID, channelID: req.ChannelID,
-		key:   stun.NewShortTermIntegrity(pwd),
-		track: msg.TrackInfo{Kind: "audio", Mid: offer.Mid, PayloadType: offer.OpusPT, SSRCOut: ssrc},
-		stats: &stats{}, now: m.cfg.Now,
-	}
-	ep.track.Direction = offer.Direction.String()
-	ep.listenOnly = !offer.ServerReceives()
-	ep.stats.lastIn.Store(m.cfg.Now().UnixNano())
-	a := newPeerActor(m, ep, offer, req.Channel)
-	pid, err := parent.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return a }, m.props...), "peer-"+ufrag)
-	if err != nil {
-		return msg.Peer{}, msg.Errorf(msg.CodeInternal, "spawn peer: %v", err)
-	}
-	ep.pid = pid
-	m.system.Root.Send(m.registry, &register{ep: ep})
-	return msg.Peer{PID: pid, Ufrag: ufrag, Answer: answer, Info: ep.info, Stream: a.stream,
-		NoSend: !offer.ServerReceives(), NoReceive: !offer.ServerSends()}, nil
-}
-
-// deadLetter returns pooled media buffers that reached an actor that had just stopped (the
-// reader's snapshot still named it, or its channel was gone) to their pools and counts them.
-// The server's log shows a dead letter's type only, never its content (cmd/lcserver/server).
-func (m *Media) deadLetter(ev any) {
-	dl, ok := ev.(*actor.DeadLetterEvent)
-	if !ok {
-		return
-	}
-	switch b := dl.Message.(type) {
-	case *media.Datagram:
-		b.Release()
-		m.counters.Drop(media.DropDeadLetter)
-	case *media.Packet:
-		b.Release()
-		m.counters.Drop(media.DropDeadLetter)
-	}
-}
-
-// Peers lists every registered peer for GET /admin/peers, sorted by ufrag.
-func (m *Media) Peers() []msg.PeerInfo {
-	details := m.PeerDetails()
-	out := make([]msg.PeerInfo, len(details))
-	for i, d := range details {
-		out[i] = d.PeerInfo
-	}
-	return out
-}
-
-// PeerDetails lists every registered peer with its tracks, sorted by ufrag.
-func (m *Media) PeerDetails() []msg.PeerDetail {
-	snap := m.byUfrag.Snapshot()
-	out := make([]msg.PeerDetail, 0, len(snap))
-	for _, ep := range snap {
-		out = append(out, ep.info())
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Ufrag < out[j].Ufrag })
-	return out
-}
-
-// Peer is GET /admin/peers/{ufrag}.
-func (m *Media) Peer(ufrag string) (msg.PeerDetail, bool) {
-	ep, ok := m.byUfrag.Get(ufrag)
-	if !ok {
-		return msg.PeerDetail{}, false
-	}
-	return ep.info(), true
-}
-
-// route runs on the UDP reader goroutine for every datagram: demux, look-up, hand-off. It
-// never blocks and never asks an actor.
-func (m *Media) route(d *media.Datagram) bool {
-	class, reason := media.Classify(d.Bytes())
-	switch class {
-	case media.ClassDrop:
-		m.counters.Drop(reason)
-		return false
-	case media.ClassSTUN:
-		m.handleSTUN(d)
-		return false
-	}
-	ep, ok := m.byAddr.Get(d.From)
-	if !ok {
-		m.counters.Drop(media.DropUnknownAddress)
-		return false
-	}
-	now := m.cfg.Now().UnixNano()
-	ep.stats.lastIn.Store(now)
-	if to := ep.stats.sendAddr.Load(); to != nil && to.AddrPort() == d.From {
-		ep.stats.sendSeen.Store(now)
-	}
-	d.Class = class
-	m.system.Root.Send(ep.pid, d)
-	return true
-}
-
-// handleSTUN answers a connectivity check inline and tells the peer about a new, nominated or
-// rebound address; the peer asks the registry to latch it. Every request that fails a check
-// is dropped without an answer (an error response would tell a scanner which ufrags exist).
-func (m *Media) handleSTUN(d *media.Datagram) {
-	ufrag, reason := m.stun.Parse(d.Bytes())
-	if reason != media.DropNone {
-		m.counters.Drop(reason)
-		return
-	}
-	ep, ok := m.byUfrag.Get(string(ufrag))
-	if !ok || string(m.stun.ClientUfrag()) != ep.client {
-		m.counters.Drop(media.DropSTUNUnknownUser)
-		return
-	}
-	reply, useCandidate, reason := m.stun.Answer(ep.key, d.From)
-	if reason != media.DropNone {
-		m.counters.Drop(reason)
-		return
-	}
-	now := m.cfg.Now().UnixNano()
-	ep.stats.lastIn.Store(now) // consent freshness (RFC 7675) keeps the peer from being reaped
-	cur, latched := m.byAddr.Get(d.From)
-	send := ep.stats.sendAddr.Load()
-	onSend := send != nil && send.AddrPort() == d.From
-	if onSend {
-		ep.stats.sendSeen.Store(now)
-	}
-	if d.Via != nil {
-		d.Via.WriteTo(reply, d.From) // the answer goes where the check came from (RFC 8489)
-	} else {
-		m.sock.SendTo(reply, d.From)
-	}
-	// NAT rebinding: the client's checks now arrive from a new address while the one media
-	// goes to has gone silent; the client does not know and will not nominate again.
-	rebind := send != nil && !onSend && now-ep.stats.sendSeen.Load() >= int64(m.cfg.RebindAfter)
-	if !latched || cur != ep || send == nil || useCandidate && !onSend || rebind {
-		m.system.Root.Send(ep.pid, &stunChecked{from: d.From, useCandidate: useCandidate, rebind: rebind})
-	}
-}
-
-func randomSSRC() uint32 {
-	var b [4]byte
-	for {
-		if _, err := rand.Read(b[:]); err != nil {
-			panic(fmt.Sprintf("crypto/rand: %v", err))
-		}
-		if v := binary.BigEndian.Uint32(b[:]); v != 0 {
-			return v
-		}
-	}
+	return m.sock.Worker(0)
 }

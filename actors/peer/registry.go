@@ -13,8 +13,8 @@ import (
 // unregister by message, so every change is serialised by the registry's mailbox and
 // published copy-on-write, one shard per change; the reader never takes a lock or asks an actor.
 type registry struct {
-	byUfrag  *media.Table[string, *endpoint]
-	byAddr   *media.Table[netip.AddrPort, *endpoint]
+	byUfrag  *media.CopyOnWriteMap[string, *endpoint]
+	byAddr   *media.CopyOnWriteMap[netip.AddrPort, *endpoint]
 	counters *media.Counters
 	addrs    map[*endpoint][]netip.AddrPort // addresses latched per endpoint, oldest first
 }
@@ -43,7 +43,7 @@ func (r *registry) Receive(ctx actor.Context) {
 		if !ok {
 			return // already unregistered: a late latch must not resurrect it
 		}
-		// One shard copy per change (media.Table), however many peers there are.
+		// One shard copy per change (media.CopyOnWriteMap), however many peers there are.
 		if prev, ok := r.byAddr.Get(m.addr); ok && prev != m.ep {
 			r.addrs[prev] = without(r.addrs[prev], m.addr) // the address moved to another peer
 		}

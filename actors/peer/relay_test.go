@@ -44,15 +44,7 @@ func TestRelayWithPionClients(t *testing.T) {
 	h.ask(t, &setHolder{user: "A"})
 	clients["A"].Send(t, 200, 'A', time.Millisecond)
 	for _, n := range []string{"B", "C"} {
-		got := clients[n].WaitReceived(200, 15*time.Second)
-		if c := peertest.CountTagged(got, 'A'); c < 198 {
-			t.Fatalf("%s received %d of 200", n, c)
-		}
-		for _, r := range got {
-			if r.SSRC != ssrcs[n] || r.PT != pts[n] {
-				t.Fatalf("%s got SSRC %d PT %d; its answer announced %d on PT %d", n, r.SSRC, r.PT, ssrcs[n], pts[n])
-			}
-		}
+		clients[n].ExpectStream(t, 200, 198, 'A', ssrcs[n], pts[n], 15*time.Second)
 	}
 	if got := clients["A"].Received(); len(got) != 0 {
 		t.Fatalf("the holder heard itself: %d packets", len(got))

@@ -5,26 +5,22 @@ import (
 	"testing"
 )
 
-func answerPwd(t testing.TB, answer string) string {
+// sdpAttr is the value of the first line of sdp that starts with prefix ("a=ice-pwd:").
+func sdpAttr(t testing.TB, sdp, prefix string) string {
 	t.Helper()
-	for _, l := range strings.Split(answer, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "a=ice-pwd:"); ok {
+	for _, l := range strings.Split(sdp, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(l), prefix); ok {
 			return v
 		}
 	}
-	t.Fatal("no ice-pwd in answer")
+	t.Fatalf("no %s line", strings.TrimSuffix(prefix, ":"))
 	return ""
 }
 
+func answerPwd(t testing.TB, answer string) string { return sdpAttr(t, answer, "a=ice-pwd:") }
+
 func fingerprintLine(t *testing.T, sdp string) string {
-	t.Helper()
-	for _, l := range strings.Split(sdp, "\n") {
-		if l = strings.TrimSpace(l); strings.HasPrefix(l, "a=fingerprint:") {
-			return l
-		}
-	}
-	t.Fatal("no fingerprint")
-	return ""
+	return "a=fingerprint:" + sdpAttr(t, sdp, "a=fingerprint:")
 }
 
 func replaceFingerprint(t *testing.T, offer, from string) string {
@@ -32,13 +28,4 @@ func replaceFingerprint(t *testing.T, offer, from string) string {
 }
 
 // iceUfrag is the a=ice-ufrag of an SDP (the client's, for an offer).
-func iceUfrag(t testing.TB, sdp string) string {
-	t.Helper()
-	for _, l := range strings.Split(sdp, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "a=ice-ufrag:"); ok {
-			return v
-		}
-	}
-	t.Fatal("no ice-ufrag")
-	return ""
-}
+func iceUfrag(t testing.TB, sdp string) string { return sdpAttr(t, sdp, "a=ice-ufrag:") }

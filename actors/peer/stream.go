@@ -48,7 +48,7 @@ func (s *stream) Seal(dst, plain []byte) ([]byte, netip.AddrPort, bool) {
 		s.m.counters.Drop(media.DropNotForwarded)
 		return dst, netip.AddrPort{}, false
 	}
-	if !s.rw.Rewrite(plain, s.m.cfg.Now()) {
+	if !s.rw.Rewrite(plain, s.m.cfg.Clock.Now()) {
 		s.m.counters.Drop(media.DropRewrite)
 		return dst, netip.AddrPort{}, false
 	}

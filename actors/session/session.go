@@ -26,16 +26,10 @@ import (
 	"github.com/minilivechat/minilivechat/actors/msg"
 )
 
-// CloseReplaced is the WebSocket close code for a session replaced by a newer IDENTIFY.
-const CloseReplaced = 4002
-
 // ownLeaveOp is the op of the leaves a session sends on its own when it ends (their results
 // never reach a client). It is negative, so no client request can carry it: the gateway
 // forwards client ops only, all positive. The nonce of such a leave is the channel id.
 const ownLeaveOp = -12
-
-// opChannelJoin is CHANNEL_JOIN's opcode: results with it settle a join in flight.
-const opChannelJoin = 11
 
 // DefaultLeaveTimeout bounds how long an ending session waits for its leave results.
 const DefaultLeaveTimeout = 2 * time.Second
@@ -46,8 +40,9 @@ type Outbound interface {
 	// Deliver queues an event (msg.FloorGranted, *msg.ChannelEvent, …) or a *msg.Result for
 	// the client.
 	Deliver(v any)
-	// Close asks the connection to close with a WebSocket close code and a reason.
-	Close(code int, reason string)
+	// Replaced asks the connection to close because the same user identified on another one
+	// (the gateway picks the close code and reason, docs/protocol.md).
+	Replaced()
 }
 
 // Disconnected tells a session that its WebSocket connection has ended.
@@ -115,6 +110,7 @@ type sessionActor struct {
 	// joining counts CHANNEL_JOINs forwarded but not yet answered: an ending session waits for
 	// them, because a join that succeeds after the end must be left again.
 	joining    int
+	joinOp     int // Call.Op of the joins forwarded (set by the first one)
 	registered bool
 	stopped    bool
 }
@@ -147,7 +143,7 @@ func (s *sessionActor) Receive(ctx actor.Context) {
 	case *Disconnected:
 		s.leave(ctx)
 	case *msg.Replaced:
-		s.cfg.Out.Close(CloseReplaced, "session replaced by a newer IDENTIFY of the same user")
+		s.cfg.Out.Replaced()
 		s.leave(ctx)
 
 	case *msg.GetUser:
@@ -160,8 +156,9 @@ func (s *sessionActor) Receive(ctx actor.Context) {
 		if s.leaving {
 			return // the connection is closing; its late requests have no one to answer
 		}
-		if _, ok := m.(*msg.JoinChannel); ok {
+		if j, ok := m.(*msg.JoinChannel); ok {
 			s.joining++
+			s.joinOp = j.Call.Op // the gateway's opcode of a join; its results carry it back
 		}
 		ctx.Request(s.cfg.Directory, m)
 
@@ -204,7 +201,7 @@ func (s *sessionActor) channelEvent(ev *msg.ChannelEvent) {
 func (s *sessionActor) result(ctx actor.Context, r *msg.Result) {
 	// Ownership is told by the op, never by the nonce: a client nonce may be any string.
 	own := r.Call.Op == ownLeaveOp
-	if !own && r.Call.Op == opChannelJoin && s.joining > 0 {
+	if !own && s.joining > 0 && r.Call.Op == s.joinOp {
 		s.joining--
 	}
 	if s.leaving {

@@ -32,11 +32,11 @@ func (p *probe) Receive(ctx actor.Context) {
 // fakeOut records what the session hands its connection.
 type fakeOut struct {
 	delivered chan any
-	closed    chan int
+	replaced  chan struct{}
 }
 
-func (o *fakeOut) Deliver(v any)            { o.delivered <- v }
-func (o *fakeOut) Close(code int, _ string) { o.closed <- code }
+func (o *fakeOut) Deliver(v any) { o.delivered <- v }
+func (o *fakeOut) Replaced()     { o.replaced <- struct{}{} }
 
 type fixture struct {
 	t       *testing.T
@@ -51,7 +51,7 @@ func newFixture(t *testing.T, leaveTimeout time.Duration) *fixture {
 	t.Helper()
 	sys := actor.NewActorSystem()
 	f := &fixture{t: t, sys: sys, dir: make(chan received, 64),
-		out: &fakeOut{delivered: make(chan any, 64), closed: make(chan int, 4)}, stopped: make(chan struct{})}
+		out: &fakeOut{delivered: make(chan any, 64), replaced: make(chan struct{}, 4)}, stopped: make(chan struct{})}
 	dirPID := sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &probe{got: f.dir} }))
 	seen := time.Unix(1000, 0)
 	f.session = sys.Root.Spawn(Props(Config{
@@ -214,15 +214,13 @@ func TestSessionStopsAtOnceWithoutChannels(t *testing.T) {
 	f.awaitStopped()
 }
 
-func TestSessionReplacedClosesWith4002AndLeaves(t *testing.T) {
+// The close code (4002) is the gateway's: cmd/lcserver/server's lifecycle test checks it.
+func TestSessionReplacedClosesItsConnectionAndLeaves(t *testing.T) {
 	f := newFixture(t, time.Minute)
 	f.join("A")
 	f.sys.Root.Send(f.session, &msg.Replaced{})
 	select {
-	case code := <-f.out.closed:
-		if code != 4002 {
-			t.Fatalf("close code %d, want 4002", code)
-		}
+	case <-f.out.replaced:
 	case <-time.After(wait):
 		t.Fatal("connection not closed")
 	}
@@ -299,7 +297,7 @@ func TestSessionDeliversReadyOnceRegistered(t *testing.T) {
 	sys := actor.NewActorSystem()
 	t.Cleanup(sys.Shutdown)
 	dir := make(chan received, 8)
-	out := &fakeOut{delivered: make(chan any, 8), closed: make(chan int, 1)}
+	out := &fakeOut{delivered: make(chan any, 8), replaced: make(chan struct{}, 1)}
 	dirPID := sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &probe{got: dir} }))
 	pid := sys.Root.Spawn(Props(Config{UserID: "alice", Directory: dirPID, Out: out, Ready: "READY"}))
 	var reg received
@@ -340,7 +338,7 @@ func (o *panickyOut) Deliver(v any) {
 func TestSessionSurvivesAPanicWithItsState(t *testing.T) {
 	sys := actor.NewActorSystem()
 	t.Cleanup(sys.Shutdown)
-	out := &panickyOut{fakeOut{delivered: make(chan any, 8), closed: make(chan int, 1)}}
+	out := &panickyOut{fakeOut{delivered: make(chan any, 8), replaced: make(chan struct{}, 1)}}
 	dir := make(chan received, 8)
 	panics := make(chan struct{}, 1)
 	dirPID := sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &probe{got: dir} }))

@@ -13,12 +13,13 @@ import (
 
 	"github.com/minilivechat/minilivechat/actors/msg"
 	"github.com/minilivechat/minilivechat/actors/peer/peertest"
+	"github.com/minilivechat/minilivechat/admin/admintest"
 	"github.com/minilivechat/minilivechat/cmd/lcserver/server"
 	"github.com/minilivechat/minilivechat/gateway/token"
 	"github.com/minilivechat/minilivechat/gateway/wstest"
 )
 
-// Protocol opcodes used below (SPEC §4).
+// Protocol opcodes used below (docs/protocol.md).
 const (
 	opChannelJoin  = 11
 	opFloorRequest = 30
@@ -79,7 +80,7 @@ func lcadminLive(t *testing.T, args ...string) (stdout, stderr string, code int)
 	return out.String(), errb.String(), code
 }
 
-// scrape returns the value of one sample line of /metrics ("name{labels}"), or -1.
+// scrape returns the value of one sample of /metrics ("name{labels}"), or -1.
 func scrape(t *testing.T, port, sample string) float64 {
 	t.Helper()
 	resp, err := http.Get("http://127.0.0.1:" + port + "/metrics")
@@ -91,16 +92,14 @@ func scrape(t *testing.T, port, sample string) float64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, l := range strings.Split(string(body), "\n") {
-		if v, ok := strings.CutPrefix(l, sample+" "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				t.Fatalf("metric %s: %v", l, err)
-			}
-			return f
-		}
+	v, ok, err := admintest.Sample(string(body), sample)
+	if err != nil {
+		t.Fatalf("metric %s: %v", sample, err)
 	}
-	return -1
+	if !ok {
+		return -1
+	}
+	return v
 }
 
 func mustRun(t *testing.T, args ...string) string {

@@ -1,5 +1,5 @@
-// Command lcadmin is mini-livechat's operator CLI (SPEC §8). It reads and acts on a running
-// lcserver through the admin HTTP API, and mints IDENTIFY tokens locally.
+// Command lcadmin is mini-livechat's operator CLI (docs/operations.md §3). It reads and acts on a
+// running lcserver through the admin HTTP API, and mints IDENTIFY tokens locally.
 //
 //	lcadmin [--host 127.0.0.1] [--port 8080] [--token …] [--tls | --tls-ca F | --tls-fingerprint FP | --insecure] [--json] <command>
 //

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minilivechat/minilivechat/admin/tlscert"
 	"github.com/minilivechat/minilivechat/cmd/lcserver/server"
 	"github.com/minilivechat/minilivechat/gateway/token"
-	"github.com/minilivechat/minilivechat/tlscert"
 )
 
 // lcadmin against a self-signed HTTPS lcserver: trusted by its certificate file, pinned by

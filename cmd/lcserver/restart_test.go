@@ -1,15 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -19,79 +15,10 @@ import (
 	"github.com/minilivechat/minilivechat/actors/msg"
 	"github.com/minilivechat/minilivechat/actors/peer/peertest"
 	"github.com/minilivechat/minilivechat/cmd/lcserver/server"
-	"github.com/minilivechat/minilivechat/gateway/token"
 	"github.com/minilivechat/minilivechat/gateway/wstest"
 )
 
 const restartSecret = "restart-secret"
-
-// proc is one running lcserver.
-type proc struct {
-	cmd    *exec.Cmd
-	addr   string
-	exited chan struct{}
-	err    error // Wait's, once exited is closed
-}
-
-// startServer runs the binary on dataDir and waits for its address; the test's cleanup kills
-// it if it still runs.
-func startServer(t *testing.T, bin, dataDir string) *proc {
-	t.Helper()
-	cmd := exec.Command(bin, "--port", "0", "--udp-port", "0", "--bind", "127.0.0.1", "--advertise-ip", "127.0.0.1",
-		"--record-channels", "HIST_1")
-	cmd.Env = append(os.Environ(), "LIVECHAT_SECRET="+restartSecret, "LIVECHAT_DATA_DIR="+dataDir)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{cmd: cmd, exited: make(chan struct{})}
-	addr := make(chan string, 1)
-	drained := make(chan struct{})
-	go func() {
-		defer close(drained)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if m := listeningLine.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case addr <- m[1]:
-				default:
-				}
-			}
-		}
-	}()
-	go func() {
-		<-drained
-		p.err = cmd.Wait()
-		close(p.exited)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-p.exited
-	})
-	select {
-	case p.addr = <-addr:
-	case <-p.exited:
-		t.Fatalf("lcserver exited before listening: %v", p.err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("lcserver did not report its address")
-	}
-	return p
-}
-
-func (p *proc) client(t *testing.T, user string) *wstest.Client {
-	t.Helper()
-	c := wstest.Dial(t, "ws://"+p.addr+"/ws")
-	t.Cleanup(c.Close)
-	tok, err := token.Mint([]byte(restartSecret), user, 100, time.Hour, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.Identify(user, tok, -1)
-	return c
-}
 
 // waitSRTPReady polls GET /admin/peers until n peers are SRTP-ready.
 func (p *proc) waitSRTPReady(t *testing.T, n int) {
@@ -152,10 +79,7 @@ func TestHistorySurvivesRestart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "lcserver")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	for _, tc := range []struct {
 		sig      syscall.Signal
 		openEnds string
@@ -165,7 +89,7 @@ func TestHistorySurvivesRestart(t *testing.T) {
 	} {
 		t.Run(tc.sig.String(), func(t *testing.T) {
 			dir := t.TempDir()
-			p := startServer(t, bin, dir)
+			p := startServer(t, bin, restartSecret, dir, "--record-channels", "HIST_1")
 			alice, bob := p.client(t, "alice"), p.client(t, "bob")
 			alice.Request(10, map[string]any{"channel_id": "HIST_1", "freq": "77", "channel_name": "first"})
 			alice.Request(13, map[string]any{"channel_id": "HIST_1", "channel_name": "dispatch"})
@@ -216,7 +140,7 @@ func TestHistorySurvivesRestart(t *testing.T) {
 				t.Fatalf("exit after SIGTERM: %v", p.err)
 			}
 
-			p2 := startServer(t, bin, dir)
+			p2 := startServer(t, bin, restartSecret, dir, "--record-channels", "HIST_1")
 			bs := p2.bursts(t, "HIST_1")
 			if len(bs) != 2 {
 				t.Fatalf("after restart: %d bursts, want 2: %+v", len(bs), bs)

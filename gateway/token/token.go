@@ -1,6 +1,6 @@
 // Package token mints and verifies the IDENTIFY tokens of mini-livechat: JWTs signed with
 // HS256 under LIVECHAT_SECRET, with `sub` = user id, `exp`, and an optional `max_priority`
-// (default 100) that caps the floor priority the user may claim (SPEC §4).
+// (default 100) that caps the floor priority the user may claim (docs/protocol.md, "IDENTIFY").
 package token
 
 import (

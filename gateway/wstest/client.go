@@ -1,6 +1,6 @@
 // Package wstest is a small WebSocket client for tests that speak mini-livechat's signaling
-// protocol (SPEC §4) to a real server: dial, IDENTIFY, send requests, and wait for frames with
-// timeouts. Failures are reported on the testing.TB the client was made with, so a test reads
+// protocol (docs/protocol.md) to a real server: dial, IDENTIFY, send requests, and wait for frames
+// with timeouts. Failures are reported on the testing.TB the client was made with, so a test reads
 // as a conversation:
 //
 //	c := wstest.Dial(t, "ws://"+addr+"/ws")
@@ -10,7 +10,7 @@
 //	c.Await(110) // FLOOR_GRANTED
 //
 // One goroutine per client reads frames into a buffered channel, so a timed-out wait never
-// tears the connection down (nhooyr's Read would), and Close stops that goroutine.
+// tears the connection down (the library's Read would), and Close stops that goroutine.
 package wstest
 
 import (
@@ -23,7 +23,7 @@ import (
 	"testing"
 	"time"
 
-	"nhooyr.io/websocket"
+	"github.com/coder/websocket"
 )
 
 // DefaultTimeout bounds every wait unless SetTimeout changes it.

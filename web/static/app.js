@@ -1,5 +1,5 @@
-// mini-livechat web push-to-talk client. One Client holds the WebSocket session (SPEC §4), the
-// channel list, and a Room per joined channel; render() draws the state into the page. All
+// mini-livechat web push-to-talk client. One Client holds the WebSocket session (docs/protocol.md),
+// the channel list, and a Room per joined channel; render() draws the state into the page. All
 // server text goes into the DOM with textContent only.
 
 import { Op, errorMessage, FloorReasonText, CloseText, FinalCloseCodes, maxPriority, backoff } from "./protocol.js";
@@ -7,7 +7,7 @@ import { Microphone, ChannelPeer, INSECURE_SENTENCE } from "./media.js";
 
 const $ = (sel) => document.querySelector(sel);
 const REQUEST_TIMEOUT_MS = 10000;
-const FLOOR_PING_MS = 2000; // SPEC §5: the holder pings every 2 s
+const FLOOR_PING_MS = 2000; // docs/floor-control.md: the holder pings every 2 s
 const LIST_REFRESH_MS = 15000; // member counts and floors of channels this page has not joined
 const STORE_USER = "lc.user"; // sessionStorage keys: the sign-in survives a reload of the tab
 const STORE_TOKEN = "lc.token";

@@ -1,6 +1,6 @@
 // Audio side of the page: one microphone stream shared by every channel, a live input level
 // from a WebAudio AnalyserNode, and one RTCPeerConnection per joined channel. The server is
-// ICE-lite (SPEC §6), so the page configures no STUN/TURN servers: the answer names the
+// ICE-lite (docs/media.md), so the page configures no STUN/TURN servers: the answer names the
 // server's only candidate and the browser sends its connectivity checks straight to it.
 
 /** How long to wait for ICE gathering before sending the offer as it is. */

@@ -1,5 +1,5 @@
-// Wire constants of the mini-livechat WebSocket protocol (SPEC §4): opcodes, error codes with
-// texts a person can read, and small helpers that need no DOM.
+// Wire constants of the mini-livechat WebSocket protocol (docs/protocol.md): opcodes, error codes
+// with texts a person can read, and small helpers that need no DOM.
 
 /** Opcodes, client → server and server → client. */
 export const Op = Object.freeze({
@@ -33,7 +33,7 @@ export const Op = Object.freeze({
   ERROR: 201,
 });
 
-/** Readable text for every ERROR code of SPEC §4. */
+/** Readable text for every ERROR code of docs/protocol.md. */
 export const ErrorText = Object.freeze({
   1000: "Not signed in yet — sign in first.",
   1001: "The token was refused (invalid, expired, or for another user).",
@@ -63,7 +63,7 @@ export function errorMessage(err) {
   return err.reason ? `${text} (${err.code}: ${err.reason})` : `${text} (${err.code})`;
 }
 
-/** Readable texts of FLOOR_DENY and FLOOR_REVOKE reasons (SPEC §5). */
+/** Readable texts of FLOOR_DENY and FLOOR_REVOKE reasons (docs/floor-control.md). */
 export const FloorReasonText = Object.freeze({
   queue_full: "queue full",
   not_member: "not a member",
@@ -77,7 +77,7 @@ export const FloorReasonText = Object.freeze({
   admin: "revoked by an operator",
 });
 
-/** Readable texts of WebSocket close codes the server uses (SPEC §4.1). */
+/** Readable texts of WebSocket close codes the server uses (docs/protocol.md, "Close codes"). */
 export const CloseText = Object.freeze({
   1001: "The server is shutting down.",
   1009: "A message was too large; the server closed the connection.",
@@ -106,7 +106,7 @@ export function decodeToken(token) {
   }
 }
 
-/** maxPriority is the token's max_priority claim, or 100 (SPEC §4 default). */
+/** maxPriority is the token's max_priority claim, or 100 (docs/protocol.md default). */
 export function maxPriority(token) {
   const claims = decodeToken(token);
   const p = claims && Number(claims.max_priority);

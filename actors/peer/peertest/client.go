@@ -43,9 +43,9 @@ type Client struct {
 	wg  sync.WaitGroup
 }
 
-// NewClient makes a client with the settings loopback interop needs (INTEROP.md): mDNS off,
-// UDP4 only, loopback candidates included, interface "lo" only. It offers Opus on payload
-// type 111, as Chrome does.
+// NewClient makes a client with the settings loopback interop needs (docs/media.md, "Test
+// clients"): mDNS off, UDP4 only, loopback candidates included, interface "lo" only. It offers Opus
+// on payload type 111, as Chrome does.
 func NewClient(t testing.TB, name string) *Client { return NewClientPT(t, name, 111) }
 
 // NewClientPT is NewClient offering Opus on payload type pt (Firefox uses 109), and nothing
@@ -219,4 +219,21 @@ func CountTagged(rs []Received, tag byte) int {
 		}
 	}
 	return n
+}
+
+// ExpectStream fails t unless the client, within timeout, decrypted at least min of the
+// sent packets tagged tag, and every packet it got came on ssrc and payload type pt (the ones
+// its answer announced). It returns what the client got.
+func (c *Client) ExpectStream(t testing.TB, sent, min int, tag byte, ssrc uint32, pt uint8, timeout time.Duration) []Received {
+	t.Helper()
+	got := c.WaitReceived(sent, timeout)
+	if n := CountTagged(got, tag); n < min {
+		t.Fatalf("%s decrypted %d of the %d packets tagged %q", c.Name, n, sent, tag)
+	}
+	for _, r := range got {
+		if r.SSRC != ssrc || r.PT != pt {
+			t.Fatalf("%s received SSRC %d PT %d; its answer announced %d on PT %d", c.Name, r.SSRC, r.PT, ssrc, pt)
+		}
+	}
+	return got
 }

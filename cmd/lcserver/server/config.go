@@ -12,15 +12,16 @@ import (
 	"github.com/minilivechat/minilivechat/actors/directory"
 	"github.com/minilivechat/minilivechat/actors/floor"
 	"github.com/minilivechat/minilivechat/actors/msg"
-	"github.com/minilivechat/minilivechat/admin/metrics"
 	"github.com/minilivechat/minilivechat/gateway"
 	"github.com/minilivechat/minilivechat/gateway/token"
+	"github.com/minilivechat/minilivechat/media/clock"
+	"github.com/minilivechat/minilivechat/media/metrics"
 )
 
 // AdvertiseAuto asks New to pick the advertise IP from the routing table.
 const AdvertiseAuto = "auto"
 
-// Config is everything lcserver can be told (SPEC §3, §4, §5, §9). Zero values take the
+// Config is everything lcserver can be told (docs/operations.md §6, §11). Zero values take the
 // defaults of Defaults(); Validate says what is wrong with a bad one.
 type Config struct {
 	Port        int    // TCP port for WebSocket, REST, admin and the web client; 0 picks a free one
@@ -73,7 +74,8 @@ type Config struct {
 	ChannelCreateBurst    int
 	ChannelCreateInterval time.Duration
 	ChannelReapAfter      time.Duration
-	// MaxMessageLength caps chat content in Unicode code points (SPEC §9: 2000).
+	// MaxMessageLength caps chat content in Unicode code points (docs/protocol.md, "Error codes":
+	// 2000).
 	MaxMessageLength int
 
 	// DataDir is where lcserver keeps its files: the history database (docs/history.md),
@@ -100,6 +102,10 @@ type Config struct {
 	// MaxRecordingBytes caps the recordings' total size, oldest removed first; 0: no cap.
 	MaxRecordingBytes int64
 
+	// Cluster joins this server to other nodes over NATS (docs/cluster.md); the zero value
+	// runs one node on its own, as without it.
+	Cluster ClusterConfig
+
 	// Dev is demo mode (lcserver --dev): the public default secret is allowed, and only on
 	// loopback (Bind and AdvertiseIP default to 127.0.0.1).
 	Dev     bool
@@ -108,10 +114,15 @@ type Config struct {
 	// Media is the media plane the channels open peers through. Nil: the server runs its own
 	// (actors/peer) on UDPPort and closes it at the end of Run. msg.NoMedia{} runs signaling
 	// only (every SDP offer refused with 2006).
-	Media msg.Media
+	Media msg.MediaPlane
 
 	Logger  *slog.Logger     // nil discards
 	Metrics *metrics.Metrics // nil: a fresh set
+
+	// Clock is the one clock of the server: the actors' timers and timestamps, the gateway's
+	// deadlines and the media plane's reaping run on it. Nil: clock.Real(); tests give a
+	// clock.Fake and move time by hand.
+	Clock clock.Clock
 }
 
 // DefaultUDPWorkers is the media port's default number of UDP workers, chosen by measurement
@@ -161,6 +172,9 @@ const DefaultChannelReapAfter = 10 * time.Minute
 // withDefaults fills zero fields from Defaults (ports excepted: 0 means "pick one").
 func (c Config) withDefaults() Config {
 	d := Defaults()
+	if c.Clock == nil {
+		c.Clock = clock.Real()
+	}
 	if c.Dev {
 		d.Bind, d.AdvertiseIP = "127.0.0.1", "127.0.0.1"
 	}
@@ -270,6 +284,7 @@ func (c Config) Validate() error {
 		}
 	}
 	c.validateTLS(bad)
+	c.Cluster.validate(bad)
 	if c.Dev && c.Secret != token.DefaultSecret {
 		bad("--dev prints tokens signed with the default secret; it is refused while LIVECHAT_SECRET is set to another value")
 	}

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"nhooyr.io/websocket"
+	"github.com/coder/websocket"
 
 	"github.com/minilivechat/minilivechat/actors/peer"
 	"github.com/minilivechat/minilivechat/actors/peer/peertest"
@@ -39,15 +39,7 @@ func startCall(t *testing.T, s *testServer, mp *peer.Media) *liveCall {
 	c := &liveCall{s: s}
 	join := func(user string) (*wstest.Client, *peertest.Client) {
 		ws := s.client(user, 100)
-		pc := peertest.NewClient(t, user)
-		ack := ws.Request(opChannelJoin, d{"channel_id": "CH_0001", "sdp_offer": pc.Offer(t)})
-		var j struct {
-			SDPAnswer string `json:"sdp_answer"`
-		}
-		if err := ack.Decode(&j); err != nil || j.SDPAnswer == "" {
-			t.Fatalf("%s: join ACK without sdp_answer: %v %v", user, ack, err)
-		}
-		pc.Answer(t, j.SDPAnswer)
+		pc, _ := joinPion(t, ws, user, 111)
 		return ws, pc
 	}
 	c.tws, c.talker = join("talker")

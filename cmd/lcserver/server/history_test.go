@@ -165,15 +165,7 @@ func pionPair(t *testing.T, s *testServer, mp *peer.Media) (ws map[string]*wstes
 	ws = map[string]*wstest.Client{"A": s.client("A", 100), "B": s.client("B", 100)}
 	rtc = map[string]*peertest.Client{}
 	for n, c := range ws {
-		pc := peertest.NewClient(t, n)
-		var join struct {
-			SDPAnswer string `json:"sdp_answer"`
-		}
-		if err := c.Request(opChannelJoin, d{"channel_id": "CH_0001", "sdp_offer": pc.Offer(t)}).Decode(&join); err != nil {
-			t.Fatal(err)
-		}
-		pc.Answer(t, join.SDPAnswer)
-		rtc[n] = pc
+		rtc[n], _ = joinPion(t, c, n, 111)
 	}
 	for _, n := range []string{"A", "B"} {
 		rtc[n].WaitConnected(t, 20*time.Second)

@@ -4,13 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/minilivechat/minilivechat/admin/admintest"
 	"github.com/minilivechat/minilivechat/gateway/wstest"
+	"github.com/minilivechat/minilivechat/media/clock"
 )
 
 // channelMembers asks the REST API how many members a channel has.
@@ -45,16 +46,15 @@ func (s *testServer) users() int {
 	return st.Users
 }
 
-// metric reads one sample of /metrics, e.g. `livechat_sessions` or `livechat_ws_errors_total{code="1004"}`.
+// metric reads one sample of /metrics, e.g. `livechat_sessions` or
+// `livechat_ws_errors_total{code="1004"}`; 0 when there is none.
 func (s *testServer) metric(name string) float64 {
 	s.t.Helper()
 	_, body := s.get("/metrics")
-	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + ` (\S+)$`)
-	m := re.FindStringSubmatch(body)
-	if m == nil {
-		return 0
+	v, _, err := admintest.Sample(body, name)
+	if err != nil {
+		s.t.Fatalf("metric %s: %v", name, err)
 	}
-	v, _ := strconv.ParseFloat(m[1], 64)
 	return v
 }
 
@@ -85,10 +85,8 @@ func TestSecondIdentifyReplacesTheSession(t *testing.T) {
 }
 
 func TestZombieSessionIsReapedLikeADisconnect(t *testing.T) {
-	s := start(t, func(c *Config) {
-		c.HeartbeatInterval = 50 * time.Millisecond
-		c.HeartbeatGrace = 150 * time.Millisecond
-	})
+	clk := clock.NewFake(time.Now())
+	s := start(t, func(c *Config) { c.Clock = clk }) // silent for 2 × 10 s + 5 s: a zombie
 	bob := wstest.Dial(t, s.ws)
 	defer bob.Close()
 	bob.Identify("bob", mintFor(t, "bob", 100), -1)
@@ -105,7 +103,7 @@ func TestZombieSessionIsReapedLikeADisconnect(t *testing.T) {
 	cancel()
 	var got []map[string]any
 	var idle, left bool
-	for i := 0; i < 300 && !(idle && left); i++ { // at most 300 heartbeats (~3 s at the pace below)
+	for i := 0; i < 300 && !(idle && left); i++ { // at most 300 heartbeats, one a second
 		bob.Send(opHeartbeat, nil)
 		for {
 			f := bob.Next()
@@ -117,7 +115,7 @@ func TestZombieSessionIsReapedLikeADisconnect(t *testing.T) {
 			idle = idle || f.Op == opFloorIdle && m["channel_id"] == "CH_0002"
 			left = left || f.Op == opChannelEvent && m["event"] == "leave" && m["user_id"] == "zed"
 		}
-		time.Sleep(10 * time.Millisecond) // heartbeat pace of a live client, not synchronisation
+		clk.Advance(time.Second) // heartbeat pace of a live client
 	}
 	// bob, still alive, saw the zombie's floor released and its membership end.
 	if !idle || !left {
@@ -129,11 +127,13 @@ func TestZombieSessionIsReapedLikeADisconnect(t *testing.T) {
 }
 
 func TestIdentifyTimeoutCloses(t *testing.T) {
-	s := start(t, func(c *Config) { c.IdentifyTimeout = 100 * time.Millisecond })
+	clk := clock.NewFake(time.Now())
+	s := start(t, func(c *Config) { c.IdentifyTimeout, c.Clock = 100*time.Millisecond, clk })
 	c := wstest.Dial(t, s.ws)
 	defer c.Close()
 	c.Send(opHeartbeat, nil) // heartbeats do not replace IDENTIFY
 	c.Expect(opHeartbeatAck)
+	clk.Advance(100 * time.Millisecond)
 	if cl := c.ExpectClosed(); cl.Code != 4005 || cl.Reason == "" {
 		t.Fatalf("closed %d %q, want 4005", cl.Code, cl.Reason)
 	}

@@ -10,21 +10,52 @@ import (
 
 	"github.com/minilivechat/minilivechat/actors/peer"
 	"github.com/minilivechat/minilivechat/actors/peer/peertest"
-	"github.com/minilivechat/minilivechat/admin/metrics"
 	"github.com/minilivechat/minilivechat/gateway/wstest"
 	"github.com/minilivechat/minilivechat/media"
+	"github.com/minilivechat/minilivechat/media/metrics"
 )
 
 // startWithMedia runs a test server with a real media plane on a free loopback UDP port.
 func startWithMedia(t *testing.T, tweaks ...func(*Config)) (*testServer, *peer.Media, *metrics.Metrics) {
 	t.Helper()
+	return startMediaServer(t, nil, tweaks...)
+}
+
+// joinPion joins CH_0001 on the identified client ws with a pion peer that offers Opus on
+// payload type pt and applies the answer; it returns the peer and the SSRC the answer
+// announces, and does not wait for the connection.
+func joinPion(t *testing.T, ws *wstest.Client, name string, pt uint8) (*peertest.Client, uint32) {
+	t.Helper()
+	pc := peertest.NewClientPT(t, name, pt)
+	ack := ws.Request(opChannelJoin, d{"channel_id": "CH_0001", "sdp_offer": pc.Offer(t)})
+	var join struct {
+		SDPAnswer string `json:"sdp_answer"`
+	}
+	if err := ack.Decode(&join); err != nil || join.SDPAnswer == "" {
+		t.Fatalf("%s: join ACK without sdp_answer: %v %v", name, ack, err)
+	}
+	pc.Answer(t, join.SDPAnswer)
+	ssrc, err := peertest.AnswerSSRC(join.SDPAnswer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pc, ssrc
+}
+
+// startMediaServer is startWithMedia with the media plane's config changed by mediaTweak.
+func startMediaServer(t *testing.T, mediaTweak func(*peer.Config), tweaks ...func(*Config)) (*testServer, *peer.Media, *metrics.Metrics) {
+	t.Helper()
 	m := metrics.New()
-	mp, err := peer.New(peer.Config{
+	cfg := peer.Config{
 		Bind:        netip.MustParseAddrPort("127.0.0.1:0"),
 		AdvertiseIP: netip.MustParseAddr("127.0.0.1"),
 		Metrics:     m,
 		Logger:      testLogger(),
-	})
+	}
+	if mediaTweak != nil {
+		mediaTweak(&cfg)
+	}
+	mp, err := peer.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +75,7 @@ func startWithMedia(t *testing.T, tweaks ...func(*Config)) (*testServer, *peer.M
 }
 
 // TestMediaInteropPion: three pion/webrtc clients join one channel over the WebSocket
-// protocol with real SDP offers and talk through the floor-gated relay (SPEC §6). B offers
+// protocol with real SDP offers and talk through the floor-gated relay (docs/media.md). B offers
 // Opus on payload type 109 (as Firefox does), A and C on 111.
 func TestMediaInteropPion(t *testing.T) {
 	s, mp, m := startWithMedia(t)
@@ -56,20 +87,7 @@ func TestMediaInteropPion(t *testing.T) {
 	clients := map[string]*wstest.Client{}
 	for _, n := range names {
 		c := s.client(n, 100)
-		pc := peertest.NewClientPT(t, n, pts[n])
-		ack := c.Request(opChannelJoin, d{"channel_id": "CH_0001", "sdp_offer": pc.Offer(t)})
-		var join struct {
-			SDPAnswer string `json:"sdp_answer"`
-		}
-		if err := ack.Decode(&join); err != nil || join.SDPAnswer == "" {
-			t.Fatalf("%s: join ACK without sdp_answer: %v %v", n, ack, err)
-		}
-		pc.Answer(t, join.SDPAnswer)
-		v, err := peertest.AnswerSSRC(join.SDPAnswer)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rtc[n], ssrc[n] = pc, v
+		rtc[n], ssrc[n] = joinPion(t, c, n, pts[n])
 		clients[n] = c
 	}
 	for _, n := range names {
@@ -110,15 +128,7 @@ func TestMediaInteropPion(t *testing.T) {
 	clients["C"].Await(opFloorTaken)
 	rtc["A"].Send(t, 200, 'A', time.Millisecond)
 	for _, n := range []string{"B", "C"} {
-		got := rtc[n].WaitReceived(200, 15*time.Second)
-		if c := peertest.CountTagged(got, 'A'); c < 198 {
-			t.Fatalf("%s decrypted %d of A's 200 packets", n, c)
-		}
-		for _, r := range got {
-			if r.SSRC != ssrc[n] || r.PT != pts[n] {
-				t.Fatalf("%s received SSRC %d PT %d; its answer announced %d on PT %d", n, r.SSRC, r.PT, ssrc[n], pts[n])
-			}
-		}
+		rtc[n].ExpectStream(t, 200, 198, 'A', ssrc[n], pts[n], 15*time.Second)
 	}
 	lastA := time.Now() // C has every packet of A's spurt: its last one was relayed before now
 

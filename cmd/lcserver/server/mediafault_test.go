@@ -12,7 +12,6 @@ import (
 
 	"github.com/minilivechat/minilivechat/actors/peer"
 	"github.com/minilivechat/minilivechat/actors/peer/peertest"
-	"github.com/minilivechat/minilivechat/admin/metrics"
 	"github.com/minilivechat/minilivechat/gateway/wstest"
 	"github.com/minilivechat/minilivechat/media"
 )
@@ -20,49 +19,12 @@ import (
 // Media-side faults (docs/reliability.md): a talker whose process dies mid-burst, and clients
 // that go away in the middle of their DTLS handshake.
 
-// startMediaServer is startWithMedia with the media plane's config changed by tweak.
-func startMediaServer(t *testing.T, tweak func(*peer.Config)) (*testServer, *peer.Media, *metrics.Metrics) {
-	t.Helper()
-	m := metrics.New()
-	cfg := peer.Config{Bind: netip.MustParseAddrPort("127.0.0.1:0"), AdvertiseIP: netip.MustParseAddr("127.0.0.1"),
-		Metrics: m, Logger: testLogger()}
-	if tweak != nil {
-		tweak(&cfg)
-	}
-	mp, err := peer.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := mp.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { mp.Close() }) // registered first: runs after the server has stopped
-	s := start(t, func(c *Config) {
-		c.Media = mp
-		c.Metrics = m
-		c.FloorPingTimeout = time.Minute
-	})
-	return s, mp, m
-}
-
 // joinWithPion identifies name on s and joins CH_0001 with a pion peer; it does not wait for
 // the connection.
 func joinWithPion(t *testing.T, s *testServer, name string) (*wstest.Client, *peertest.Client, uint32) {
 	t.Helper()
 	ws := s.client(name, 100)
-	pc := peertest.NewClient(t, name)
-	ack := ws.Request(opChannelJoin, d{"channel_id": "CH_0001", "sdp_offer": pc.Offer(t)})
-	var join struct {
-		SDPAnswer string `json:"sdp_answer"`
-	}
-	if err := ack.Decode(&join); err != nil || join.SDPAnswer == "" {
-		t.Fatalf("%s: join ACK without sdp_answer: %v %v", name, ack, err)
-	}
-	pc.Answer(t, join.SDPAnswer)
-	ssrc, err := peertest.AnswerSSRC(join.SDPAnswer)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pc, ssrc := joinPion(t, ws, name, 111)
 	return ws, pc, ssrc
 }
 

@@ -11,9 +11,9 @@ import (
 
 	"github.com/minilivechat/minilivechat/actors/peer"
 	"github.com/minilivechat/minilivechat/actors/peer/peertest"
-	"github.com/minilivechat/minilivechat/admin/metrics"
 	"github.com/minilivechat/minilivechat/gateway/wstest"
 	"github.com/minilivechat/minilivechat/media"
+	"github.com/minilivechat/minilivechat/media/metrics"
 )
 
 // The real-network tests (docs/reliability.md, "Networks"): the server runs in one network

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/minilivechat/minilivechat/gateway/wstest"
+	"github.com/minilivechat/minilivechat/media/clock"
 )
 
 // Opcodes, as numbers on purpose: the tests check the wire, not the gateway's table.
@@ -271,12 +272,18 @@ func TestFloorQueueFull(t *testing.T) {
 }
 
 func TestFloorPingTimeoutRevokes(t *testing.T) {
-	s := start(t, func(c *Config) { c.FloorPingTimeout = 150 * time.Millisecond })
+	clk := clock.NewFake(time.Now())
+	s := start(t, func(c *Config) { c.FloorPingTimeout, c.Clock = 150*time.Millisecond, clk })
 	a, b := s.client("a", 100), s.client("b", 100)
 	a.Request(opChannelJoin, d{"channel_id": "CH_0001"})
 	b.Request(opChannelJoin, d{"channel_id": "CH_0001"})
 	a.Send(opFloorRequest, d{"channel_id": "CH_0001"})
 	a.Await(opFloorGranted)
+	b.Await(opFloorTaken)
+	// CHANNEL_INFO is answered by the channel after the grant's turn, so the grant's timers are
+	// armed when the clock moves.
+	b.Request(opChannelInfo, d{"channel_id": "CH_0001"})
+	clk.Advance(150 * time.Millisecond)
 	expectEvent(t, a, opFloorRevoke, d{"channel_id": "CH_0001", "reason": "ping_timeout"})
 	expectEvent(t, b, opFloorIdle, d{"channel_id": "CH_0001"})
 }

@@ -28,10 +28,10 @@ import (
 	"github.com/minilivechat/minilivechat/actors/msg"
 	"github.com/minilivechat/minilivechat/actors/peer"
 	"github.com/minilivechat/minilivechat/admin"
-	"github.com/minilivechat/minilivechat/admin/metrics"
 	"github.com/minilivechat/minilivechat/gateway"
 	"github.com/minilivechat/minilivechat/gateway/token"
 	"github.com/minilivechat/minilivechat/media"
+	"github.com/minilivechat/minilivechat/media/metrics"
 	"github.com/minilivechat/minilivechat/web"
 )
 
@@ -53,8 +53,9 @@ type Server struct {
 	ln        net.Listener
 	advertise net.IP
 	started   time.Time
-	media     *peer.Media // the media plane New built, closed by Run; nil when cfg.Media was given
-	tls       tlsState    // certificate source of the TCP port (tls.go)
+	media     *peer.Media   // the media plane New built, closed by Run; nil when cfg.Media was given
+	tls       tlsState      // certificate source of the TCP port (tls.go)
+	cluster   *clusterState // nil on a node on its own (cluster.go)
 
 	// recordingURLs signs and checks members' recording URLs; nil without a data directory.
 	recordingURLs *history.URLSigner
@@ -68,7 +69,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	cfg = cfg.withDefaults()
-	s := &Server{cfg: cfg, log: cfg.Logger, m: cfg.Metrics, started: time.Now()}
+	s := &Server{cfg: cfg, log: cfg.Logger, m: cfg.Metrics, started: cfg.Clock.Now()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -79,7 +80,7 @@ func New(cfg Config) (*Server, error) {
 		s.log.Warn("dev mode: tokens are signed with the public default secret; the server listens on loopback only")
 	}
 
-	presets := directory.DefaultPresets() // SPEC §3's three channels
+	presets := directory.DefaultPresets() // the three of docs/operations.md §11
 	if cfg.ChannelsFile != "" {
 		var err error
 		if presets, err = LoadChannels(cfg.ChannelsFile); err != nil {
@@ -116,6 +117,10 @@ func New(cfg Config) (*Server, error) {
 		s.stopActors()
 		return nil, err
 	}
+	if err := s.startCluster(); err != nil {
+		s.stopActors()
+		return nil, err
+	}
 	s.directory = s.spawnDirectory(presets, h)
 
 	gw, err := gateway.New(gateway.Options{
@@ -131,6 +136,7 @@ func New(cfg Config) (*Server, error) {
 		ConnectRatePerIP: cfg.ConnectRatePerIP, ConnectBurstPerIP: cfg.ConnectBurstPerIP,
 		IdentifyFailureRatePerIP: cfg.IdentifyFailureRatePerIP, IdentifyFailureBurstPerIP: cfg.IdentifyFailureBurstPerIP,
 		LimitLoopback: cfg.LimitLoopback,
+		Clock:         cfg.Clock,
 	})
 	if err != nil {
 		s.stopActors()
@@ -200,13 +206,15 @@ func (s *Server) startMedia() (*peer.Media, error) {
 		return nil, fmt.Errorf("media bind address: %w", err)
 	}
 	adv, _ := netip.AddrFromSlice(s.advertise)
-	mp, err := peer.NewMedia(s.system, peer.Config{
+	mp, err := peer.New(peer.Config{
+		System:      s.system,
 		Bind:        netip.AddrPortFrom(bind.Unmap(), uint16(s.cfg.UDPPort)),
 		AdvertiseIP: adv.Unmap(),
 		ReapAfter:   s.cfg.PeerIdleTimeout,
 		Socket:      media.SocketConfig{Workers: s.cfg.UDPWorkers},
 		Metrics:     s.m,
 		Logger:      s.log,
+		Clock:       s.cfg.Clock,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("media plane: %w", err)
@@ -319,6 +327,8 @@ func (s *Server) stopActors() {
 			s.log.Warn("directory did not stop", "err", err)
 		}
 	}
+	s.cluster.stop() // after the channels: the leases are released, others take over
+	s.cluster = nil
 	if s.history != nil {
 		// Poison, not Stop: it queues behind the bursts and chat already in the mailbox.
 		if err := s.system.Root.PoisonFuture(s.history).Wait(); err != nil {

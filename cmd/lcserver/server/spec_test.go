@@ -12,11 +12,12 @@ import (
 	"time"
 
 	"github.com/minilivechat/minilivechat/gateway/wstest"
+	"github.com/minilivechat/minilivechat/media/clock"
 )
 
-// This file proves SPEC §4, §4.1, §5 and §7 sentence by sentence against the real in-process
-// server. Exactness tests compare the complete list of frames each client received, not just
-// "some frame like this arrived".
+// This file proves docs/protocol.md, docs/floor-control.md and docs/operations.md §1 sentence by
+// sentence against the real in-process server. Exactness tests compare the complete list of frames
+// each client received, not just "some frame like this arrived".
 
 // settle returns every frame c has received before the answer to a CHANNEL_INFO of ch. The
 // INFO goes session → directory → channel and back, so every event the directory or the
@@ -83,8 +84,8 @@ func post(t *testing.T, s *testServer, path string) (int, map[string]any) {
 	return resp.StatusCode, m
 }
 
-// SPEC §5 "Exact fan-out", queue position updates, preemption, release, disconnect and admin
-// revoke: every member's complete list of floor frames, in order.
+// docs/floor-control.md, "Every transition": exact fan-out, queue position updates, preemption,
+// release, disconnect and admin revoke: every member's complete list of floor frames, in order.
 func TestSpecFloorFanOutIsExact(t *testing.T) {
 	s := start(t, nil)
 	const ch = "CH_0001"
@@ -229,9 +230,10 @@ func TestSpecFloorFanOutIsExact(t *testing.T) {
 	}
 }
 
-// SPEC §5: max_duration revokes the holder and the floor moves on.
+// docs/floor-control.md: max_duration revokes the holder and the floor moves on.
 func TestSpecFloorMaxDurationRevokes(t *testing.T) {
-	s := start(t, func(c *Config) { c.FloorMaxDuration = 200 * time.Millisecond })
+	clk := clock.NewFake(time.Now())
+	s := start(t, func(c *Config) { c.FloorMaxDuration, c.Clock = 200*time.Millisecond, clk })
 	a, b := s.client("a", 100), s.client("b", 100)
 	a.Request(opChannelJoin, d{"channel_id": "CH_0002"})
 	b.Request(opChannelJoin, d{"channel_id": "CH_0002"})
@@ -242,8 +244,12 @@ func TestSpecFloorMaxDurationRevokes(t *testing.T) {
 	}
 	b.Send(opFloorRequest, d{"channel_id": "CH_0002"})
 	b.Await(opFloorQueuePos)
-	// Pings keep the ping timer alive but not the max-duration timer.
-	for {
+	// Pings keep the ping timer alive but not the max-duration timer: a ping, its answer, then
+	// 20 ms more on the clock, until the revoke (at 200 ms: the eleventh answer at the latest).
+	for i := 0; ; i++ {
+		if i > 10 {
+			t.Fatal("no FLOOR_REVOKE after the max duration")
+		}
 		a.Send(opFloorPing, d{"channel_id": "CH_0002"})
 		f := a.Next()
 		if f.Op == opFloorRevoke {
@@ -252,13 +258,13 @@ func TestSpecFloorMaxDurationRevokes(t *testing.T) {
 			}
 			break
 		}
-		time.Sleep(20 * time.Millisecond) // ping pace of a holder, not synchronisation
+		clk.Advance(20 * time.Millisecond)
 	}
 	expectEvent(t, b, opFloorGranted, d{"channel_id": "CH_0002"})
 	expectEvent(t, a, opFloorTaken, d{"channel_id": "CH_0002", "user_id": "b"})
 }
 
-// SPEC §4 / §4.1: HELLO and READY payloads, exactly.
+// docs/protocol.md: HELLO and READY payloads, exactly.
 func TestSpecHelloAndReadyPayloads(t *testing.T) {
 	s := start(t, nil)
 	c := wstest.Dial(t, s.ws)
@@ -284,7 +290,7 @@ func TestSpecHelloAndReadyPayloads(t *testing.T) {
 	}
 }
 
-// SPEC §4 / §4.1: priority 0 is a priority like any other. A token with max_priority 0 (or an
+// docs/protocol.md: priority 0 is a priority like any other. A token with max_priority 0 (or an
 // IDENTIFY asking for 0) must not end up at the default 100 once the user joins or talks.
 func TestSpecPriorityZeroIsNotPromoted(t *testing.T) {
 	s := start(t, nil)
@@ -321,7 +327,8 @@ func TestSpecPriorityZeroIsNotPromoted(t *testing.T) {
 // rfc3339ms is RFC 3339 with exactly three fraction digits.
 var rfc3339ms = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}(Z|[+-]\d\d:\d\d)$`)
 
-// SPEC §4.1: the channel object, everywhere it appears, and CHANNEL_INFO's members and queue.
+// docs/protocol.md: the channel object, everywhere it appears, and CHANNEL_INFO's members and
+// queue.
 func TestSpecChannelObjectShape(t *testing.T) {
 	s := start(t, nil)
 	alice, bob := s.client("alice", 100), s.client("bob", 100)
@@ -408,7 +415,7 @@ func TestSpecChannelObjectShape(t *testing.T) {
 	}
 }
 
-// SPEC §4 / §4.1: CHANNEL_CREATE does not join the creator; CHANNEL_EVENT create, update and
+// docs/protocol.md: CHANNEL_CREATE does not join the creator; CHANNEL_EVENT create, update and
 // delete go to every identified session, join and leave to the channel's members only;
 // JOIN ACK's shape; delete kicks the members and ends the channel actor.
 func TestSpecChannelEventsReachTheRightSessions(t *testing.T) {
@@ -509,7 +516,7 @@ func (s *testServer) actorsNamed(part string) int {
 	return n
 }
 
-// SPEC §4.1: ACK and ERROR always carry req_op, and nonce when the request had one — for
+// docs/protocol.md: ACK and ERROR always carry req_op, and nonce when the request had one — for
 // every client op, answered well or badly, before and after IDENTIFY.
 func TestSpecEveryAnswerEchoesReqOpAndNonce(t *testing.T) {
 	s := start(t, nil)
@@ -583,7 +590,7 @@ func TestSpecEveryAnswerEchoesReqOpAndNonce(t *testing.T) {
 	}
 }
 
-// SPEC §4 / §4.1: MESSAGE_EVENT shape, message_id a string, RFC 3339 milliseconds; the length
+// docs/protocol.md: MESSAGE_EVENT shape, message_id a string, RFC 3339 milliseconds; the length
 // limit counts Unicode code points (not bytes, not UTF-16 units).
 func TestSpecMessagePayloadAndCodePoints(t *testing.T) {
 	s := start(t, nil)
@@ -616,7 +623,7 @@ func TestSpecMessagePayloadAndCodePoints(t *testing.T) {
 	}
 }
 
-// SPEC §4.1: ids match [A-Za-z0-9_-]{1,64}, else 1004.
+// docs/protocol.md: ids match [A-Za-z0-9_-]{1,64}, else 1004.
 func TestSpecIDPattern(t *testing.T) {
 	s := start(t, nil)
 	c := s.client("alice", 100)
@@ -646,7 +653,7 @@ func TestSpecIDPattern(t *testing.T) {
 	}
 }
 
-// SPEC §4.1: an invalid token closes with 4001 and a reason; so does a token of another alg.
+// docs/protocol.md: an invalid token closes with 4001 and a reason; so does a token of another alg.
 func TestSpecInvalidTokenClosesWith4001AndAReason(t *testing.T) {
 	s := start(t, nil)
 	for name, tok := range map[string]string{
@@ -665,8 +672,8 @@ func TestSpecInvalidTokenClosesWith4001AndAReason(t *testing.T) {
 	}
 }
 
-// SPEC §7: REST shapes against the real server, public routes public even with an admin
-// token, errors as {error, code}.
+// docs/operations.md §1: REST shapes against the real server, public routes public even with an
+// admin token, errors as {error, code}.
 func TestSpecRESTShapes(t *testing.T) {
 	s := start(t, func(c *Config) { c.AdminToken = "sesame"; c.Version = "v9" })
 	alice := s.client("alice", 100)
@@ -758,7 +765,7 @@ func TestSpecRESTShapes(t *testing.T) {
 	}
 }
 
-// SPEC §4.1: more than 20 bad frames within 10 s close with 4004 — 20 do not; every other
+// docs/protocol.md: more than 20 bad frames within 10 s close with 4004 — 20 do not; every other
 // error leaves the session usable.
 func TestSpecBadFrameLimitBoundary(t *testing.T) {
 	s := start(t, nil)
@@ -786,7 +793,7 @@ func TestSpecBadFrameLimitBoundary(t *testing.T) {
 	}
 }
 
-// SPEC §3: the built-in preset channels.
+// docs/operations.md §11: the built-in preset channels.
 func TestSpecPresetChannels(t *testing.T) {
 	s := start(t, nil)
 	var list struct {
@@ -810,7 +817,8 @@ func TestSpecPresetChannels(t *testing.T) {
 	}
 }
 
-// SPEC §9: the chat limit is configurable; the channel is the one place that judges it.
+// docs/protocol.md, "Error codes": the chat limit is configurable; the channel is the one place
+// that judges it.
 func TestSpecMessageLengthIsConfigurable(t *testing.T) {
 	s := start(t, func(c *Config) { c.MaxMessageLength = 5 })
 	c := s.client("alice", 100)
@@ -824,18 +832,20 @@ func TestSpecMessageLengthIsConfigurable(t *testing.T) {
 	}
 }
 
-// SPEC §4: any application frame, not only HEARTBEAT, proves liveness; WebSocket pings alone
-// do not (TestZombieSessionIsReapedLikeADisconnect).
+// docs/protocol.md, "Connection flow": any application frame, not only HEARTBEAT, proves liveness;
+// WebSocket pings alone do not (TestZombieSessionIsReapedLikeADisconnect).
 func TestSpecAnyApplicationFrameKeepsASessionAlive(t *testing.T) {
-	s := start(t, func(c *Config) {
-		c.HeartbeatInterval = 40 * time.Millisecond
-		c.HeartbeatGrace = 40 * time.Millisecond
-	})
+	clk := clock.NewFake(time.Now())
+	s := start(t, func(c *Config) { c.Clock = clk })
+	def := Defaults()
+	zombie := 2*def.HeartbeatInterval + def.HeartbeatGrace
+	step := zombie * 4 / 5
 	c := s.client("alice", 100)
 	c.Request(opChannelJoin, d{"channel_id": "CH_0001"})
-	// Six zombie periods (120 ms each) of chat, list and floor pings but no HEARTBEAT.
-	deadline := time.Now().Add(720 * time.Millisecond)
-	for i := 0; time.Now().Before(deadline); i++ {
+	// Eight steps of 4/5 of a zombie period (more than six periods) of chat, list and floor
+	// pings but no HEARTBEAT: each frame is answered (so the gateway has seen it) before the
+	// clock moves on.
+	for i := 0; i < 8; i++ {
 		switch i % 3 {
 		case 0:
 			c.Request(opMessageCreate, d{"channel_id": "CH_0001", "content": "still here"})
@@ -845,7 +855,7 @@ func TestSpecAnyApplicationFrameKeepsASessionAlive(t *testing.T) {
 			c.Send(opFloorPing, d{"channel_id": "CH_0001"})
 			c.Await(opFloorDeny)
 		}
-		time.Sleep(20 * time.Millisecond) // a client's pace, not synchronisation
+		clk.Advance(step)
 	}
 	if cl, closed := c.ClosedInfo(); closed {
 		t.Fatalf("closed %d %q while sending application frames", cl.Code, cl.Reason)
@@ -853,9 +863,22 @@ func TestSpecAnyApplicationFrameKeepsASessionAlive(t *testing.T) {
 	if n := s.channelMembers("CH_0001"); n != 1 {
 		t.Fatalf("members = %d, want alice still there", n)
 	}
+	// The same clock does close a session that goes silent for a zombie period. (The writer
+	// re-arms its timer on its own goroutine, so time moves on until the close is seen.)
+	clk.Advance(zombie)
+	eventually(t, 5*time.Second, "the silent session closed", func() bool {
+		_, closed := c.ClosedInfo()
+		if !closed {
+			clk.Advance(time.Second)
+		}
+		return closed
+	})
+	if cl, _ := c.ClosedInfo(); cl.Code != 4003 {
+		t.Fatalf("silent session closed %d %q, want 4003", cl.Code, cl.Reason)
+	}
 }
 
-// SPEC §4.1 / §9: a frame of exactly 64 KiB is accepted; one byte more is ERROR 1006 and
+// docs/protocol.md: a frame of exactly 64 KiB is accepted; one byte more is ERROR 1006 and
 // close 1009.
 func TestSpecFrameSizeBoundary(t *testing.T) {
 	s := start(t, nil)

@@ -18,7 +18,7 @@ import (
 	"golang.org/x/crypto/acme"
 	"golang.org/x/crypto/acme/autocert"
 
-	"github.com/minilivechat/minilivechat/tlscert"
+	"github.com/minilivechat/minilivechat/admin/tlscert"
 )
 
 // Certificate sources of the TCP port (docs/operations.md §8).

@@ -14,10 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"nhooyr.io/websocket"
+	"github.com/coder/websocket"
 
+	"github.com/minilivechat/minilivechat/admin/tlscert"
 	"github.com/minilivechat/minilivechat/gateway/wstest"
-	"github.com/minilivechat/minilivechat/tlscert"
 )
 
 // certPair makes a self-signed certificate for 127.0.0.1 whose subject is cn, in its own
@@ -71,16 +71,23 @@ func poolOf(t *testing.T, certFiles ...string) *x509.CertPool {
 	return pool
 }
 
+// startOnCertFiles starts a TLS server on a copy of the PEM pair cert, key in cert.pem and
+// key.pem of a temporary directory, and returns the server and the two file names.
+func startOnCertFiles(t *testing.T, cert, key string) (s *testServer, certFile, keyFile string) {
+	t.Helper()
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	replaceFile(t, cert, certFile)
+	replaceFile(t, key, keyFile)
+	return start(t, func(c *Config) { c.TLSCert, c.TLSKey = certFile, keyFile }), certFile, keyFile
+}
+
 // Must show 2 of issue 10: replacing the certificate files under a live server gives new
 // connections the new certificate while a WebSocket session established before stays up.
 func TestCertificateFilesReplacedUnderALiveServer(t *testing.T) {
-	dir := t.TempDir()
-	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	oldCert, oldKey := certPair(t, "old")
 	newCert, newKey := certPair(t, "new")
-	replaceFile(t, oldCert, certFile)
-	replaceFile(t, oldKey, keyFile)
-	s := start(t, func(c *Config) { c.TLSCert, c.TLSKey = certFile, keyFile })
+	s, certFile, keyFile := startOnCertFiles(t, oldCert, oldKey)
 	addr := "127.0.0.1:" + strconv.Itoa(s.srv.Port())
 	if got := served(t, addr); got != "old" {
 		t.Fatalf("served %q before the swap, want old", got)
@@ -137,13 +144,9 @@ func TestCertificateFilesReplacedUnderALiveServer(t *testing.T) {
 // SIGHUP's path: ReloadCertificate swaps a pair that changed without a file event being seen,
 // and a pair that does not load keeps the old certificate.
 func TestReloadCertificateKeepsServingOnABadPair(t *testing.T) {
-	dir := t.TempDir()
-	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	oldCert, oldKey := certPair(t, "old")
 	_, newKey := certPair(t, "new")
-	replaceFile(t, oldCert, certFile)
-	replaceFile(t, oldKey, keyFile)
-	s := start(t, func(c *Config) { c.TLSCert, c.TLSKey = certFile, keyFile })
+	s, _, keyFile := startOnCertFiles(t, oldCert, oldKey)
 	replaceFile(t, newKey, keyFile) // key of another certificate
 	if err := s.srv.ReloadCertificate(); err == nil {
 		t.Fatal("a mismatched pair loaded")

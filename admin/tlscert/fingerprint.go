@@ -11,7 +11,8 @@ import (
 
 // Fingerprint is the SHA-256 of a certificate's DER bytes as colon-separated upper-case hex
 // (AB:CD:…), the form browsers show in their certificate viewer and `openssl x509
-// -fingerprint -sha256` prints.
+// -fingerprint -sha256` prints. (pion/dtls's fingerprint package needs a parsed certificate and
+// would link DTLS into lcadmin; the media plane's DTLS fingerprints use it.)
 func Fingerprint(der []byte) string {
 	sum := sha256.Sum256(der)
 	h := strings.ToUpper(hex.EncodeToString(sum[:]))

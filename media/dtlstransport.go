@@ -9,7 +9,7 @@ import (
 	"github.com/pion/transport/v5/deadline"
 )
 
-// PacketConn is one peer's view of the shared UDP socket, shaped as the net.PacketConn that
+// DTLSTransport is one peer's view of the shared UDP socket, shaped as the net.PacketConn that
 // pion/dtls runs a handshake over. Inbound DTLS datagrams are pushed into it by the peer
 // actor; outbound records go through write, which sends them from the shared socket to the
 // peer's current address.
@@ -17,9 +17,9 @@ import (
 // It honours SetReadDeadline: pion/dtls cancels a handshake (context done, Close) by setting
 // a read deadline in the past, so an adapter that ignored deadlines would leave
 // HandshakeContext blocked forever.
-type PacketConn struct {
+type DTLSTransport struct {
 	// static after construction
-	in     chan *Datagram
+	in     chan *InboundDatagram
 	write  func(b []byte) error
 	local  net.Addr
 	remote net.Addr
@@ -29,18 +29,18 @@ type PacketConn struct {
 	closeOnce    sync.Once
 }
 
-// NewPacketConn makes an adapter holding up to queue inbound datagrams. remote is what
+// NewDTLSTransport makes an adapter holding up to queue inbound datagrams. remote is what
 // ReadFrom reports as the sender (DTLS only needs it to be stable).
-func NewPacketConn(local, remote net.Addr, queue int, write func(b []byte) error) *PacketConn {
-	return &PacketConn{
-		in: make(chan *Datagram, queue), write: write, local: local, remote: remote,
+func NewDTLSTransport(local, remote net.Addr, queue int, write func(b []byte) error) *DTLSTransport {
+	return &DTLSTransport{
+		in: make(chan *InboundDatagram, queue), write: write, local: local, remote: remote,
 		readDeadline: deadline.New(), closed: make(chan struct{}),
 	}
 }
 
 // Push hands an inbound datagram to the DTLS reader without blocking. It returns false when
 // the queue is full or the conn is closed; the caller keeps ownership and releases it then.
-func (c *PacketConn) Push(d *Datagram) bool {
+func (c *DTLSTransport) Push(d *InboundDatagram) bool {
 	select {
 	case <-c.closed:
 		return false
@@ -55,7 +55,7 @@ func (c *PacketConn) Push(d *Datagram) bool {
 }
 
 // ReadFrom returns the next pushed datagram.
-func (c *PacketConn) ReadFrom(b []byte) (int, net.Addr, error) {
+func (c *DTLSTransport) ReadFrom(b []byte) (int, net.Addr, error) {
 	select {
 	case <-c.closed:
 		return 0, nil, net.ErrClosed
@@ -70,7 +70,7 @@ func (c *PacketConn) ReadFrom(b []byte) (int, net.Addr, error) {
 
 // WriteTo sends b to the peer's current address (addr is ignored: the peer may have moved
 // to another candidate pair since the handshake began).
-func (c *PacketConn) WriteTo(b []byte, _ net.Addr) (int, error) {
+func (c *DTLSTransport) WriteTo(b []byte, _ net.Addr) (int, error) {
 	select {
 	case <-c.closed:
 		return 0, net.ErrClosed
@@ -83,7 +83,7 @@ func (c *PacketConn) WriteTo(b []byte, _ net.Addr) (int, error) {
 }
 
 // Close ends pending and future reads and releases queued datagrams. It is idempotent.
-func (c *PacketConn) Close() error {
+func (c *DTLSTransport) Close() error {
 	c.closeOnce.Do(func() {
 		close(c.closed)
 		for {
@@ -99,16 +99,16 @@ func (c *PacketConn) Close() error {
 }
 
 // LocalAddr is the shared socket's address.
-func (c *PacketConn) LocalAddr() net.Addr { return c.local }
+func (c *DTLSTransport) LocalAddr() net.Addr { return c.local }
 
 // SetDeadline sets the read deadline (writes never block).
-func (c *PacketConn) SetDeadline(t time.Time) error { return c.SetReadDeadline(t) }
+func (c *DTLSTransport) SetDeadline(t time.Time) error { return c.SetReadDeadline(t) }
 
 // SetReadDeadline makes pending and future reads fail once t has passed; zero clears it.
-func (c *PacketConn) SetReadDeadline(t time.Time) error {
+func (c *DTLSTransport) SetReadDeadline(t time.Time) error {
 	c.readDeadline.Set(t)
 	return nil
 }
 
 // SetWriteDeadline is a no-op: writes hand the record to the socket writer's queue.
-func (c *PacketConn) SetWriteDeadline(time.Time) error { return nil }
+func (c *DTLSTransport) SetWriteDeadline(time.Time) error { return nil }

@@ -5,15 +5,15 @@ import (
 	"sync/atomic"
 )
 
-// Table is a look-up map read by the UDP hot path without locks. It is split into shards by a
+// CopyOnWriteMap is a look-up map read by the UDP hot path without locks. It is split into shards by a
 // hash of the key; every change copies one shard and publishes the copy with one atomic store
 // (copy-on-write), so a reader always sees complete, immutable shards, and a change costs
 // about len/numShards copies, not the whole table: latching a new source address stays
 // cheap with thousands of peers.
 //
-// Only one goroutine may change a Table (in the server: the peer registry actor); any number
-// may read it. The zero Table is empty and ready to use.
-type Table[K comparable, V any] struct {
+// Only one goroutine may change a CopyOnWriteMap (in the server: the peer registry actor); any number
+// may read it. The zero CopyOnWriteMap is empty and ready to use.
+type CopyOnWriteMap[K comparable, V any] struct {
 	p atomic.Pointer[tableShards[K, V]] // allocated by the first change
 }
 
@@ -30,7 +30,7 @@ func (s *tableShards[K, V]) shard(k K) *atomic.Pointer[map[K]V] {
 }
 
 // Get returns the value of k.
-func (t *Table[K, V]) Get(k K) (V, bool) {
+func (t *CopyOnWriteMap[K, V]) Get(k K) (V, bool) {
 	var zero V
 	s := t.p.Load()
 	if s == nil {
@@ -45,7 +45,7 @@ func (t *Table[K, V]) Get(k K) (V, bool) {
 }
 
 // Len is the number of entries.
-func (t *Table[K, V]) Len() int {
+func (t *CopyOnWriteMap[K, V]) Len() int {
 	if s := t.p.Load(); s != nil {
 		return int(s.n.Load())
 	}
@@ -53,7 +53,7 @@ func (t *Table[K, V]) Len() int {
 }
 
 // Snapshot returns a copy of the whole table (for status pages, not the hot path).
-func (t *Table[K, V]) Snapshot() map[K]V {
+func (t *CopyOnWriteMap[K, V]) Snapshot() map[K]V {
 	out := map[K]V{}
 	if s := t.p.Load(); s != nil {
 		for i := range s.m {
@@ -67,7 +67,7 @@ func (t *Table[K, V]) Snapshot() map[K]V {
 	return out
 }
 
-func (t *Table[K, V]) shards() *tableShards[K, V] {
+func (t *CopyOnWriteMap[K, V]) shards() *tableShards[K, V] {
 	s := t.p.Load()
 	if s == nil {
 		s = &tableShards[K, V]{seed: maphash.MakeSeed()}
@@ -77,7 +77,7 @@ func (t *Table[K, V]) shards() *tableShards[K, V] {
 }
 
 // edit copies k's shard, lets change edit the copy and publishes it. Owner only.
-func (t *Table[K, V]) edit(k K, change func(m map[K]V)) {
+func (t *CopyOnWriteMap[K, V]) edit(k K, change func(m map[K]V)) {
 	s := t.shards()
 	sh := s.shard(k)
 	var old map[K]V
@@ -94,17 +94,17 @@ func (t *Table[K, V]) edit(k K, change func(m map[K]V)) {
 }
 
 // Put publishes k set to v. Owner only.
-func (t *Table[K, V]) Put(k K, v V) { t.edit(k, func(m map[K]V) { m[k] = v }) }
+func (t *CopyOnWriteMap[K, V]) Put(k K, v V) { t.edit(k, func(m map[K]V) { m[k] = v }) }
 
 // Delete publishes the table without k. Owner only.
-func (t *Table[K, V]) Delete(k K) {
+func (t *CopyOnWriteMap[K, V]) Delete(k K) {
 	if _, ok := t.Get(k); ok {
 		t.edit(k, func(m map[K]V) { delete(m, k) })
 	}
 }
 
 // Clear publishes an empty table. Owner only.
-func (t *Table[K, V]) Clear() {
+func (t *CopyOnWriteMap[K, V]) Clear() {
 	if s := t.p.Load(); s != nil {
 		for i := range s.m {
 			s.m[i].Store(nil)

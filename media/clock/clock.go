@@ -1,6 +1,7 @@
 // Package clock makes time injectable. Actors take a Clock so that floor timers, heartbeats and
 // timestamps run on real time in the server and on a Fake in tests, where Advance fires due
-// timers deterministically without sleeping.
+// timers deterministically without sleeping. It lives under media, the bottom layer, so that
+// actors, the gateway and the media plane can all take one.
 package clock
 
 import (

@@ -7,7 +7,7 @@ import (
 )
 
 func TestTableCopyOnWrite(t *testing.T) {
-	var tab Table[netip.AddrPort, int]
+	var tab CopyOnWriteMap[netip.AddrPort, int]
 	a := netip.MustParseAddrPort("127.0.0.1:5000")
 	b := netip.MustParseAddrPort("127.0.0.1:5001")
 	if _, ok := tab.Get(a); ok || tab.Len() != 0 {
@@ -31,7 +31,7 @@ func TestTableCopyOnWrite(t *testing.T) {
 
 // TestTableReadersDuringWrites runs lock-free readers against one writer under -race.
 func TestTableReadersDuringWrites(t *testing.T) {
-	var tab Table[string, int]
+	var tab CopyOnWriteMap[string, int]
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	for range 4 {
@@ -61,7 +61,7 @@ func TestTableReadersDuringWrites(t *testing.T) {
 }
 
 func TestTableGetAllocatesNothing(t *testing.T) {
-	var tab Table[netip.AddrPort, *int]
+	var tab CopyOnWriteMap[netip.AddrPort, *int]
 	a := netip.MustParseAddrPort("127.0.0.1:5000")
 	tab.Put(a, new(int))
 	if n := testing.AllocsPerRun(100, func() { tab.Get(a) }); n != 0 {
@@ -73,7 +73,7 @@ func TestTableGetAllocatesNothing(t *testing.T) {
 // one more address with thousands in the table copies about len/64 entries, and every other
 // shard a reader holds stays the very same map.
 func TestTableChangeCopiesOneShard(t *testing.T) {
-	var tab Table[netip.AddrPort, int]
+	var tab CopyOnWriteMap[netip.AddrPort, int]
 	for i := range 6400 {
 		tab.Put(netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), 5000), i)
 	}
