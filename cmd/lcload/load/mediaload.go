@@ -14,8 +14,6 @@ import (
 	"time"
 
 	"github.com/pion/rtp"
-
-	"github.com/minilivechat/minilivechat/gateway/wstest"
 )
 
 // MediaConfig is the media relay scenario: Channels channels, each with one talker holding the
@@ -401,8 +399,8 @@ setup:
 		defer floor.stop()
 	}
 
-	stopBeats := heartbeater(func() []*wstest.Client {
-		cs := []*wstest.Client{ctrl}
+	stopBeats := heartbeater(func() []*wsClient {
+		cs := []*wsClient{ctrl}
 		mu.Lock()
 		defer mu.Unlock()
 		for _, c := range all {
