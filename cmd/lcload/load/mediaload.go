@@ -706,7 +706,7 @@ func (ch *mediaChannel) talk(ctx context.Context, rate, size int, base time.Time
 	}
 }
 
-// keepFloor pings every 2 s (SPEC §5) and asks for the floor again after a revoke (e.g. at
+// keepFloor pings every 2 s (docs/floor-control.md, "Timers") and asks for the floor again after a revoke (e.g. at
 // the server's max duration), until ctx ends.
 func (ch *mediaChannel) keepFloor(ctx context.Context) {
 	ws := ch.talker.ws
