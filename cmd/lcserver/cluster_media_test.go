@@ -1,13 +1,10 @@
 package main
 
 import (
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
-	"github.com/minilivechat/minilivechat/actors/cluster"
 	"github.com/minilivechat/minilivechat/actors/peer/peertest"
 	"github.com/minilivechat/minilivechat/gateway/token"
 	"github.com/minilivechat/minilivechat/gateway/wstest"
@@ -69,23 +66,8 @@ func (m *member) awaitFloor(t *testing.T, op int, want string) map[string]any {
 // the floor again and the other survivor's listener still hears it on its original media
 // session.
 func TestClusterMediaAcrossNodes(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	ns, err := cluster.StartServer(cluster.ServerConfig{Dir: t.TempDir(), JetStream: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Shutdown)
-	bin := filepath.Join(t.TempDir(), "lcserver")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
 	ids := []string{"node-a", "node-b", "node-c"}
-	var nodes []*proc
-	for _, id := range ids {
-		nodes = append(nodes, startNode(t, bin, ns.ClientURL(), id))
-	}
+	nodes := startCluster(t, ids...)
 	const ch = "CH_0001"
 	var owners map[string]string
 	pollFor(t, 15*time.Second, "three nodes agree on the owners", func() bool {

@@ -1,13 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -21,48 +17,28 @@ const clusterTTL = time.Second
 // startNode runs the binary as cluster node id joined to natsURL, and waits for its address.
 func startNode(t *testing.T, bin, natsURL, id string) *proc {
 	t.Helper()
-	cmd := exec.Command(bin, "--port", "0", "--udp-port", "0", "--bind", "127.0.0.1", "--advertise-ip", "127.0.0.1",
+	return startServer(t, bin, restartSecret, t.TempDir(),
 		"--nats", natsURL, "--node-id", id, "--cluster-lease-ttl", clusterTTL.String())
-	cmd.Env = append(os.Environ(), "LIVECHAT_SECRET="+restartSecret, "LIVECHAT_DATA_DIR="+t.TempDir())
-	stderr, err := cmd.StderrPipe()
+}
+
+// startCluster runs a NATS server with JetStream and the three lcserver nodes ids joined to
+// it; the test's cleanup stops them all.
+func startCluster(t *testing.T, ids ...string) []*proc {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	ns, err := cluster.StartServer(cluster.ServerConfig{Dir: t.TempDir(), JetStream: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	t.Cleanup(ns.Shutdown)
+	bin := buildBinary(t)
+	var nodes []*proc
+	for _, id := range ids {
+		nodes = append(nodes, startNode(t, bin, ns.ClientURL(), id))
 	}
-	p := &proc{cmd: cmd, exited: make(chan struct{})}
-	addr := make(chan string, 1)
-	drained := make(chan struct{})
-	go func() {
-		defer close(drained)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if m := listeningLine.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case addr <- m[1]:
-				default:
-				}
-			}
-		}
-	}()
-	go func() {
-		<-drained
-		p.err = cmd.Wait()
-		close(p.exited)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-p.exited
-	})
-	select {
-	case p.addr = <-addr:
-	case <-p.exited:
-		t.Fatalf("node %s exited before listening: %v", id, p.err)
-	case <-time.After(30 * time.Second):
-		t.Fatalf("node %s did not report its address", id)
-	}
-	return p
+	return nodes
 }
 
 // clusterStatus is the node's GET /admin/status cluster part, nil if it cannot be had.
@@ -120,23 +96,8 @@ func pollFor(t *testing.T, within time.Duration, what string, cond func() bool) 
 // (SIGKILL: no lease released) a surviving node owns it within the documented bound
 // (TTL + TTL/3, plus slack for a shared machine).
 func TestClusterOwnersAndFailover(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	ns, err := cluster.StartServer(cluster.ServerConfig{Dir: t.TempDir(), JetStream: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Shutdown)
-	bin := filepath.Join(t.TempDir(), "lcserver")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
 	ids := []string{"node-a", "node-b", "node-c"}
-	var nodes []*proc
-	for _, id := range ids {
-		nodes = append(nodes, startNode(t, bin, ns.ClientURL(), id))
-	}
+	nodes := startCluster(t, ids...)
 	channels := []string{"CH_0001", "CH_0002", "CH_0003"}
 	var owners map[string]string
 	pollFor(t, 15*time.Second, "three nodes agree on the owners", func() bool {
