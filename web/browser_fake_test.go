@@ -1,6 +1,8 @@
 package web_test
 
 import (
+	"github.com/minilivechat/minilivechat/actors/actortest"
+
 	"fmt"
 	"testing"
 	"time"
@@ -70,7 +72,7 @@ func TestBrowserSignalingAgainstFakeServer(t *testing.T) {
 
 	before := f.identifies()
 	f.dropAll(websocket.StatusInternalError, "restart")
-	waitFor(t, "both pages IDENTIFY again and re-join", 15*time.Second, func() bool {
+	actortest.Eventually(t, 15*time.Second, "both pages IDENTIFY again and re-join", func() bool {
 		return f.identifies() >= before+2 && f.isMember("CH_0001", "alice") && f.isMember("CH_0001", "bob")
 	})
 	a.waitJS("reconnected", `lc.state.conn === "ready" && lc.state.rooms.CH_0001?.media === "signaling-only"`, `lc.state`, 5*time.Second)
@@ -151,16 +153,4 @@ func TestBrowserRefusedToken(t *testing.T) {
 		t.Errorf("fake server accepted %d IDENTIFYs of a bad token", n)
 	}
 	p.noExceptions()
-}
-
-// waitFor polls cond (Go-side state) until it holds, at most for within.
-func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, within)
-		}
-		time.Sleep(pollEvery) // polling state of another goroutine, bounded by deadline
-	}
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minilivechat/minilivechat/actors/actortest"
 	"github.com/minilivechat/minilivechat/actors/cluster"
 	"github.com/minilivechat/minilivechat/actors/msg"
 	"github.com/minilivechat/minilivechat/media"
@@ -24,7 +25,7 @@ func BenchmarkCrossNodeRelay(b *testing.B) {
 			b.Cleanup(ns.Shutdown)
 			a := startClusterNode(b, ns, "a", "CH")
 			a.node.Want("CH")
-			pollUntil(b, wait, "a owns CH", func() bool { return a.node.Status().Owners["CH"] == "a" })
+			actortest.Eventually(b, wait, "a owns CH", func() bool { return a.node.Status().Owners["CH"] == "a" })
 			o := startClusterNode(b, ns, "o", "CH")
 			talker := a.member(b, "talker")
 			listenerNode := a
@@ -32,9 +33,9 @@ func BenchmarkCrossNodeRelay(b *testing.B) {
 				listenerNode = o
 			}
 			listenerNode.member(b, "listener")
-			pollUntil(b, wait, "members known", func() bool { return len(a.detail(b).Members) == 2 })
+			actortest.Eventually(b, wait, "members known", func() bool { return len(a.detail(b).Members) == 2 })
 			a.sys.Root.Send(a.ch, &msg.RequestFloor{Call: msg.Call{Op: 30, UserID: "talker", Session: talker.PID()}, ChannelID: "CH"})
-			pollUntil(b, wait, "talker holds", func() bool {
+			actortest.Eventually(b, wait, "talker holds", func() bool {
 				f := listenerNode.detail(b).Floor
 				return f.Holder != nil && *f.Holder == "talker"
 			})

@@ -106,18 +106,6 @@ func await[T any](t *testing.T, p *actortest.Probe, what string, ok func(T) bool
 	panic("unreachable")
 }
 
-func pollUntil(t testing.TB, within time.Duration, what string, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > within {
-			t.Fatalf("%s: not within %v", what, within)
-		}
-		time.Sleep(5 * time.Millisecond) // poll interval, not synchronisation
-	}
-	return time.Since(start)
-}
-
 // TestFloorArbitratedOnceAcrossNodes: members on three nodes share one floor run by the
 // owner node; a preemption across nodes works; when the owner dies another node runs the
 // floor, idle, and the surviving members take it again.
@@ -129,14 +117,14 @@ func TestFloorArbitratedOnceAcrossNodes(t *testing.T) {
 	t.Cleanup(ns.Shutdown)
 	a := startClusterNode(t, ns, "a", "CH")
 	a.node.Want("CH")
-	pollUntil(t, wait, "a owns CH", func() bool { return a.node.Status().Owners["CH"] == "a" })
+	actortest.Eventually(t, wait, "a owns CH", func() bool { return a.node.Status().Owners["CH"] == "a" })
 	b, c := startClusterNode(t, ns, "b", "CH"), startClusterNode(t, ns, "c", "CH")
 	b.node.Want("CH")
 	c.node.Want("CH")
 	nodes := []*clusterNode{a, b, c}
 
 	alice, bob, carol := a.member(t, "alice"), b.member(t, "bob"), c.member(t, "carol")
-	pollUntil(t, wait, "every node lists the three members", func() bool {
+	actortest.Eventually(t, wait, "every node lists the three members", func() bool {
 		for _, n := range nodes {
 			if len(n.detail(t).Members) != 3 {
 				return false
@@ -161,7 +149,7 @@ func TestFloorArbitratedOnceAcrossNodes(t *testing.T) {
 	if r := await[*msg.FloorRevoke](t, bob, "bob revoked", nil); r.Reason != msg.RevokePreempted {
 		t.Fatalf("bob revoked for %q", r.Reason)
 	}
-	pollUntil(t, wait, "every node shows carol holding the floor", func() bool {
+	actortest.Eventually(t, wait, "every node shows carol holding the floor", func() bool {
 		for _, n := range nodes {
 			if f := n.detail(t).Floor; f.Holder == nil || *f.Holder != "carol" {
 				return false
@@ -207,7 +195,7 @@ func TestFloorArbitratedOnceAcrossNodes(t *testing.T) {
 		t.Fatalf("c published %v trunk packets, want 2", out)
 	}
 	// b's copy of the second packet may still be on its way (only alice's was awaited).
-	pollUntil(t, wait, "a and b count carol's two packets in", func() bool {
+	actortest.Eventually(t, wait, "a and b count carol's two packets in", func() bool {
 		return trunk(a, "in") == 2 && trunk(b, "in") == 2
 	})
 	for _, n := range nodes {
@@ -224,14 +212,14 @@ func TestFloorArbitratedOnceAcrossNodes(t *testing.T) {
 	// The owner dies (no lease release): b or c owns CH within the bound, the floor is idle,
 	// alice is gone from the survivors' lists, and bob can take the floor.
 	a.nc.Close()
-	took := pollUntil(t, clusterTTL+clusterTTL/3+time.Second, "a survivor owns CH", func() bool {
+	took := actortest.Eventually(t, clusterTTL+clusterTTL/3+time.Second, "a survivor owns CH", func() bool {
 		o := b.node.Status().Owners["CH"]
 		return (o == "b" || o == "c") && c.node.Status().Owners["CH"] == o
 	})
 	t.Logf("owner died; new owner after %v", took)
 	await[*msg.FloorIdle](t, bob, "bob hears the floor is idle", nil)
 	await[*msg.FloorIdle](t, carol, "carol hears the floor is idle", nil)
-	pollUntil(t, 3*clusterTTL, "alice gone from the survivors", func() bool {
+	actortest.Eventually(t, 3*clusterTTL, "alice gone from the survivors", func() bool {
 		return len(b.detail(t).Members) == 2 && len(c.detail(t).Members) == 2
 	})
 	b.sys.Root.Send(b.ch, &msg.RequestFloor{Call: msg.Call{Op: 30, UserID: "bob", Session: bob.PID()}, ChannelID: "CH"})
@@ -253,26 +241,26 @@ func TestChannelSpansLeafSites(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(site.Shutdown)
-	pollUntil(t, wait, "leaf link up", func() bool { return site.LeafConnections() == 1 })
+	actortest.Eventually(t, wait, "leaf link up", func() bool { return site.LeafConnections() == 1 })
 	h := startClusterNode(t, hub, "hub-1", "CH")
 	h.node.Want("CH")
-	pollUntil(t, wait, "hub owns CH", func() bool { return h.node.Status().Owners["CH"] == "hub-1" })
+	actortest.Eventually(t, wait, "hub owns CH", func() bool { return h.node.Status().Owners["CH"] == "hub-1" })
 	var s *clusterNode
-	pollUntil(t, wait, "site node joins through the leaf", func() bool {
+	actortest.Eventually(t, wait, "site node joins through the leaf", func() bool {
 		// The leaf's interest in the hub's JetStream API propagates just after the link.
 		defer func() { _ = recover() }()
 		s = startClusterNodeAt(&quietTB{TB: t}, site.ClientURL(), "hub", "yard-1", "CH")
 		return s != nil
 	})
-	pollUntil(t, wait, "site sees the hub's lease", func() bool { return s.node.Status().Owners["CH"] == "hub-1" })
+	actortest.Eventually(t, wait, "site sees the hub's lease", func() bool { return s.node.Status().Owners["CH"] == "hub-1" })
 	listener, talker := h.member(t, "dispatch"), s.member(t, "forklift")
-	pollUntil(t, wait, "both sites list both members", func() bool {
+	actortest.Eventually(t, wait, "both sites list both members", func() bool {
 		return len(h.detail(t).Members) == 2 && len(s.detail(t).Members) == 2
 	})
 	s.sys.Root.Send(s.ch, &msg.RequestFloor{Call: msg.Call{Op: 30, UserID: "forklift", Session: talker.PID()}, ChannelID: "CH"})
 	await[*msg.FloorGranted](t, talker, "the site's member granted by the hub", nil)
 	await[*msg.FloorTaken](t, listener, "the hub's member hears it", func(m *msg.FloorTaken) bool { return m.UserID == "forklift" })
-	pollUntil(t, wait, "the site mirrors the floor", func() bool {
+	actortest.Eventually(t, wait, "the site mirrors the floor", func() bool {
 		f := s.detail(t).Floor
 		return f.Holder != nil && *f.Holder == "forklift"
 	})
@@ -316,7 +304,7 @@ func TestChatSpansNodes(t *testing.T) {
 	a.node.Want("CH")
 	b.node.Want("CH")
 	alice, bob := a.member(t, "alice"), b.member(t, "bob")
-	pollUntil(t, wait, "both nodes list both members", func() bool {
+	actortest.Eventually(t, wait, "both nodes list both members", func() bool {
 		return len(a.detail(t).Members) == 2 && len(b.detail(t).Members) == 2
 	})
 

@@ -1,6 +1,8 @@
 package cluster
 
 import (
+	"github.com/minilivechat/minilivechat/actors/actortest"
+
 	"context"
 	"errors"
 	"fmt"
@@ -44,19 +46,6 @@ func startNode(t *testing.T, s *Server, id string) *Node {
 	return n
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > within {
-			t.Fatalf("%s: not within %v", what, within)
-		}
-		time.Sleep(5 * time.Millisecond) // poll interval, not synchronisation
-	}
-	return time.Since(start)
-}
-
 // owners is the owner each node believes channel has, and how many nodes hold it.
 func owners(nodes []*Node, channel string) (views []string, holders int) {
 	for _, n := range nodes {
@@ -92,7 +81,7 @@ func TestExactlyOneOwner(t *testing.T) {
 		n.Want("CH_0001")
 	}
 	var owner string
-	waitFor(t, 5*time.Second, "one agreed owner", func() bool { owner = agreed(nodes, "CH_0001"); return owner != "" })
+	actortest.Eventually(t, 5*time.Second, "one agreed owner", func() bool { owner = agreed(nodes, "CH_0001"); return owner != "" })
 	// It stays one owner across several renewals.
 	deadline := time.Now().Add(2 * testTTL)
 	for time.Now().Before(deadline) {
@@ -110,7 +99,7 @@ func TestExactlyOneOwner(t *testing.T) {
 func TestNodeRegistry(t *testing.T) {
 	s := startServer(t)
 	a, b := startNode(t, s, "a"), startNode(t, s, "b")
-	waitFor(t, 5*time.Second, "both nodes listed", func() bool { return len(a.Status().Nodes) == 2 && len(b.Status().Nodes) == 2 })
+	actortest.Eventually(t, 5*time.Second, "both nodes listed", func() bool { return len(a.Status().Nodes) == 2 && len(b.Status().Nodes) == 2 })
 	if _, err := Start(context.Background(), Config{ID: "a", Conn: connect(t, s.ClientURL()), TTL: testTTL}); err == nil {
 		t.Fatal("a second node with a live node's id joined")
 	}
@@ -118,7 +107,7 @@ func TestNodeRegistry(t *testing.T) {
 		t.Fatal("a node id with a space was accepted")
 	}
 	b.Stop()
-	waitFor(t, 5*time.Second, "stopped node gone", func() bool { return len(a.Status().Nodes) == 1 })
+	actortest.Eventually(t, 5*time.Second, "stopped node gone", func() bool { return len(a.Status().Nodes) == 1 })
 }
 
 // TestTakeoverAfterOwnerDies: the owner loses NATS without releasing (a crash, as far as the
@@ -140,7 +129,7 @@ func TestTakeoverAfterOwnerDies(t *testing.T) {
 		n.Want("CH_0001")
 	}
 	var owner string
-	waitFor(t, 5*time.Second, "first owner", func() bool { owner = agreed(nodes, "CH_0001"); return owner != "" })
+	actortest.Eventually(t, 5*time.Second, "first owner", func() bool { owner = agreed(nodes, "CH_0001"); return owner != "" })
 	var survivors []*Node
 	for _, n := range nodes {
 		if n.ID() != owner {
@@ -156,7 +145,7 @@ func TestTakeoverAfterOwnerDies(t *testing.T) {
 	conns[owner].Close() // no release, no heartbeat: a dead node, as far as the others can tell
 	bound := testTTL + testTTL/3
 	gaveUp := false // seen, at a poll before the takeover, to claim the channel no more
-	took := waitFor(t, bound+time.Second, "takeover", func() bool {
+	took := actortest.Eventually(t, bound+time.Second, "takeover", func() bool {
 		o := agreed(survivors, "CH_0001")
 		if o != "" && o != owner {
 			return true
@@ -179,11 +168,11 @@ func TestReleaseHandsOverAtOnce(t *testing.T) {
 	s := startServer(t)
 	a, b := startNode(t, s, "a"), startNode(t, s, "b")
 	a.Want("CH_0002")
-	waitFor(t, 5*time.Second, "a owns", func() bool { return agreed([]*Node{a, b}, "CH_0002") == "a" })
+	actortest.Eventually(t, 5*time.Second, "a owns", func() bool { return agreed([]*Node{a, b}, "CH_0002") == "a" })
 	b.Want("CH_0002")
 	start := time.Now()
 	a.Drop("CH_0002")
-	waitFor(t, 5*time.Second, "b owns", func() bool { return agreed([]*Node{a, b}, "CH_0002") == "b" })
+	actortest.Eventually(t, 5*time.Second, "b owns", func() bool { return agreed([]*Node{a, b}, "CH_0002") == "b" })
 	if took := time.Since(start); took >= testTTL {
 		t.Fatalf("hand-over after release took %v, as long as an expiry (%v)", took, testTTL)
 	}
@@ -253,7 +242,7 @@ func TestStaleHolderIsFenced(t *testing.T) {
 		t.Fatalf("second acquire: %v, want ErrHeld", err)
 	}
 	var taken Lease
-	waitFor(t, 3*testTTL, "expiry lets b take it", func() bool {
+	actortest.Eventually(t, 3*testTTL, "expiry lets b take it", func() bool {
 		taken, err = l.Acquire(ctx, "CH_1", "b")
 		return err == nil
 	})

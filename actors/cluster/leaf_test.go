@@ -1,6 +1,8 @@
 package cluster
 
 import (
+	"github.com/minilivechat/minilivechat/actors/actortest"
+
 	"context"
 	"testing"
 	"time"
@@ -21,12 +23,12 @@ func TestLeafSiteSharesLeases(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(site.Shutdown)
-	waitFor(t, 5*time.Second, "leaf link up", func() bool { return site.LeafConnections() == 1 && hub.LeafConnections() == 1 })
+	actortest.Eventually(t, 5*time.Second, "leaf link up", func() bool { return site.LeafConnections() == 1 && hub.LeafConnections() == 1 })
 
 	a := startNode(t, hub, "hub-1")
 	var b *Node
 	// The leaf's interest in the hub's JetStream API propagates just after the link is up.
-	waitFor(t, 5*time.Second, "site node joins through the leaf", func() bool {
+	actortest.Eventually(t, 5*time.Second, "site node joins through the leaf", func() bool {
 		n, err := Start(context.Background(), Config{ID: "site-1", Conn: connect(t, site.ClientURL()), Domain: "hub", TTL: testTTL, Logger: testLogger(t)})
 		if err != nil {
 			t.Logf("site node: %v", err)
@@ -37,10 +39,10 @@ func TestLeafSiteSharesLeases(t *testing.T) {
 	})
 	t.Cleanup(b.Stop)
 	nodes := []*Node{a, b}
-	waitFor(t, 5*time.Second, "both sites listed", func() bool { return len(a.Status().Nodes) == 2 && len(b.Status().Nodes) == 2 })
+	actortest.Eventually(t, 5*time.Second, "both sites listed", func() bool { return len(a.Status().Nodes) == 2 && len(b.Status().Nodes) == 2 })
 	b.Want("CH_0001")
-	waitFor(t, 5*time.Second, "site owns the channel", func() bool { return agreed(nodes, "CH_0001") == "site-1" })
+	actortest.Eventually(t, 5*time.Second, "site owns the channel", func() bool { return agreed(nodes, "CH_0001") == "site-1" })
 	a.Want("CH_0001")
 	b.Drop("CH_0001")
-	waitFor(t, 5*time.Second, "hub takes it over", func() bool { return agreed(nodes, "CH_0001") == "hub-1" })
+	actortest.Eventually(t, 5*time.Second, "hub takes it over", func() bool { return agreed(nodes, "CH_0001") == "hub-1" })
 }

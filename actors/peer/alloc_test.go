@@ -11,6 +11,7 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
 
+	"github.com/minilivechat/minilivechat/actors/actortest"
 	"github.com/minilivechat/minilivechat/media"
 )
 
@@ -72,7 +73,7 @@ func newRelayRig(t testing.TB, n int) *relayRig {
 		}
 		h.system.Root.Send(p.PID, &handshakeDone{session: &media.SRTPSession{Local: ctx(), Remote: ctx()}})
 	}
-	eventually(t, 10*time.Second, "talker address latched", func() bool { _, ok := h.media.byAddr.Get(r.talker); return ok })
+	actortest.Eventually(t, 10*time.Second, "talker address latched", func() bool { _, ok := h.media.byAddr.Get(r.talker); return ok })
 	h.ask(t, &setHolder{user: "T"})
 	r.plain[0], r.plain[1] = 0x80, 111
 	binary.BigEndian.PutUint32(r.plain[8:], 4242)

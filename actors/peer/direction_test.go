@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minilivechat/minilivechat/actors/actortest"
 	"github.com/minilivechat/minilivechat/actors/msg"
 	"github.com/minilivechat/minilivechat/actors/peer/peertest"
 	"github.com/minilivechat/minilivechat/media"
@@ -50,7 +51,7 @@ func TestListenOnlyPeerHearsAndCannotTalk(t *testing.T) {
 	talker.WaitConnected(t, 10*time.Second)
 	listener.WaitConnected(t, 10*time.Second)
 	for _, u := range []string{tp.Ufrag, lp.Ufrag} {
-		eventually(t, 15*time.Second, "srtp ready", func() bool { d, _ := h.media.Peer(u); return d.SRTPReady })
+		actortest.Eventually(t, 15*time.Second, "srtp ready", func() bool { d, _ := h.media.Peer(u); return d.SRTPReady })
 	}
 	if d, _ := h.media.Peer(lp.Ufrag); !d.ListenOnly || d.Tracks[0].Direction != "recvonly" {
 		t.Fatalf("admin view of the listener: %+v", d)
@@ -83,7 +84,7 @@ func TestListenOnlyPeerHearsAndCannotTalk(t *testing.T) {
 		d.Class = media.ClassRTP
 		h.system.Root.Send(lp.PID, d)
 	}
-	eventually(t, 5*time.Second, "3 listen_only drops", func() bool { return media.CounterValue(drops)-before == 3 })
+	actortest.Eventually(t, 5*time.Second, "3 listen_only drops", func() bool { return media.CounterValue(drops)-before == 3 })
 	if g := h.gated.Load(); g != gated {
 		t.Fatalf("the channel got %d packets from the listen-only peer", g-gated)
 	}

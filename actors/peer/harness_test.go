@@ -10,6 +10,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/minilivechat/minilivechat/actors/actortest"
 	"github.com/minilivechat/minilivechat/actors/mailbox"
 	"github.com/minilivechat/minilivechat/actors/msg"
 	"github.com/minilivechat/minilivechat/media"
@@ -148,20 +149,7 @@ func (h *harness) open(t testing.TB, user, offer string) (msg.Peer, *msg.Error) 
 	if r.err == nil && h.media.started.Load() {
 		// The registry publishes the ufrag asynchronously; a real client learns it from the
 		// JOIN ACK long after, a test writing STUN at once must wait for it.
-		eventually(t, 10*time.Second, "ufrag published", func() bool { _, ok := h.media.byUfrag.Get(r.peer.Ufrag); return ok })
+		actortest.Eventually(t, 10*time.Second, "ufrag published", func() bool { _, ok := h.media.byUfrag.Get(r.peer.Ufrag); return ok })
 	}
 	return r.peer, r.err
-}
-
-// eventually polls cond until it holds or timeout passes (bounded; for states that have no
-// event to wait on, such as a snapshot the registry publishes).
-func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond) // polling, not synchronisation
-	}
 }

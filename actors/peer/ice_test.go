@@ -7,6 +7,7 @@ import (
 
 	"github.com/pion/stun/v3"
 
+	"github.com/minilivechat/minilivechat/actors/actortest"
 	"github.com/minilivechat/minilivechat/media"
 	"github.com/minilivechat/minilivechat/media/clock"
 )
@@ -39,14 +40,14 @@ func TestCandidateSwitchingAndRebinding(t *testing.T) {
 	waitAddr := func(c *net.UDPConn, what string) {
 		t.Helper()
 		want := c.LocalAddr().String()
-		eventually(t, 10*time.Second, what, func() bool { return addr() == want })
+		actortest.Eventually(t, 10*time.Second, what, func() bool { return addr() == want })
 	}
 	c1, c2, c3, c4 := rawClient(t, h), rawClient(t, h), rawClient(t, h), rawClient(t, h)
 
 	check(t, c1, p, offer, false)
 	waitAddr(c1, "first authenticated address used")
 	check(t, c2, p, offer, false)
-	eventually(t, 10*time.Second, "second address latched", func() bool { return h.media.byAddr.Len() == 2 })
+	actortest.Eventually(t, 10*time.Second, "second address latched", func() bool { return h.media.byAddr.Len() == 2 })
 	if a := addr(); a != c1.LocalAddr().String() {
 		t.Fatalf("an un-nominated check moved media to %s", a)
 	}
@@ -54,7 +55,7 @@ func TestCandidateSwitchingAndRebinding(t *testing.T) {
 	for _, conn := range []*net.UDPConn{c1, c2} {
 		conn.Write(rtpLike())
 	}
-	eventually(t, 10*time.Second, "media from both addresses accepted", func() bool {
+	actortest.Eventually(t, 10*time.Second, "media from both addresses accepted", func() bool {
 		return media.CounterValue(c.Dropped(media.DropSRTPNotReady)) == 2
 	})
 	if n := media.CounterValue(c.Dropped(media.DropUnknownAddress)); n != 0 {
@@ -68,7 +69,7 @@ func TestCandidateSwitchingAndRebinding(t *testing.T) {
 
 	// A new address while the send address is fresh: latched for receiving, not for sending.
 	check(t, c3, p, offer, false)
-	eventually(t, 10*time.Second, "third address latched", func() bool { return h.media.byAddr.Len() == 3 })
+	actortest.Eventually(t, 10*time.Second, "third address latched", func() bool { return h.media.byAddr.Len() == 3 })
 	if a := addr(); a != c1.LocalAddr().String() {
 		t.Fatalf("a check from a new address moved media from a live address to %s", a)
 	}
@@ -105,7 +106,7 @@ func TestConsentChecksKeepThePeer(t *testing.T) {
 	// The check from a second address reaches the peer after the reap check (one mailbox);
 	// its latch proves the peer is still there.
 	check(t, c2, p, offer, false)
-	eventually(t, 10*time.Second, "second address latched", func() bool { return h.media.byAddr.Len() == 2 })
+	actortest.Eventually(t, 10*time.Second, "second address latched", func() bool { return h.media.byAddr.Len() == 2 })
 
 	clk.Advance(31 * time.Second)
 	h.system.Root.Send(p.PID, &reapCheck{})
@@ -117,7 +118,7 @@ func TestConsentChecksKeepThePeer(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("peer silent for ReapAfter not reaped")
 	}
-	eventually(t, 10*time.Second, "snapshots empty", func() bool {
+	actortest.Eventually(t, 10*time.Second, "snapshots empty", func() bool {
 		return h.media.byUfrag.Len() == 0 && h.media.byAddr.Len() == 0
 	})
 }
@@ -134,7 +135,7 @@ func TestWrongClientUfragGetsNoAnswer(t *testing.T) {
 	req, _ := stun.Build(stun.TransactionID, stun.BindingRequest, stun.NewUsername(p.Ufrag+":someone-else"),
 		stun.RawAttribute{Type: stun.AttrUseCandidate}, stun.NewShortTermIntegrity(answerPwd(t, p.Answer)), stun.Fingerprint)
 	conn.Write(req.Raw)
-	eventually(t, 10*time.Second, "drop counted", func() bool {
+	actortest.Eventually(t, 10*time.Second, "drop counted", func() bool {
 		return media.CounterValue(h.media.counters.Dropped(media.DropSTUNUnknownUser)) == 1
 	})
 	check(t, conn, p, offer, true) // the same socket with the right USERNAME is answered first
@@ -157,12 +158,12 @@ func TestEvictedAddressIsLatchedAgain(t *testing.T) {
 		c := rawClient(t, h)
 		conns = append(conns, c)
 		check(t, c, p, offer, false)
-		eventually(t, 10*time.Second, "address latched", func() bool { return h.media.byAddr.Len() == min(i+1, maxAddrs) })
+		actortest.Eventually(t, 10*time.Second, "address latched", func() bool { return h.media.byAddr.Len() == min(i+1, maxAddrs) })
 	}
 	first := netipOf(t, conns[0])
-	eventually(t, 10*time.Second, "oldest address evicted", func() bool { _, ok := h.media.byAddr.Get(first); return !ok })
+	actortest.Eventually(t, 10*time.Second, "oldest address evicted", func() bool { _, ok := h.media.byAddr.Get(first); return !ok })
 	check(t, conns[0], p, offer, false)
-	eventually(t, 10*time.Second, "evicted address latched again", func() bool { _, ok := h.media.byAddr.Get(first); return ok })
+	actortest.Eventually(t, 10*time.Second, "evicted address latched again", func() bool { _, ok := h.media.byAddr.Get(first); return ok })
 	if n := h.media.byAddr.Len(); n != maxAddrs {
 		t.Fatalf("%d addresses latched, want %d", n, maxAddrs)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pion/stun/v3"
 
+	"github.com/minilivechat/minilivechat/actors/actortest"
 	"github.com/minilivechat/minilivechat/actors/msg"
 	"github.com/minilivechat/minilivechat/actors/peer/peertest"
 	"github.com/minilivechat/minilivechat/media"
@@ -48,12 +49,12 @@ func TestPeerLifecycleReturnsToBaseline(t *testing.T) {
 	}
 	c.Answer(t, p.Answer)
 	c.WaitConnected(t, 10*time.Second)
-	eventually(t, 5*time.Second, "peer registered with an address", func() bool {
+	actortest.Eventually(t, 5*time.Second, "peer registered with an address", func() bool {
 		return h.media.byUfrag.Len() == 1 && h.media.byAddr.Len() >= 1
 	})
 	// The client is connected when its side of DTLS finishes; the server's handshake
 	// goroutine reports to the peer actor a moment later.
-	eventually(t, 10*time.Second, "handshake counted", func() bool { return media.CounterValue(h.media.counters.HandshakeOK) == 1 })
+	actortest.Eventually(t, 10*time.Second, "handshake counted", func() bool { return media.CounterValue(h.media.counters.HandshakeOK) == 1 })
 	d, ok := h.media.Peer(p.Ufrag)
 	if !ok || !d.SRTPReady || d.UserID != "A" || d.ChannelID != "CH" || d.Address == "" || d.Tracks[0].SSRCOut == 0 {
 		t.Fatalf("peer info %+v", d)
@@ -68,14 +69,14 @@ func TestPeerLifecycleReturnsToBaseline(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("peer did not stop")
 	}
-	eventually(t, 5*time.Second, "snapshots empty", func() bool {
+	actortest.Eventually(t, 5*time.Second, "snapshots empty", func() bool {
 		return h.media.byUfrag.Len() == 0 && h.media.byAddr.Len() == 0
 	})
 	if len(h.media.Peers()) != 0 {
 		t.Fatal("admin list still has the peer")
 	}
 	// The registry publishes the snapshots before it lowers the gauge: wait for both.
-	eventually(t, 5*time.Second, "peers gauge back to 0", func() bool { return gaugeValue(t, h.media.counters.Peers) == 0 })
+	actortest.Eventually(t, 5*time.Second, "peers gauge back to 0", func() bool { return gaugeValue(t, h.media.counters.Peers) == 0 })
 	leaks.WaitGone(t)
 }
 
@@ -96,7 +97,7 @@ func TestSilentPeerIsReaped(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("silent peer not reaped")
 	}
-	eventually(t, 5*time.Second, "snapshot empty", func() bool { return h.media.byUfrag.Len() == 0 })
+	actortest.Eventually(t, 5*time.Second, "snapshot empty", func() bool { return h.media.byUfrag.Len() == 0 })
 }
 
 // rawClient is a UDP socket speaking to the media port by hand.
@@ -125,7 +126,7 @@ func TestWrongSTUNIntegrityGetsNoAnswerAndLatchesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	drops := h.media.counters.Dropped(media.DropSTUNIntegrity)
-	eventually(t, 5*time.Second, "integrity drop counted", func() bool { return media.CounterValue(drops) == 1 })
+	actortest.Eventually(t, 5*time.Second, "integrity drop counted", func() bool { return media.CounterValue(drops) == 1 })
 	conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
 	if n, err := conn.Read(make([]byte, 1500)); err == nil {
 		t.Fatalf("got a %d-byte answer to a bad request", n)
@@ -148,7 +149,7 @@ func TestWrongSTUNIntegrityGetsNoAnswerAndLatchesNothing(t *testing.T) {
 	if derr := resp.Decode(); derr != nil || resp.Type != stun.BindingSuccess {
 		t.Fatalf("answer %v %v", resp.Type, derr)
 	}
-	eventually(t, 5*time.Second, "address latched", func() bool { return h.media.byAddr.Len() == 1 })
+	actortest.Eventually(t, 5*time.Second, "address latched", func() bool { return h.media.byAddr.Len() == 1 })
 }
 
 func TestUnauthenticatedAndOutOfRangeDatagramsAreDropped(t *testing.T) {
@@ -164,7 +165,7 @@ func TestUnauthenticatedAndOutOfRangeDatagramsAreDropped(t *testing.T) {
 		conn.Write(b)
 	}
 	c := h.media.counters
-	eventually(t, 5*time.Second, "drops counted", func() bool {
+	actortest.Eventually(t, 5*time.Second, "drops counted", func() bool {
 		return media.CounterValue(c.Dropped(media.DropUnknownAddress)) == 2 && media.CounterValue(c.Dropped(media.DropDemux)) == 1
 	})
 }
@@ -193,7 +194,7 @@ func TestPeerWhoseCertificateMismatchesIsDropped(t *testing.T) {
 	if media.CounterValue(h.media.counters.HandshakeFailed) != 1 || media.CounterValue(h.media.counters.HandshakeOK) != 0 {
 		t.Fatal("handshake not counted as failed")
 	}
-	eventually(t, 5*time.Second, "snapshots empty", func() bool {
+	actortest.Eventually(t, 5*time.Second, "snapshots empty", func() bool {
 		return h.media.byUfrag.Len() == 0 && h.media.byAddr.Len() == 0
 	})
 }
@@ -211,7 +212,7 @@ func TestStalledHandshakeIsAbandoned(t *testing.T) {
 	req, _ := stun.Build(stun.TransactionID, stun.BindingRequest, stun.NewUsername(p.Ufrag+":"+iceUfrag(t, offer)),
 		stun.RawAttribute{Type: stun.AttrUseCandidate}, stun.NewShortTermIntegrity(answerPwd(t, p.Answer)), stun.Fingerprint)
 	conn.Write(req.Raw)
-	eventually(t, 5*time.Second, "address latched", func() bool { return h.media.byAddr.Len() == 1 })
+	actortest.Eventually(t, 5*time.Second, "address latched", func() bool { return h.media.byAddr.Len() == 1 })
 	hello := make([]byte, 60) // a DTLS-looking record that never becomes a handshake
 	hello[0], hello[1], hello[2] = 22, 0xfe, 0xfd
 	conn.Write(hello)
@@ -224,7 +225,7 @@ func TestStalledHandshakeIsAbandoned(t *testing.T) {
 	if to, failed := media.CounterValue(h.media.counters.HandshakeTimeout), media.CounterValue(h.media.counters.HandshakeFailed); to != 1 || failed != 0 {
 		t.Fatalf("abandoned handshake counted as %v timeouts and %v failures, want 1 and 0", to, failed)
 	}
-	eventually(t, 5*time.Second, "snapshots empty", func() bool {
+	actortest.Eventually(t, 5*time.Second, "snapshots empty", func() bool {
 		return h.media.byUfrag.Len() == 0 && h.media.byAddr.Len() == 0
 	})
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/pion/rtcp"
 
+	"github.com/minilivechat/minilivechat/actors/actortest"
 	"github.com/minilivechat/minilivechat/actors/peer/peertest"
 	"github.com/minilivechat/minilivechat/media"
 )
@@ -37,7 +38,7 @@ func TestRelayWithPionClients(t *testing.T) {
 		clients[n].WaitConnected(t, 10*time.Second)
 	}
 	for _, n := range names {
-		eventually(t, 15*time.Second, n+" srtp ready", func() bool { d, _ := h.media.Peer(ufrags[n]); return d.SRTPReady })
+		actortest.Eventually(t, 15*time.Second, n+" srtp ready", func() bool { d, _ := h.media.Peer(ufrags[n]); return d.SRTPReady })
 	}
 
 	// A holds the floor and sends 200 packets: B and C get ≥ 99 % on their announced SSRC.
@@ -58,7 +59,7 @@ func TestRelayWithPionClients(t *testing.T) {
 	}
 	gatedBefore := h.gated.Load()
 	clients["B"].Send(t, 50, 'X', time.Millisecond)
-	eventually(t, 15*time.Second, "B's 50 packets gated", func() bool { return h.gated.Load()-gatedBefore >= 50 })
+	actortest.Eventually(t, 15*time.Second, "B's 50 packets gated", func() bool { return h.gated.Load()-gatedBefore >= 50 })
 	for _, n := range []string{"A", "C"} {
 		d, _ := h.media.Peer(ufrags[n])
 		if d.PacketsOut != outBefore[n] {
@@ -114,7 +115,7 @@ func TestRelayWithPionClients(t *testing.T) {
 	if err := clients["C"].PC.WriteRTCP([]rtcp.Packet{rr}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 15*time.Second, "C's report kept", func() bool { d, _ := h.media.Peer(ufrags["C"]); return d.PacketsLost == 7 })
+	actortest.Eventually(t, 15*time.Second, "C's report kept", func() bool { d, _ := h.media.Peer(ufrags["C"]); return d.PacketsLost == 7 })
 	d, _ := h.media.Peer(ufrags["C"])
 	if d.FractionLost != 0.25 || d.JitterMs != 10 {
 		t.Fatalf("C's report: fraction lost %v jitter %v ms, want 0.25 and 10", d.FractionLost, d.JitterMs)

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/minilivechat/minilivechat/actors/actortest"
 	"github.com/minilivechat/minilivechat/actors/msg"
 	"github.com/minilivechat/minilivechat/media"
 )
@@ -63,10 +64,10 @@ func TestPeerSurvivesAPanic(t *testing.T) {
 	first := rawClient(t, h)
 	check(t, first, p, offer, false)
 	want := first.LocalAddr().String()
-	eventually(t, 10*time.Second, "first address latched", func() bool { d, _ := h.media.Peer(p.Ufrag); return d.Address == want })
+	actortest.Eventually(t, 10*time.Second, "first address latched", func() bool { d, _ := h.media.Peer(p.Ufrag); return d.Address == want })
 
 	h.system.Root.Send(p.PID, (*stunChecked)(nil)) // dereferencing it panics inside Receive
-	eventually(t, 10*time.Second, "panic counted", func() bool { return media.CounterValue(h.media.counters.PeerPanics) == 1 })
+	actortest.Eventually(t, 10*time.Second, "panic counted", func() bool { return media.CounterValue(h.media.counters.PeerPanics) == 1 })
 	if d, ok := h.media.Peer(p.Ufrag); !ok || d.Address != want {
 		t.Fatalf("peer lost its state in the panic: %+v %v", d, ok)
 	}
@@ -74,7 +75,7 @@ func TestPeerSurvivesAPanic(t *testing.T) {
 	second := rawClient(t, h)
 	check(t, second, p, offer, true)
 	want = second.LocalAddr().String()
-	eventually(t, 10*time.Second, "nominated address used", func() bool { d, _ := h.media.Peer(p.Ufrag); return d.Address == want })
+	actortest.Eventually(t, 10*time.Second, "nominated address used", func() bool { d, _ := h.media.Peer(p.Ufrag); return d.Address == want })
 	select {
 	case who := <-h.ended:
 		t.Fatalf("peer %v ended after a recovered panic", who)
@@ -97,7 +98,7 @@ func TestCloseWithPeersEmptiesGaugeAndSnapshots(t *testing.T) {
 		peers = append(peers, p)
 	}
 	check(t, rawClient(t, h), peers[0], offer, true)
-	eventually(t, 10*time.Second, "peers registered", func() bool {
+	actortest.Eventually(t, 10*time.Second, "peers registered", func() bool {
 		return gaugeValue(t, h.media.counters.Peers) == 2 && h.media.byAddr.Len() == 1
 	})
 	if err := h.media.Close(); err != nil {

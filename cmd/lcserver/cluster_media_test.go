@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minilivechat/minilivechat/actors/actortest"
 	"github.com/minilivechat/minilivechat/actors/peer/peertest"
 	"github.com/minilivechat/minilivechat/gateway/token"
 	"github.com/minilivechat/minilivechat/gateway/wstest"
@@ -70,7 +71,7 @@ func TestClusterMediaAcrossNodes(t *testing.T) {
 	nodes := startCluster(t, ids...)
 	const ch = "CH_0001"
 	var owners map[string]string
-	pollFor(t, 15*time.Second, "three nodes agree on the owners", func() bool {
+	actortest.Eventually(t, 15*time.Second, "three nodes agree on the owners", func() bool {
 		owners = agreedOwners(t, nodes, []string{ch})
 		return owners != nil
 	})
@@ -117,14 +118,14 @@ func TestClusterMediaAcrossNodes(t *testing.T) {
 		}
 	}
 	bound := clusterTTL + clusterTTL/3
-	took := pollFor(t, bound+2*time.Second, "a survivor owns the channel", func() bool {
+	took := actortest.Eventually(t, bound+2*time.Second, "a survivor owns the channel", func() bool {
 		o := agreedOwners(t, survivors, []string{ch})
 		return o != nil && o[ch] != ids[dead]
 	})
 	t.Logf("owner %s killed; a survivor owns %s after %v (bound %v)", ids[dead], ch, took, bound)
 	talker, listener := alive[0], alive[1]
 	// The talker may hear FLOOR_IDLE first (the new owner starts idle); ask until granted.
-	pollFor(t, 5*time.Second, talker.user+" granted after the failover", func() bool {
+	actortest.Eventually(t, 5*time.Second, talker.user+" granted after the failover", func() bool {
 		talker.ws.Send(30, map[string]any{"channel_id": ch})
 		f, err := talker.ws.AwaitErr(110)
 		return err == nil && f.Op == 110

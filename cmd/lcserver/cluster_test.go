@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minilivechat/minilivechat/actors/actortest"
 	"github.com/minilivechat/minilivechat/actors/cluster"
 	"github.com/minilivechat/minilivechat/admin"
 )
@@ -79,18 +80,6 @@ func agreedOwners(t *testing.T, nodes []*proc, channels []string) map[string]str
 	return first
 }
 
-func pollFor(t *testing.T, within time.Duration, what string, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > within {
-			t.Fatalf("%s: not within %v", what, within)
-		}
-		time.Sleep(20 * time.Millisecond) // poll interval, not synchronisation
-	}
-	return time.Since(start)
-}
-
 // TestClusterOwnersAndFailover: three lcserver processes joined to a NATS server the test
 // runs agree on one owner per channel in /admin/status; when the owner of a channel is killed
 // (SIGKILL: no lease released) a surviving node owns it within the documented bound
@@ -100,7 +89,7 @@ func TestClusterOwnersAndFailover(t *testing.T) {
 	nodes := startCluster(t, ids...)
 	channels := []string{"CH_0001", "CH_0002", "CH_0003"}
 	var owners map[string]string
-	pollFor(t, 15*time.Second, "three nodes agree on the owners", func() bool {
+	actortest.Eventually(t, 15*time.Second, "three nodes agree on the owners", func() bool {
 		owners = agreedOwners(t, nodes, channels)
 		return owners != nil
 	})
@@ -115,7 +104,7 @@ func TestClusterOwnersAndFailover(t *testing.T) {
 	<-nodes[i].exited
 	survivors := slices.Delete(slices.Clone(nodes), i, i+1)
 	bound := clusterTTL + clusterTTL/3
-	took := pollFor(t, bound+2*time.Second, "survivors own every channel", func() bool {
+	took := actortest.Eventually(t, bound+2*time.Second, "survivors own every channel", func() bool {
 		o := agreedOwners(t, survivors, channels)
 		if o == nil {
 			return false

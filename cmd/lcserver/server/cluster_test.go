@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minilivechat/minilivechat/actors/actortest"
 	"github.com/minilivechat/minilivechat/admin"
 )
 
@@ -71,7 +72,7 @@ func TestClusterListenIsAOneNodeCluster(t *testing.T) {
 		}
 		return st.Cluster
 	}
-	eventually(t, 5*time.Second, "the node owns the three presets", func() bool {
+	actortest.Eventually(t, 5*time.Second, "the node owns the three presets", func() bool {
 		c := status()
 		return c != nil && slices.Equal(c.Held, []string{"CH_0001", "CH_0002", "CH_0003"})
 	})
@@ -81,7 +82,7 @@ func TestClusterListenIsAOneNodeCluster(t *testing.T) {
 	// A channel created here is owned here too.
 	u := s.client("alice", 100)
 	u.Request(opChannelCreate, d{"channel_id": "ROOM_1", "freq": "1", "channel_name": "Room"})
-	eventually(t, 5*time.Second, "the new channel is owned", func() bool {
+	actortest.Eventually(t, 5*time.Second, "the new channel is owned", func() bool {
 		c := status()
 		return c != nil && c.Owners["ROOM_1"] == "solo"
 	})
@@ -90,5 +91,5 @@ func TestClusterListenIsAOneNodeCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The embedded NATS server, the connection and the node's loop end with the server.
-	eventually(t, 10*time.Second, "goroutines back to baseline", func() bool { return goroutines() <= before+2 })
+	actortest.Eventually(t, 10*time.Second, "goroutines back to baseline", func() bool { return goroutines() <= before+2 })
 }

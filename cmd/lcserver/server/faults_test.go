@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minilivechat/minilivechat/actors/actortest"
 	"github.com/minilivechat/minilivechat/actors/peer/peertest"
 	"github.com/minilivechat/minilivechat/gateway/wstest"
 )
@@ -60,11 +61,11 @@ func TestFaultClientGoneMidJoin(t *testing.T) {
 		pc.Close()
 		// The connection counts as open until its session has stopped, which it does only
 		// after the join in flight was answered and left again.
-		eventually(t, 5*time.Second, "ghost's connection ended", func() bool { return s.metric("livechat_sessions") == 1 })
+		actortest.Eventually(t, 5*time.Second, "ghost's connection ended", func() bool { return s.metric("livechat_sessions") == 1 })
 		if n, u := s.channelMembers("CH_0002"), s.users(); n != 1 || u != 1 {
 			t.Fatalf("round %d: %d members and %d users after the ghost's session ended, want the watcher alone", i, n, u)
 		}
-		eventually(t, 5*time.Second, "ghost's media peer stopped", func() bool { return len(mp.Peers()) == 0 })
+		actortest.Eventually(t, 5*time.Second, "ghost's media peer stopped", func() bool { return len(mp.Peers()) == 0 })
 	}
 	watcher.Request(opChannelInfo, d{"channel_id": "CH_0002"})
 }

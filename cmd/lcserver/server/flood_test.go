@@ -10,6 +10,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/minilivechat/minilivechat/actors/actortest"
 	"github.com/minilivechat/minilivechat/actors/peer"
 	"github.com/minilivechat/minilivechat/actors/peer/peertest"
 	"github.com/minilivechat/minilivechat/gateway/wstest"
@@ -46,7 +47,7 @@ func startCall(t *testing.T, s *testServer, mp *peer.Media) *liveCall {
 	c.lws, c.listener = join("listener")
 	c.talker.WaitConnected(t, 20*time.Second)
 	c.listener.WaitConnected(t, 20*time.Second)
-	eventually(t, 15*time.Second, "both peers SRTP ready", func() bool {
+	actortest.Eventually(t, 15*time.Second, "both peers SRTP ready", func() bool {
 		ready := 0
 		for _, p := range mp.Peers() {
 			if d, _ := mp.Peer(p.Ufrag); d.SRTPReady {
@@ -169,14 +170,14 @@ func TestFloodConnectionsFromOneAddress(t *testing.T) {
 		t.Fatalf("%d dials refused with 429, /metrics counts %v + %v", refused, rate, conns)
 	}
 	// The silent ones are closed with 4005 and counted.
-	eventually(t, 10*time.Second, "silent connections closed with 4005", func() bool {
+	actortest.Eventually(t, 10*time.Second, "silent connections closed with 4005", func() bool {
 		return s.metric(`livechat_ws_errors_total{code="4005"}`) >= float64(len(held))
 	})
 	for _, ws := range held {
 		_ = ws.CloseNow()
 	}
 	// Back to the call's two connections and users, nothing left over from the flood.
-	eventually(t, 10*time.Second, "connections back to the call's two", func() bool {
+	actortest.Eventually(t, 10*time.Second, "connections back to the call's two", func() bool {
 		return s.metric("livechat_sessions") == 2 && s.metric("livechat_users") == 2
 	})
 }
@@ -234,7 +235,7 @@ func TestFloodIdentifyBruteForce(t *testing.T) {
 	if got := s.metric(`livechat_ws_errors_total{code="1001"}`); got != float64(bad) {
 		t.Fatalf("ERROR 1001 counted %v, want %d", got, bad)
 	}
-	eventually(t, 10*time.Second, "connections back to the call's two", func() bool {
+	actortest.Eventually(t, 10*time.Second, "connections back to the call's two", func() bool {
 		return s.metric("livechat_sessions") == 2 && s.metric("livechat_users") == 2
 	})
 }
@@ -282,7 +283,7 @@ func TestFloodFramesPerSession(t *testing.T) {
 	if limited == 0 || closed == 0 {
 		t.Fatalf("frame flood not counted: 1005 %v, 4004 %v", limited, closed)
 	}
-	eventually(t, 10*time.Second, "connections back to the call's two", func() bool {
+	actortest.Eventually(t, 10*time.Second, "connections back to the call's two", func() bool {
 		return s.metric("livechat_sessions") == 2 && s.metric("livechat_users") == 2
 	})
 }

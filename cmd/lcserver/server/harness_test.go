@@ -84,18 +84,6 @@ func (s *testServer) get(path string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// eventually polls cond every few milliseconds until it holds or the deadline passes.
-func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, within)
-		}
-		time.Sleep(5 * time.Millisecond) // polling interval, not synchronisation
-	}
-}
-
 // goroutines returns the current goroutine count.
 func goroutines() int { return runtime.NumGoroutine() }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/pion/webrtc/v4/pkg/media/oggreader"
 
+	"github.com/minilivechat/minilivechat/actors/actortest"
 	"github.com/minilivechat/minilivechat/actors/msg"
 	"github.com/minilivechat/minilivechat/actors/peer"
 	"github.com/minilivechat/minilivechat/actors/peer/peertest"
@@ -117,7 +118,7 @@ func TestRecordingOfAPionTalker(t *testing.T) {
 		ufrag[p.UserID] = p.Ufrag
 	}
 	for _, n := range []string{"A", "B"} {
-		eventually(t, 15*time.Second, n+" SRTP ready", func() bool { d, _ := mp.Peer(ufrag[n]); return d.SRTPReady })
+		actortest.Eventually(t, 15*time.Second, n+" SRTP ready", func() bool { d, _ := mp.Peer(ufrag[n]); return d.SRTPReady })
 	}
 	talker.Send(opFloorRequest, d{"channel_id": "CH_0001"})
 	talker.Await(opFloorGranted)
@@ -175,7 +176,7 @@ func pionPair(t *testing.T, s *testServer, mp *peer.Media) (ws map[string]*wstes
 		ufrag[p.UserID] = p.Ufrag
 	}
 	for _, n := range []string{"A", "B"} {
-		eventually(t, 15*time.Second, n+" SRTP ready", func() bool { d, _ := mp.Peer(ufrag[n]); return d.SRTPReady })
+		actortest.Eventually(t, 15*time.Second, n+" SRTP ready", func() bool { d, _ := mp.Peer(ufrag[n]); return d.SRTPReady })
 	}
 	return ws, rtc
 }

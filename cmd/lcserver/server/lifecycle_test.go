@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minilivechat/minilivechat/actors/actortest"
 	"github.com/minilivechat/minilivechat/admin/admintest"
 	"github.com/minilivechat/minilivechat/gateway/wstest"
 	"github.com/minilivechat/minilivechat/media/clock"
@@ -73,7 +74,7 @@ func TestSecondIdentifyReplacesTheSession(t *testing.T) {
 	}
 	// The old session is fully cleaned up: its floor is released and it left the channel.
 	expectEvent(t, bob, opFloorIdle, d{"channel_id": "CH_0001"})
-	eventually(t, 3*time.Second, "replaced member leaves", func() bool { return s.channelMembers("CH_0001") == 1 })
+	actortest.Eventually(t, 3*time.Second, "replaced member leaves", func() bool { return s.channelMembers("CH_0001") == 1 })
 
 	fresh.Request(opChannelJoin, d{"channel_id": "CH_0001"})
 	if n := s.channelMembers("CH_0001"); n != 2 {
@@ -236,7 +237,7 @@ func TestEverythingReturnsToBaselineAfterClientsLeave(t *testing.T) {
 	warm.Identify("warm", mintFor(t, "warm", 100), -1)
 	warm.Request(opChannelJoin, d{"channel_id": "CH_0003"})
 	warm.Close()
-	eventually(t, 3*time.Second, "warm-up member gone", func() bool { return s.channelMembers("CH_0003") == 0 })
+	actortest.Eventually(t, 3*time.Second, "warm-up member gone", func() bool { return s.channelMembers("CH_0003") == 0 })
 	http.DefaultClient.CloseIdleConnections()
 	base := goroutines()
 
@@ -257,12 +258,12 @@ func TestEverythingReturnsToBaselineAfterClientsLeave(t *testing.T) {
 			c.Drop() // vanished without a close handshake
 		}
 	}
-	eventually(t, 5*time.Second, "members, users and sessions back to zero", func() bool {
+	actortest.Eventually(t, 5*time.Second, "members, users and sessions back to zero", func() bool {
 		return s.channelMembers("CH_0001")+s.channelMembers("CH_0002")+s.channelMembers("CH_0003") == 0 &&
 			s.users() == 0 && s.metric("livechat_sessions") == 0
 	})
 	http.DefaultClient.CloseIdleConnections()
-	eventually(t, 5*time.Second, "goroutines back to baseline", func() bool {
+	actortest.Eventually(t, 5*time.Second, "goroutines back to baseline", func() bool {
 		http.DefaultClient.CloseIdleConnections()
 		return goroutines() <= base
 	})
@@ -328,7 +329,7 @@ func TestReplacingSessionCanRejoinAtOnce(t *testing.T) {
 	}
 	// Whatever order the replaced sessions' leaves arrived in, alice is a member once, holds
 	// the floor, and bob is still there.
-	eventually(t, 3*time.Second, "one alice and bob", func() bool { return s.channelMembers("CH_0003") == 2 })
+	actortest.Eventually(t, 3*time.Second, "one alice and bob", func() bool { return s.channelMembers("CH_0003") == 2 })
 	var ch struct {
 		Floor struct {
 			Holder *string `json:"holder"`
@@ -364,7 +365,7 @@ func TestStoppedServerLeavesNoGoroutines(t *testing.T) {
 		t.Fatalf("closed %d %q, want 1001", cl.Code, cl.Reason)
 	}
 	c.Close()
-	eventually(t, 5*time.Second, "goroutines back to the count before the server started", func() bool {
+	actortest.Eventually(t, 5*time.Second, "goroutines back to the count before the server started", func() bool {
 		http.DefaultClient.CloseIdleConnections()
 		return goroutines() <= base
 	})

@@ -10,6 +10,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/minilivechat/minilivechat/actors/actortest"
 	"github.com/minilivechat/minilivechat/actors/msg"
 )
 
@@ -43,7 +44,7 @@ func TestDeadLettersAreLoggedWithoutTheirContent(t *testing.T) {
 	}
 	const pwd = "a=ice-pwd:s3cretIcePasswordValue"
 	s.srv.system.Root.Send(gone, &msg.Result{Data: &msg.JoinAck{ChannelID: "CH_0001", SDPAnswer: "v=0\r\n" + pwd + "\r\n"}})
-	eventually(t, 5*time.Second, "dead letter logged", func() bool { return strings.Contains(logs.String(), "DeadLetter") })
+	actortest.Eventually(t, 5*time.Second, "dead letter logged", func() bool { return strings.Contains(logs.String(), "DeadLetter") })
 	out := logs.String()
 	if strings.Contains(out, "s3cretIcePassword") {
 		t.Fatalf("a dead letter's content reached the log:\n%s", out)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/pion/rtcp"
 
+	"github.com/minilivechat/minilivechat/actors/actortest"
 	"github.com/minilivechat/minilivechat/actors/peer"
 	"github.com/minilivechat/minilivechat/actors/peer/peertest"
 	"github.com/minilivechat/minilivechat/gateway/wstest"
@@ -97,7 +98,7 @@ func TestMediaInteropPion(t *testing.T) {
 		ufrag[p.UserID] = p.Ufrag
 	}
 	for _, n := range names {
-		eventually(t, 15*time.Second, n+" SRTP ready", func() bool { d, _ := mp.Peer(ufrag[n]); return d.SRTPReady })
+		actortest.Eventually(t, 15*time.Second, n+" SRTP ready", func() bool { d, _ := mp.Peer(ufrag[n]); return d.SRTPReady })
 	}
 
 	// sent counts the packets the server sent to each client so far.
@@ -116,7 +117,7 @@ func TestMediaInteropPion(t *testing.T) {
 	rtc["A"].Send(t, 50, 'I', time.Millisecond)
 	// All 50 must be gated before the floor is requested: a straggler would rightly be
 	// relayed once A holds the floor (loopback loses none).
-	eventually(t, 15*time.Second, "A's 50 packets gated while idle", func() bool { return media.CounterValue(gated)-gatedBefore >= 50 })
+	actortest.Eventually(t, 15*time.Second, "A's 50 packets gated while idle", func() bool { return media.CounterValue(gated)-gatedBefore >= 50 })
 	if now := sent(); fmt.Sprint(now) != fmt.Sprint(before) {
 		t.Fatalf("packets sent while the floor was idle: %v -> %v", before, now)
 	}
@@ -135,7 +136,7 @@ func TestMediaInteropPion(t *testing.T) {
 	// B sends while A holds the floor: nobody hears it.
 	before, gatedBefore = sent(), media.CounterValue(gated)
 	rtc["B"].Send(t, 50, 'X', time.Millisecond)
-	eventually(t, 15*time.Second, "B's 50 packets gated", func() bool { return media.CounterValue(gated)-gatedBefore >= 50 })
+	actortest.Eventually(t, 15*time.Second, "B's 50 packets gated", func() bool { return media.CounterValue(gated)-gatedBefore >= 50 })
 	if now := sent(); fmt.Sprint(now) != fmt.Sprint(before) {
 		t.Fatalf("packets sent while B talked without the floor: %v -> %v", before, now)
 	}
@@ -201,7 +202,7 @@ func TestMediaInteropPion(t *testing.T) {
 			JitterMs     float64 `json:"jitter_ms"`
 		} `json:"peers"`
 	}
-	eventually(t, 15*time.Second, "C's receiver report in /admin/peers", func() bool {
+	actortest.Eventually(t, 15*time.Second, "C's receiver report in /admin/peers", func() bool {
 		if getJSON(t, s, "/admin/peers", &peers) != 200 {
 			return false
 		}
@@ -217,5 +218,5 @@ func TestMediaInteropPion(t *testing.T) {
 	for _, n := range names {
 		clients[n].Request(opChannelLeave, d{"channel_id": "CH_0001"})
 	}
-	eventually(t, 5*time.Second, "peers removed", func() bool { return len(mp.Peers()) == 0 })
+	actortest.Eventually(t, 5*time.Second, "peers removed", func() bool { return len(mp.Peers()) == 0 })
 }

@@ -10,6 +10,7 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/minilivechat/minilivechat/actors/actortest"
 	"github.com/minilivechat/minilivechat/actors/peer"
 	"github.com/minilivechat/minilivechat/actors/peer/peertest"
 	"github.com/minilivechat/minilivechat/gateway/wstest"
@@ -56,7 +57,7 @@ func TestTalkerKilledMidBurst(t *testing.T) {
 	if freed > 2*time.Second {
 		t.Fatalf("floor freed %v after the talker was killed", freed)
 	}
-	eventually(t, 5*time.Second, "the talker's peer removed", func() bool { return len(mp.Peers()) == 1 })
+	actortest.Eventually(t, 5*time.Second, "the talker's peer removed", func() bool { return len(mp.Peers()) == 1 })
 	st := analyse(t, "B", bpc.Received(), "T", 1<<20, bssrc)
 	revokes := media.CounterValue(m.FloorRevokes.WithLabelValues("disconnect"))
 	t.Logf("floor freed %v after SIGKILL; B heard %d packets, longest gap %d; revokes{disconnect} = %v", freed, st.Received, st.MaxGap, revokes)
@@ -124,7 +125,7 @@ func TestClientGoneMidDTLS(t *testing.T) {
 		pc.Answer(t, relayAnswer(t, join.SDPAnswer, udp, relay.Port()))
 		cs = append(cs, stuck{ws, pc, relay})
 	}
-	eventually(t, 10*time.Second, "both peers latched (ICE check passed)", func() bool {
+	actortest.Eventually(t, 10*time.Second, "both peers latched (ICE check passed)", func() bool {
 		ps := mp.Peers()
 		return len(ps) == 2 && ps[0].PacketsIn > 0 && ps[1].PacketsIn > 0
 	})
@@ -134,9 +135,9 @@ func TestClientGoneMidDTLS(t *testing.T) {
 		}
 	}
 	cs[1].ws.Drop() // Y is gone altogether
-	eventually(t, 5*time.Second, "Y's peer removed with its session", func() bool { return len(mp.Peers()) <= 1 })
+	actortest.Eventually(t, 5*time.Second, "Y's peer removed with its session", func() bool { return len(mp.Peers()) <= 1 })
 	before := media.CounterValue(timeouts)
-	eventually(t, 6*time.Second, "X's handshake abandoned", func() bool { return len(mp.Peers()) == 0 })
+	actortest.Eventually(t, 6*time.Second, "X's handshake abandoned", func() bool { return len(mp.Peers()) == 0 })
 	if got := media.CounterValue(timeouts) - before; got < 1 {
 		t.Fatalf("dtls_handshakes_total{result=timeout} moved by %v, want 1 for X", got)
 	}
@@ -153,7 +154,7 @@ func TestClientGoneMidDTLS(t *testing.T) {
 		c.relay.close()
 		c.ws.Close()
 	}
-	eventually(t, 10*time.Second, "goroutines back to baseline", func() bool { return goroutines() <= baseline+5 })
+	actortest.Eventually(t, 10*time.Second, "goroutines back to baseline", func() bool { return goroutines() <= baseline+5 })
 }
 
 // relayAnswer replaces the answer's host candidate (the server's UDP address) with the relay's

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minilivechat/minilivechat/actors/actortest"
 	"github.com/minilivechat/minilivechat/gateway/wstest"
 	"github.com/minilivechat/minilivechat/media/clock"
 )
@@ -165,7 +166,7 @@ func TestSpecFloorFanOutIsExact(t *testing.T) {
 
 	// The holder disconnects: it gets nothing; the others see the next GRANTED/TAKEN.
 	carol.Drop()
-	eventually(t, 3*time.Second, "carol's disconnect handled", func() bool { return s.channelMembers(ch) == 3 })
+	actortest.Eventually(t, 3*time.Second, "carol's disconnect handled", func() bool { return s.channelMembers(ch) == 3 })
 	leftC := `100 {"channel_id":"CH_0001","event":"leave","user_id":"carol"}`
 	wantFrames(t, "dave", dave, ch, leftC, `110 {"channel_id":"CH_0001","priority":100,"max_duration_ms":30000}`)
 	takenD := `112 {"channel_id":"CH_0001","user_id":"dave","priority":100}`
@@ -492,7 +493,7 @@ func TestSpecChannelEventsReachTheRightSessions(t *testing.T) {
 	if code := getJSON(t, s, "/admin/users/bob", &bobDetail); code != http.StatusOK || len(bobDetail.Channels) != 0 {
 		t.Fatalf("bob after delete = %d %v, want no channels", code, bobDetail.Channels)
 	}
-	eventually(t, 3*time.Second, "channel actor ended", func() bool { return s.actorsNamed("channel-"+ch+"-") == 0 })
+	actortest.Eventually(t, 3*time.Second, "channel actor ended", func() bool { return s.actorsNamed("channel-"+ch+"-") == 0 })
 	if code := bob.RequestError(opChannelInfo, d{"channel_id": ch}); code != 2000 {
 		t.Fatalf("INFO after delete = %d, want 2000", code)
 	}
@@ -866,7 +867,7 @@ func TestSpecAnyApplicationFrameKeepsASessionAlive(t *testing.T) {
 	// The same clock does close a session that goes silent for a zombie period. (The writer
 	// re-arms its timer on its own goroutine, so time moves on until the close is seen.)
 	clk.Advance(zombie)
-	eventually(t, 5*time.Second, "the silent session closed", func() bool {
+	actortest.Eventually(t, 5*time.Second, "the silent session closed", func() bool {
 		_, closed := c.ClosedInfo()
 		if !closed {
 			clk.Advance(time.Second)

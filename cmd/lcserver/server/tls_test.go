@@ -16,6 +16,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/minilivechat/minilivechat/actors/actortest"
 	"github.com/minilivechat/minilivechat/admin/tlscert"
 	"github.com/minilivechat/minilivechat/gateway/wstest"
 )
@@ -111,7 +112,7 @@ func TestCertificateFilesReplacedUnderALiveServer(t *testing.T) {
 	// Renewal writes the key, then the certificate.
 	replaceFile(t, newKey, keyFile)
 	replaceFile(t, newCert, certFile)
-	eventually(t, 5*time.Second, "new connections get the new certificate", func() bool { return served(t, addr) == "new" })
+	actortest.Eventually(t, 5*time.Second, "new connections get the new certificate", func() bool { return served(t, addr) == "new" })
 
 	// The session from before is the same session, still answering over its connection.
 	if c, closed := alice.ClosedInfo(); closed {

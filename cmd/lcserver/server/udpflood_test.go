@@ -14,6 +14,7 @@ import (
 	"github.com/pion/stun/v3"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/minilivechat/minilivechat/actors/actortest"
 	"github.com/minilivechat/minilivechat/actors/peer/peertest"
 	"github.com/minilivechat/minilivechat/media"
 )
@@ -44,7 +45,7 @@ func TestUDPFloods(t *testing.T) {
 	bws, bpc, bssrc := joinWithPion(t, s, "B")
 	apc.WaitConnected(t, 20*time.Second)
 	bpc.WaitConnected(t, 20*time.Second)
-	eventually(t, 15*time.Second, "SRTP ready", func() bool {
+	actortest.Eventually(t, 15*time.Second, "SRTP ready", func() bool {
 		ps := mp.Peers()
 		return len(ps) == 2 && ps[0].SRTPReady && ps[1].SRTPReady
 	})
@@ -98,7 +99,7 @@ func TestUDPFloods(t *testing.T) {
 			loss := 1 - float64(got)/floodBurst
 			// The flood's datagrams are counted as they are read; wait for the reader to drain.
 			var counted float64
-			eventually(t, 5*time.Second, "the flood counted", func() bool {
+			actortest.Eventually(t, 5*time.Second, "the flood counted", func() bool {
 				counted = dropDelta(before, dropCounts(t, s), fl.reasons)
 				return counted >= float64(sent)
 			})
