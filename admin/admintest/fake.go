@@ -187,15 +187,15 @@ func (f *Fake) AdminChannel(ctx context.Context, id string) (*msg.AdminChannelDe
 }
 
 // Peers implements admin.Backend.
-func (f *Fake) Peers(ctx context.Context) (*admin.PeerList, error) {
+func (f *Fake) Peers(ctx context.Context) ([]msg.PeerInfo, error) {
 	if err := f.wait(ctx); err != nil {
 		return nil, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	l := &admin.PeerList{Peers: []msg.PeerInfo{}}
+	l := []msg.PeerInfo{}
 	for _, p := range f.peers {
-		l.Peers = append(l.Peers, p.PeerInfo)
+		l = append(l, p.PeerInfo)
 	}
 	return l, nil
 }

@@ -127,8 +127,8 @@ func (b *backend) peers() []msg.PeerInfo {
 	return []msg.PeerInfo{}
 }
 
-func (b *backend) Peers(context.Context) (*admin.PeerList, error) {
-	return &admin.PeerList{Peers: b.peers()}, nil
+func (b *backend) Peers(context.Context) ([]msg.PeerInfo, error) {
+	return b.peers(), nil
 }
 
 func (b *backend) Peer(_ context.Context, ufrag string) (*msg.PeerDetail, error) {
