@@ -185,7 +185,7 @@ func TestErrorsMapToStatus(t *testing.T) {
 		{"GET", "/channels/CH_9999", 404, msg.CodeNoSuchChannel},
 		{"GET", "/admin/channels/CH_9999", 404, msg.CodeNoSuchChannel},
 		{"GET", "/admin/users/nobody", 404, msg.CodeNoSuchUser},
-		{"GET", "/admin/peers/zzzzzzzzzzzzzzzz", 404, msg.CodeNoSuchPeer},
+		{"GET", "/admin/peers/zzzzzzzzzzzzzzzz", 404, admin.CodeNoSuchPeer},
 		{"POST", "/admin/floor-revoke/CH_9999", 404, msg.CodeNoSuchChannel},
 		{"GET", "/admin/nothing-here", 404, admin.CodeNotFound},
 		{"GET", "/channels/bad%20id", 400, msg.CodeMalformed},

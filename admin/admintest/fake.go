@@ -212,7 +212,7 @@ func (f *Fake) Peer(ctx context.Context, ufrag string) (*msg.PeerDetail, error) 
 			return &p, nil
 		}
 	}
-	return nil, msg.Errorf(msg.CodeNoSuchPeer, "no such peer: %s", ufrag)
+	return nil, msg.Errorf(admin.CodeNoSuchPeer, "no such peer: %s", ufrag)
 }
 
 // Bursts implements admin.Backend: two bursts of CH_0001, newest first, filtered by channel

@@ -137,7 +137,7 @@ func (b *backend) Peer(_ context.Context, ufrag string) (*msg.PeerDetail, error)
 			return &d, nil
 		}
 	}
-	return nil, msg.Errorf(msg.CodeNoSuchPeer, "no media peer with ufrag %s", ufrag)
+	return nil, msg.Errorf(admin.CodeNoSuchPeer, "no media peer with ufrag %s", ufrag)
 }
 
 func (b *backend) Bursts(ctx context.Context, q msg.ListBursts) (*msg.BurstList, error) {
