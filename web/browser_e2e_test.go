@@ -165,10 +165,17 @@ func (p *page) holdTouch(sel string) (lift func()) {
 	}
 }
 
-// mustJoinWithAudio waits for sign-in (from the URL), joins channel from the list, and waits
-// until the server answered the page's offer and the peer connection is up.
-func (p *page) mustJoinWithAudio(channel string) {
-	p.t.Helper()
+// pageDriver is what the Chromium (page) and Firefox (ffPage) drivers share, so the steps a
+// user takes in the web client are written once.
+type pageDriver interface {
+	waitJS(what, cond, describe string, within time.Duration)
+	click(sel string)
+}
+
+// joinWithAudio waits for sign-in (from the URL), joins channel from the list, and waits
+// until the server answered the page's offer (room media "audio") and the peer connection is
+// up.
+func joinWithAudio(p pageDriver, channel string) {
 	p.waitJS("connected", `lc.state.conn === "ready"`, `lc.state`, 10*time.Second)
 	p.waitJS("channel listed", fmt.Sprintf(`!!document.querySelector('[data-testid="join-%s"]')`, channel), `document.querySelector("#channel-list").innerText`, 5*time.Second)
 	p.click(fmt.Sprintf(`[data-testid="join-%s"]`, channel))
@@ -176,6 +183,12 @@ func (p *page) mustJoinWithAudio(channel string) {
 	p.waitJS("joined with audio", fmt.Sprintf(`%s?.media === "audio"`, room), room, 10*time.Second)
 	p.waitJS("peer connected", fmt.Sprintf(`lc.pc(%q)?.connectionState === "connected"`, channel),
 		fmt.Sprintf(`lc.pc(%q)?.connectionState`, channel), 10*time.Second)
+}
+
+// mustJoinWithAudio is joinWithAudio for a Chromium page.
+func (p *page) mustJoinWithAudio(channel string) {
+	p.t.Helper()
+	joinWithAudio(p, channel)
 }
 
 // stat reads lc.inboundAudio or lc.outboundAudio of channel.
@@ -325,17 +338,7 @@ func TestBrowserPushToTalk(t *testing.T) {
 			t.Errorf("close %s: %v", p.name, err)
 		}
 	}
-	deadline = time.Now().Add(10 * time.Second)
-	for {
-		st := getJSON[admin.Status](s, "/admin/status")
-		if st.Users == 0 && st.Peers == 0 && st.FloorActive == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server not back to empty after the pages closed: %+v", st)
-		}
-		time.Sleep(pollEvery) // polling the server's counts, bounded by deadline
-	}
+	s.waitEmpty(t)
 }
 
 // TestBrowserSignedInElsewhere opens the same user twice: the first page stops and says why,
@@ -465,5 +468,22 @@ func TestBrowserFloorDeniedAndRevoked(t *testing.T) {
 	a.waitFloor("idle", "Idle", 5*time.Second)
 	for _, p := range []*page{a, b, c} {
 		p.noExceptions()
+	}
+}
+
+// waitEmpty waits until the server has no user, peer or floor left: pages that closed took
+// everything of theirs with them.
+func (s *liveServer) waitEmpty(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st := getJSON[admin.Status](s, "/admin/status")
+		if st.Users == 0 && st.Peers == 0 && st.FloorActive == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server not back to empty after the pages closed: %+v", st)
+		}
+		time.Sleep(pollEvery) // polling the server's counts, bounded by deadline
 	}
 }

@@ -518,15 +518,8 @@ func (p *ffPage) close() {
 	}
 }
 
-// mustJoin waits for sign-in, joins channel from the list and waits until the server's answer
-// was accepted (room media "audio") and the peer connection is up.
+// mustJoin is joinWithAudio for a Firefox page.
 func (p *ffPage) mustJoin(channel string) {
 	p.t.Helper()
-	p.waitJS("connected", `lc.state.conn === "ready"`, `lc.state`, 10*time.Second)
-	p.waitJS("channel listed", fmt.Sprintf(`!!document.querySelector('[data-testid="join-%s"]')`, channel), `document.querySelector("#channel-list").innerText`, 5*time.Second)
-	p.click(fmt.Sprintf(`[data-testid="join-%s"]`, channel))
-	room := fmt.Sprintf("lc.state.rooms[%q]", channel)
-	p.waitJS("joined with audio", fmt.Sprintf(`%s?.media === "audio"`, room), room, 10*time.Second)
-	p.waitJS("peer connected", fmt.Sprintf(`lc.pc(%q)?.connectionState === "connected"`, channel),
-		fmt.Sprintf(`lc.pc(%q)?.connectionState`, channel), 10*time.Second)
+	joinWithAudio(p, channel)
 }

@@ -117,17 +117,7 @@ func closeAll(t *testing.T, s *liveServer, chromium []*page, firefox []*ffPage) 
 	for _, p := range firefox {
 		p.close()
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		st := getJSON[admin.Status](s, "/admin/status")
-		if st.Users == 0 && st.Peers == 0 && st.FloorActive == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server not back to empty after the pages closed: %+v", st)
-		}
-		time.Sleep(pollEvery) // polling the server's counts, bounded by deadline
-	}
+	s.waitEmpty(t)
 }
 
 // TestBrowserListenOnlyHears: two listen-only pages — Chromium refused the microphone, Firefox signed in with "listen only" — offer recvonly, accept the server's answer
