@@ -5,6 +5,7 @@ package admin
 
 import (
 	"context"
+	"time"
 
 	"github.com/minilivechat/minilivechat/actors/msg"
 )
@@ -41,6 +42,28 @@ type Status struct {
 	Version     string  `json:"version"`
 	// Recording is present when some channel is recorded (docs/history.md).
 	Recording *RecordingStatus `json:"recording,omitempty"`
+	// Cluster is present when the server is a cluster node (docs/cluster.md).
+	Cluster *ClusterStatus `json:"cluster,omitempty"`
+}
+
+// ClusterStatus is the cluster part of GET /admin/status: this node's view.
+type ClusterStatus struct {
+	NodeID    string        `json:"node_id"`
+	LeaseTTLS float64       `json:"lease_ttl_s"`
+	Nodes     []ClusterNode `json:"nodes"` // alive nodes, by id, this one included
+	// Owners maps every channel with a held lease to its owner node.
+	Owners map[string]string `json:"owners"`
+	// Held lists the channels this node owns.
+	Held []string `json:"held"`
+	// LeaseChanges counts the owner changes this node has seen since it started.
+	LeaseChanges uint64 `json:"lease_changes"`
+}
+
+// ClusterNode is one alive node of the cluster.
+type ClusterNode struct {
+	ID      string    `json:"id"`
+	Address string    `json:"address,omitempty"`
+	Started time.Time `json:"started"`
 }
 
 // RecordingStatus is the recording part of GET /admin/status.

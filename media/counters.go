@@ -34,13 +34,14 @@ const (
 	DropChannelQueueFull            // a channel had too many relayed packets waiting; the newest was dropped
 	DropDeadLetter                  // sent to a peer or channel that had just stopped
 	DropListenOnly                  // RTP from a peer whose answer said it would not send (recvonly or inactive offer)
+	DropTrunkMalformed              // a frame on a cluster media subject that does not parse (docs/cluster.md)
 	numDropReasons
 )
 
 var dropNames = [...]string{"none", "short", "demux", "stun_malformed", "stun_unknown_user",
 	"stun_integrity", "unknown_address", "dtls_queue_full", "srtp_not_ready", "srtp_auth",
 	"srtp_replay", "not_forwarded", "rewrite", "encrypt", "send_buffer_full", "write_error", "kernel_rx_overflow", "peer_queue_full",
-	"channel_queue_full", "dead_letter", "listen_only"}
+	"channel_queue_full", "dead_letter", "listen_only", "trunk_malformed"}
 
 func (r DropReason) String() string {
 	if int(r) < len(dropNames) {

@@ -28,6 +28,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/minilivechat/minilivechat/actors/cluster"
 	"github.com/minilivechat/minilivechat/actors/floor"
 	"github.com/minilivechat/minilivechat/actors/mailbox"
 	"github.com/minilivechat/minilivechat/actors/msg"
@@ -80,6 +81,9 @@ type Config struct {
 	// RecentLimit is how many chat messages a JOIN ACK carries (default DefaultRecentLimit;
 	// negative: none).
 	RecentLimit int
+	// Cluster, when set, links the channel to the same channel on other nodes at start
+	// (cluster.go, docs/cluster.md); nil: the channel is this server's alone.
+	Cluster LinkFunc
 }
 
 // DefaultRecentLimit is the chat a joiner gets in its JOIN ACK (docs/protocol.md).
@@ -92,10 +96,17 @@ type member struct {
 	session  *actor.PID
 	peer     msg.Peer // PID nil when the member joined signaling-only
 	order    uint64   // join order, for stable member lists
+	// node is the cluster node whose session this member is, "" for this node's own: a
+	// member of another node has no session or peer here (cluster.go).
+	node string
 
 	// listenOnly: it joined with an offer that does not send (recvonly, inactive). It hears
 	// the channel but is denied the floor (listen_only), even if its peer ends later.
 	listenOnly bool
+
+	// askedOwner is when this node forwarded the member's FLOOR_REQUEST to the owner node and
+	// has not yet had the owner's answer (zero otherwise): livechat_cluster_proxy_latency_seconds.
+	askedOwner time.Time
 }
 
 // listener is a member with a media peer: whose stream relayed packets are sealed into.
@@ -135,6 +146,12 @@ type Actor struct {
 	burstPkts uint64             // packets relayed from the current holder
 	deleted   bool
 	postSelf  func(any) // sends a message to this actor through the actor system
+
+	// the cluster (cluster.go); link nil when not clustered
+	link   Link
+	owner  string                // the node owning the channel, "" while none does
+	mirror mirror                // the owner's floor, when that is another node
+	early  []*cluster.ChannelMsg // floor messages of a node not yet known as the owner
 
 	// the relay path (docs/architecture.md, "Run to completion")
 	fanout  media.Fanout
@@ -255,33 +272,43 @@ func (a *Actor) Receive(ctx actor.Context) {
 	case *msg.PostMessage:
 		a.postMessage(ctx, m)
 	case *msg.RequestFloor:
-		if a.denyListenOnly(ctx, m.Call) {
+		if a.denyListenOnly(ctx, m.Call) || a.forwardFloor(ctx, m.Call, cluster.OpRequest, m.Priority, m.PrioritySet) {
 			return
 		}
 		a.floorRequest(ctx, m.Call, func(now time.Time) floor.Result {
 			return a.floor.Request(m.Call.UserID, a.requestPriority(m), now)
 		})
 	case *msg.ReleaseFloor:
+		if a.forwardFloor(ctx, m.Call, cluster.OpRelease, 0, false) {
+			return
+		}
 		a.floorRequest(ctx, m.Call, func(now time.Time) floor.Result {
 			return a.floor.Release(m.Call.UserID, now)
 		})
 	case *msg.PingFloor:
+		if a.forwardFloor(ctx, m.Call, cluster.OpPing, 0, false) {
+			return
+		}
 		a.floorRequest(ctx, m.Call, func(time.Time) floor.Result { return a.floor.Ping(m.Call.UserID) })
 	case *msg.RevokeFloor:
 		a.revoke(ctx, m)
 	case *msg.ListChannelBursts:
 		a.listBursts(ctx, m)
+	case *cluster.ChannelMsg:
+		a.remote(ctx, m)
 
 	case *actor.Started:
 		sys, self := ctx.ActorSystem(), ctx.Self()
 		a.postSelf = func(m any) { sys.Root.Send(self, m) }
+		a.openLink()
 		a.armReap()
 	case *actor.Terminated:
 		a.peerStopped(m.Who)
 	case *actor.Stopping:
 		a.stopTimers()
+		a.closeLink()
 		if !a.deleted {
-			a.cfg.Metrics.Members.Sub(float64(len(a.members)))
+			a.cfg.Metrics.Members.Sub(float64(a.localMembers()))
 			if _, _, _, ok := a.floor.Holder(); ok {
 				a.burstEnded(ctx, msg.RevokeShutdown, a.cfg.Clock.Now())
 			}
@@ -354,6 +381,9 @@ func (a *Actor) join(ctx actor.Context, m *msg.JoinChannel) {
 		a.rebuildListeners()
 	}
 	a.cfg.Metrics.Members.Inc()
+	if a.link != nil {
+		a.announce(a.members[user], "")
+	}
 	// The directory hears of the change before the joiner gets its ACK, so a CHANNEL_LIST sent
 	// after the ACK already counts it.
 	a.changed(ctx, "")
@@ -393,8 +423,18 @@ func (a *Actor) remove(ctx actor.Context, mem *member) {
 		ctx.Stop(mem.peer.PID)
 		a.rebuildListeners()
 	}
+	if mem.node != "" { // a member of another node, replaced by this node's session
+		a.removeRemote(ctx, mem)
+		return
+	}
 	a.cfg.Metrics.Members.Dec()
-	res := a.floor.Leave(mem.userID, a.cfg.Clock.Now())
+	if a.link != nil {
+		a.link.Broadcast(&cluster.ChannelMsg{Kind: cluster.KindMemberDown, User: mem.userID})
+	}
+	var res floor.Result
+	if a.owns() {
+		res = a.floor.Leave(mem.userID, a.cfg.Clock.Now())
+	}
 	// The directory hears of the new member count and floor before the others hear of the
 	// leave, and the others hear of the leave before the floor moves on.
 	a.changed(ctx, "")
@@ -499,7 +539,7 @@ func (a *Actor) markDeleted(ctx actor.Context) {
 		}
 	}
 	a.stopTimers()
-	a.cfg.Metrics.Members.Sub(float64(len(a.members)))
+	a.cfg.Metrics.Members.Sub(float64(a.localMembers()))
 	if _, _, since, ok := a.floor.Holder(); ok {
 		a.cfg.Metrics.FloorHoldSeconds.Observe(a.cfg.Clock.Now().Sub(since).Seconds())
 		a.burstEnded(ctx, msg.BurstChannelDeleted, a.cfg.Clock.Now())
@@ -566,6 +606,9 @@ func (a *Actor) postMessage(ctx actor.Context, m *msg.PostMessage) {
 	}
 	a.msgSeq++
 	id := strconv.FormatUint(a.msgSeq, 10)
+	if a.link != nil {
+		id = a.link.Node() + "-" + id // unique across the nodes that share the channel
+	}
 	ev := &msg.MessageEvent{
 		ChannelID: a.spec.ChannelID,
 		MessageID: id,
@@ -575,8 +618,19 @@ func (a *Actor) postMessage(ctx actor.Context, m *msg.PostMessage) {
 	}
 	a.toHistory(ctx, &msg.ChatPosted{Message: *ev}) // before the ACK: see apply
 	msg.Reply(ctx, call.OK(&msg.MessageAck{MessageID: id}))
+	a.chat(ctx, ev)
+	if a.link != nil {
+		a.link.Broadcast(&cluster.ChannelMsg{Kind: cluster.KindChat, Chat: &cluster.Chat{
+			ID: ev.MessageID, User: ev.UserID, Content: ev.Content, Timestamp: ev.Timestamp}})
+	}
+}
+
+// chat delivers a chat message to this node's members and keeps it among the recent ones.
+func (a *Actor) chat(ctx actor.Context, ev *msg.MessageEvent) {
 	for _, mem := range a.members {
-		ctx.Send(mem.session, ev)
+		if mem.session != nil { // members of other nodes hear it from their own node
+			ctx.Send(mem.session, ev)
+		}
 	}
 	if limit := a.cfg.RecentLimit; limit > 0 {
 		if len(a.recent) >= limit {
@@ -658,6 +712,7 @@ func (a *Actor) apply(ctx actor.Context, res floor.Result, asker *actor.PID) {
 	// client that saw GRANTED finds the floor taken in CHANNEL_LIST and /admin/status.
 	if res.Changed {
 		a.changed(ctx, "")
+		a.announceFloor()
 	}
 	// The history actor, too, hears first: whoever saw the grant or the idle and then asks
 	// GET /admin/bursts finds the row. An ending tenure is logged before the grant that may
@@ -676,17 +731,23 @@ func (a *Actor) apply(ctx actor.Context, res floor.Result, asker *actor.PID) {
 			ev := a.event(e.Event)
 			switch e.Target {
 			case floor.ToUser:
-				if mem := a.members[e.User]; mem != nil {
+				if mem := a.members[e.User]; mem != nil && mem.session != nil {
 					ctx.Send(mem.session, ev)
+				} else if mem != nil {
+					a.sendRemote(e)
 				} else if asker != nil {
 					ctx.Send(asker, ev)
 				}
 			case floor.ToAll:
 				for _, mem := range a.members {
-					ctx.Send(mem.session, ev)
+					if mem.session != nil {
+						ctx.Send(mem.session, ev)
+					}
 				}
+				a.sendRemote(e)
 			case floor.ToAllBut:
 				a.sendOthers(ctx, e.User, ev)
+				a.sendRemote(e)
 			}
 		case floor.EffectArmTimer:
 			a.arm(e.Timer, e.Generation, e.After)
@@ -767,7 +828,7 @@ func (a *Actor) stopTimers() {
 // actor, docs/history.md).
 func (a *Actor) relay(ctx actor.Context, pkt *media.RelayPacket) {
 	defer pkt.Release()
-	if a.deleted || !a.floor.IsHolder(pkt.From) {
+	if a.deleted || !a.holds(pkt.From) {
 		a.dropNotHolder.Inc()
 		return
 	}
@@ -780,6 +841,11 @@ func (a *Actor) relay(ctx actor.Context, pkt *media.RelayPacket) {
 		n := copy(a.scratch[:], plain) // Seal rewrites the header in place
 		if out, to, ok := l.stream.Seal(a.fanout.Next(), a.scratch[:n]); ok {
 			a.fanout.Commit(out, to)
+		}
+	}
+	if a.link != nil {
+		if mem := a.members[pkt.From]; mem != nil && mem.node == "" {
+			a.link.SendMedia(pkt.From, plain) // once, for every other node's listeners
 		}
 	}
 	a.burstPkts++ // the burst log's count (docs/history.md)
@@ -814,12 +880,15 @@ func (a *Actor) rebuildListeners() {
 		}
 	}
 	a.listeners = ls
+	if a.link != nil {
+		a.link.Listen(len(ls) > 0)
+	}
 }
 
 // sendOthers sends ev to every member but user.
 func (a *Actor) sendOthers(ctx actor.Context, user string, ev any) {
 	for id, mem := range a.members {
-		if id != user {
+		if id != user && mem.session != nil { // a member of another node hears it from its node
 			ctx.Send(mem.session, ev)
 		}
 	}
@@ -860,6 +929,13 @@ func (a *Actor) queueList() []msg.MemberInfo {
 }
 
 func (a *Actor) floorInfo() msg.FloorInfo {
+	if !a.owns() {
+		if a.mirror.holder == "" {
+			return msg.FloorInfo{State: msg.FloorStateIdle}
+		}
+		user, since := a.mirror.holder, a.mirror.since
+		return msg.FloorInfo{State: msg.FloorStateTaken, Holder: &user, Priority: a.mirror.priority, Since: &since}
+	}
 	user, priority, since, ok := a.floor.Holder()
 	if !ok {
 		return msg.FloorInfo{State: msg.FloorStateIdle}

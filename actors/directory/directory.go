@@ -70,9 +70,20 @@ type Config struct {
 	// Record lists the channel ids whose bursts are recorded (Channel.Record).
 	Record []string
 
+	// Cluster, when set, is told of every channel that comes to exist here (Want) and that
+	// ends (Drop), so the node contends for the channel's owner lease (docs/cluster.md).
+	// Its calls must not block on the network.
+	Cluster Leases
+
 	Clock   clock.Clock      // default clock.Real()
 	Metrics *metrics.Metrics // default a private metrics.New()
 	Logger  *slog.Logger     // default slog.Default()
+}
+
+// Leases is the directory's view of the cluster node (actors/cluster.Node).
+type Leases interface {
+	Want(channelID string)
+	Drop(channelID string)
 }
 
 // DefaultPresets are the three built-in channels (docs/operations.md §11).
@@ -455,6 +466,9 @@ func (d *Actor) spawn(ctx actor.Context, spec msg.ChannelSpec, creator string, c
 		CreatedAt: cc.CreatedAt, Floor: msg.FloorInfo{State: msg.FloorStateIdle}, Creator: creator,
 	}
 	d.channels[spec.ChannelID] = &entry{pid: pid, info: info}
+	if d.cfg.Cluster != nil {
+		d.cfg.Cluster.Want(spec.ChannelID)
+	}
 	if creator != "" {
 		d.owned[creator]++
 		d.ownedAll++
@@ -466,6 +480,9 @@ func (d *Actor) spawn(ctx actor.Context, spec msg.ChannelSpec, creator string, c
 // drop removes a channel from the table and tells every identified session.
 func (d *Actor) drop(ctx actor.Context, id string, e *entry) {
 	delete(d.channels, id)
+	if d.cfg.Cluster != nil {
+		d.cfg.Cluster.Drop(id)
+	}
 	if c := e.info.Creator; c != "" {
 		d.ownedAll--
 		if d.owned[c]--; d.owned[c] <= 0 {

@@ -204,3 +204,12 @@ func (m *Media) Close() error {
 
 // Host is the advertised host candidate (IP and UDP port) every answer names.
 func (m *Media) Host() netip.AddrPort { return m.host }
+
+// Worker is the UDP worker that sends the fan-out of packets that came from another cluster
+// node (docs/cluster.md, "Media"), nil before Start.
+func (m *Media) Worker() *media.Worker {
+	if !m.started.Load() {
+		return nil
+	}
+	return m.sock.Worker(0)
+}

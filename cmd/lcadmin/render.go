@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,8 +26,38 @@ func renderStatus(w io.Writer, s *admin.Status) error {
 	f.add("Peers", "%d", s.Peers)
 	f.add("Floor Active", "%d", s.FloorActive)
 	f.add("Version", "%s", s.Version)
+	if c := s.Cluster; c != nil {
+		f.add("Node", "%s (%d nodes, lease TTL %s)", sanitize(c.NodeID), len(c.Nodes), short(seconds(c.LeaseTTLS)))
+		f.add("Owned Channels", "%d of %d", len(c.Held), len(c.Owners))
+		f.add("Lease Changes", "%d", c.LeaseChanges)
+	}
 	_, err := fmt.Fprintf(w, "\n  mini-livechat Server Status\n%s%s", rule(36), f.b.String())
-	return err
+	if err != nil || s.Cluster == nil {
+		return err
+	}
+	return renderCluster(w, s.Cluster)
+}
+
+// renderCluster lists the nodes and which node owns each channel.
+func renderCluster(w io.Writer, c *admin.ClusterStatus) error {
+	nodes := table{indent: " ", header: []string{"NODE", "ADDRESS", "STARTED"}}
+	for _, n := range c.Nodes {
+		nodes.add(n.ID, n.Address, n.Started.UTC().Format(timeLayout))
+	}
+	if _, err := io.WriteString(w, "\n  Nodes"); err != nil {
+		return err
+	}
+	if err := writeTable(w, &nodes, "no node announced"); err != nil {
+		return err
+	}
+	owners := table{indent: " ", header: []string{"CHANNEL", "OWNER"}}
+	for _, ch := range slices.Sorted(maps.Keys(c.Owners)) {
+		owners.add(ch, c.Owners[ch])
+	}
+	if _, err := io.WriteString(w, "\n  Channel Owners"); err != nil {
+		return err
+	}
+	return writeTable(w, &owners, "no channel owned")
 }
 
 func renderUsers(w io.Writer, l *admin.UserList, now time.Time) error {

@@ -151,6 +151,20 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string) *cli.App {
 				Usage: "ACME directory URL; empty = Let's Encrypt production"},
 			&cli.IntFlag{Name: "http-redirect-port", EnvVars: []string{"LIVECHAT_HTTP_REDIRECT_PORT"},
 				Usage: "with TLS: also listen for plain HTTP on this port and redirect to HTTPS (ACME http-01 answered there); 0 = off"},
+			&cli.StringFlag{Name: "nats", EnvVars: []string{"LIVECHAT_NATS"},
+				Usage: "join a cluster through this NATS network (nats://host:port, comma-separated); docs/cluster.md"},
+			&cli.StringFlag{Name: "cluster-listen", EnvVars: []string{"LIVECHAT_CLUSTER_LISTEN"},
+				Usage: "run an embedded NATS server with JetStream on host:port and join it; other nodes join with --nats"},
+			&cli.StringFlag{Name: "cluster-leaf-listen", EnvVars: []string{"LIVECHAT_CLUSTER_LEAF_LISTEN"},
+				Usage: "with --cluster-listen: accept leaf links from other sites on host:port"},
+			&cli.StringFlag{Name: "cluster-hub", EnvVars: []string{"LIVECHAT_CLUSTER_HUB"},
+				Usage: "with --cluster-listen: link the embedded server to this hub (nats-leaf://host:port) as a leaf node"},
+			&cli.StringFlag{Name: "cluster-domain", EnvVars: []string{"LIVECHAT_CLUSTER_DOMAIN"},
+				Usage: "JetStream domain of the hub (set on the hub and on nodes behind a leaf)"},
+			&cli.StringFlag{Name: "node-id", EnvVars: []string{"LIVECHAT_NODE_ID"},
+				Usage: "this node's id in the cluster, [A-Za-z0-9_-]{1,64}; default the host name"},
+			&cli.DurationFlag{Name: "cluster-lease-ttl", EnvVars: []string{"LIVECHAT_CLUSTER_LEASE_TTL"},
+				Usage: "channel owner lease TTL; the failover bound is about 4/3 of it (default 3s)"},
 		},
 		Action: func(c *cli.Context) error {
 			cfg, err := configFrom(c, getenv)
@@ -251,7 +265,13 @@ func configFrom(c *cli.Context, getenv func(string) string) (server.Config, erro
 		ACMEEmail:             c.String("acme-email"),
 		ACMEDirectory:         c.String("acme-directory"),
 		HTTPRedirectPort:      c.Int("http-redirect-port"),
-		Logger:                slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level})),
+		Cluster: server.ClusterConfig{
+			NATSURL: c.String("nats"), Listen: c.String("cluster-listen"),
+			LeafListen: c.String("cluster-leaf-listen"), Hub: c.String("cluster-hub"),
+			Domain: c.String("cluster-domain"), NodeID: c.String("node-id"),
+			LeaseTTL: c.Duration("cluster-lease-ttl"),
+		},
+		Logger: slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level})),
 	}
 	cfg.AllowedOrigins = commaList(c.String("allowed-origins"))
 	cfg.ACMEDomains = commaList(c.String("acme-domain"))

@@ -54,6 +54,14 @@ type Metrics struct {
 	ActorPanics    *prometheus.CounterVec // by actor kind
 
 	HTTPRequests *prometheus.CounterVec // HTTP API requests, by route template and status code
+
+	// Cluster (docs/cluster.md): packets on the channels' media subjects by direction (out:
+	// published once per local talker packet; in: received from another node), owner changes
+	// seen, and the time from forwarding a member's FLOOR_REQUEST to the owner node until the
+	// owner's answer (grant, deny or queued) arrives.
+	ClusterTrunkPackets *prometheus.CounterVec
+	ClusterLeaseChanges prometheus.Counter
+	ClusterProxyLatency prometheus.Histogram
 }
 
 // New builds the collectors and registers them, with the Go runtime and process collectors,
@@ -119,6 +127,13 @@ func New() *Metrics {
 		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "http_requests_total",
 			Help: "Requests answered by the HTTP API (not /ws, not the web client), by route template and status code."},
 			[]string{"route", "code"}),
+		ClusterTrunkPackets: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "cluster_trunk_packets_total",
+			Help: "Media packets on the cluster's channel media subjects, by direction (out, in)."}, []string{"direction"}),
+		ClusterLeaseChanges: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "cluster_lease_changes_total",
+			Help: "Channel owner changes this node has seen."}),
+		ClusterProxyLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "cluster_proxy_latency_seconds",
+			Help:    "From forwarding a FLOOR_REQUEST to the channel's owner node to the owner's answer arriving.",
+			Buckets: prometheus.ExponentialBuckets(1e-4, 2.5, 10)}),
 	}
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
@@ -127,6 +142,7 @@ func New() *Metrics {
 		m.FloorGrants, m.FloorDenials, m.FloorRevokes, m.FloorHoldSeconds, m.FloorGrantLatency,
 		m.PacketsIn, m.PacketsOut, m.BytesIn, m.BytesOut, m.PacketsDropped, m.SendCalls, m.ReadErrors, m.DTLSHandshakes,
 		m.WSErrors, m.WSRefused, m.ActorPanics, m.HTTPRequests, m.HistoryBursts, m.HistoryErrors, m.RecordingPackets,
+		m.ClusterTrunkPackets, m.ClusterLeaseChanges, m.ClusterProxyLatency,
 	)
 	return m
 }

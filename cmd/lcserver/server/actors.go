@@ -49,7 +49,12 @@ func (s *Server) startHistory() (restored, error) {
 // spawnDirectory starts the directory actor, which starts the preset channels as its
 // children with the configured floor timers, queue limit and media plane.
 func (s *Server) spawnDirectory(presets []msg.ChannelSpec, h restored) *actor.PID {
+	var leases directory.Leases // a nil *cluster.Node must stay a nil interface
+	if s.cluster != nil {
+		leases = s.cluster.node
+	}
 	return s.system.Root.Spawn(directory.Props(directory.Config{
+		Cluster: leases,
 		Presets: presets,
 		History: s.history,
 		Stored:  h.channels,
@@ -63,6 +68,7 @@ func (s *Server) spawnDirectory(presets []msg.ChannelSpec, h restored) *actor.PI
 
 			MaxMessageLength: s.cfg.MaxMessageLength,
 			ReapAfter:        s.cfg.ChannelReapAfter,
+			Cluster:          s.linkFunc(),
 		},
 		MaxChannelsPerUser: s.cfg.MaxChannelsPerUser,
 		MaxUserChannels:    s.cfg.MaxUserChannels,

@@ -82,7 +82,7 @@ func (b *backend) Status(ctx context.Context) (*admin.Status, error) {
 	return &admin.Status{
 		UptimeS: b.s.cfg.Clock.Now().Sub(b.s.started).Seconds(), Users: st.Users, Channels: st.Channels,
 		Peers: len(b.peers()), FloorActive: st.FloorActive, Version: b.s.cfg.Version,
-		Recording: b.recordingStatus(),
+		Recording: b.recordingStatus(), Cluster: b.s.clusterStatus(),
 	}, nil
 }
 

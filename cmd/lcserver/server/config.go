@@ -102,6 +102,10 @@ type Config struct {
 	// MaxRecordingBytes caps the recordings' total size, oldest removed first; 0: no cap.
 	MaxRecordingBytes int64
 
+	// Cluster joins this server to other nodes over NATS (docs/cluster.md); the zero value
+	// runs one node on its own, as without it.
+	Cluster ClusterConfig
+
 	// Dev is demo mode (lcserver --dev): the public default secret is allowed, and only on
 	// loopback (Bind and AdvertiseIP default to 127.0.0.1).
 	Dev     bool
@@ -280,6 +284,7 @@ func (c Config) Validate() error {
 		}
 	}
 	c.validateTLS(bad)
+	c.Cluster.validate(bad)
 	if c.Dev && c.Secret != token.DefaultSecret {
 		bad("--dev prints tokens signed with the default secret; it is refused while LIVECHAT_SECRET is set to another value")
 	}

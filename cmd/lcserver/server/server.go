@@ -53,8 +53,9 @@ type Server struct {
 	ln        net.Listener
 	advertise net.IP
 	started   time.Time
-	media     *peer.Media // the media plane New built, closed by Run; nil when cfg.Media was given
-	tls       tlsState    // certificate source of the TCP port (tls.go)
+	media     *peer.Media   // the media plane New built, closed by Run; nil when cfg.Media was given
+	tls       tlsState      // certificate source of the TCP port (tls.go)
+	cluster   *clusterState // nil on a node on its own (cluster.go)
 
 	// recordingURLs signs and checks members' recording URLs; nil without a data directory.
 	recordingURLs *history.URLSigner
@@ -113,6 +114,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	h, err := s.startHistory()
 	if err != nil {
+		s.stopActors()
+		return nil, err
+	}
+	if err := s.startCluster(); err != nil {
 		s.stopActors()
 		return nil, err
 	}
@@ -322,6 +327,8 @@ func (s *Server) stopActors() {
 			s.log.Warn("directory did not stop", "err", err)
 		}
 	}
+	s.cluster.stop() // after the channels: the leases are released, others take over
+	s.cluster = nil
 	if s.history != nil {
 		// Poison, not Stop: it queues behind the bursts and chat already in the mailbox.
 		if err := s.system.Root.PoisonFuture(s.history).Wait(); err != nil {
