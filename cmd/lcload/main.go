@@ -1,13 +1,17 @@
 // Command lcload generates load against a running lcserver on this machine and reports
 // figures (docs/performance.md): `lcload signal` runs thousands of WebSocket sessions taking
 // turns at the floor, `lcload media` relays Opus-sized SRTP from one talker per channel to
-// many light DTLS-SRTP listeners and measures the server's CPU per output packet. Targets
+// many light DTLS-SRTP listeners and measures the server's CPU per output packet, and
+// `lcload soak` churns a population for a long time and checks that the server's counts come
+// back to their baseline (docs/reliability.md). It is a client of the documented protocol
+// only: it imports none of the server's packages. Targets
 // must be loopback addresses; every run is bounded and stops by itself.
 package main
 
 import (
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,13 +20,13 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/minilivechat/minilivechat/cmd/lcload/load"
-	"github.com/minilivechat/minilivechat/gateway/token"
 )
 
 func main() {
@@ -51,7 +55,7 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string) *cli.App {
 		if s := getenv("LIVECHAT_SECRET"); s != "" {
 			return []byte(s)
 		}
-		return []byte(token.DefaultSecret)
+		return []byte(defaultSecret)
 	}
 	logger := func(c *cli.Context) *slog.Logger {
 		if c.Bool("quiet") {
@@ -76,8 +80,12 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string) *cli.App {
 	}
 	bounded := func(c *cli.Context) (context.Context, context.CancelFunc, error) {
 		d := c.Duration("timeout")
-		if d <= 0 || d > time.Hour {
-			return nil, nil, fmt.Errorf("--timeout %v outside (0, 1h]", d)
+		limit := time.Hour
+		if c.Command.Name == "soak" {
+			limit = 25 * time.Hour // the soak's own bound is its --duration
+		}
+		if d <= 0 || d > limit {
+			return nil, nil, fmt.Errorf("--timeout %v outside (0, %v]", d, limit)
 		}
 		ctx, cancel := context.WithTimeout(c.Context, d)
 		return ctx, cancel, nil
@@ -110,7 +118,8 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string) *cli.App {
 		Name:  "lcload",
 		Usage: "load generator for lcserver (loopback only)",
 		Description: "Tokens are minted with LIVECHAT_SECRET from the environment (the server's secret; " +
-			"default " + token.DefaultSecret + "). Figures go to stdout, progress to stderr.",
+			"default " + defaultSecret + "); lcload soak sends LIVECHAT_ADMIN_TOKEN, when set, to read /admin/peers. " +
+			"Figures go to stdout, progress to stderr.",
 		HideHelpCommand: true,
 		Writer:          stdout,
 		ErrWriter:       stderr,
@@ -177,6 +186,55 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string) *cli.App {
 				},
 			},
 			{
+				Name: "soak",
+				Usage: "bounded churn for --duration (join with media, talk, queue, preempt, release, chat, leave, " +
+					"drop, reconnect), then checks that the server's counts are back to their baseline",
+				Flags: append([]cli.Flag{
+					&cli.IntFlag{Name: "users", Value: 40, Usage: "population, spread evenly over the channels"},
+					&cli.IntFlag{Name: "channels", Value: 4, Usage: "channels the run creates (and deletes)"},
+					&cli.DurationFlag{Name: "duration", Value: 30 * time.Minute, Usage: "churn time (at most 24h)"},
+					&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seeds every random choice of the run"},
+					&cli.DurationFlag{Name: "sample-every", Value: time.Minute, Usage: "server sample interval"},
+					&cli.DurationFlag{Name: "settle", Value: 90 * time.Second, Usage: "longest wait for the counts to return after the churn"},
+					&cli.DurationFlag{Name: "talk", Value: time.Second, Usage: "one talk spurt"},
+					&cli.IntFlag{Name: "heap-slack-mib", Value: 16, Usage: "how far the Go heap in use may end above its baseline"},
+					&cli.DurationFlag{Name: "heap-watch", Value: 135 * time.Second, Usage: "after the counts are back, watch the heap this long " +
+						"(its lowest reading is judged; an idle Go server collects at least every 2 minutes)"},
+					&cli.StringFlag{Name: "json", Usage: "write the run (config, operations, errors, samples, verdict) as JSON to this file"},
+				}, common...),
+				Action: func(c *cli.Context) error {
+					// The run's own bound: the churn, the settling, the heap watch and a margin,
+					// unless --timeout is given.
+					if !c.IsSet("timeout") {
+						d := c.Duration("duration") + c.Duration("settle") + c.Duration("heap-watch") + 5*time.Minute
+						if err := c.Set("timeout", d.String()); err != nil {
+							return err
+						}
+					}
+					var res load.SoakResult
+					err := scenario(c, func(ctx context.Context, addr string, pid int, key []byte) (report, error) {
+						cfg := load.SoakConfig{
+							Addr: addr, Secret: key, Users: c.Int("users"), Channels: c.Int("channels"),
+							Duration: c.Duration("duration"), Seed: c.Uint64("seed"), SampleEvery: c.Duration("sample-every"),
+							Settle: c.Duration("settle"), Talk: c.Duration("talk"), HeapSlack: int64(c.Int("heap-slack-mib")) << 20,
+							HeapWatch: c.Duration("heap-watch"), PID: pid, Logger: logger(c),
+						}
+						// A spawned server inherits the environment, the admin token too.
+						cfg.AdminToken = getenv("LIVECHAT_ADMIN_TOKEN")
+						var err error
+						res, err = load.RunSoak(ctx, cfg)
+						if err == nil && c.String("json") != "" {
+							err = writeJSON(c.String("json"), res.Record())
+						}
+						return res, err
+					})
+					if err == nil && !res.Passed() {
+						err = fmt.Errorf("%w: %s", load.ErrSoakFailed, strings.Join(res.Problems, "; "))
+					}
+					return err
+				},
+			},
+			{
 				Name:  "floor-relay",
 				Usage: "the minimal reference relay lcload media measures beside lcserver (started by lcload itself)",
 				Flags: []cli.Flag{
@@ -195,9 +253,24 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string) *cli.App {
 		},
 		Action: func(c *cli.Context) error {
 			_ = cli.ShowAppHelp(c)
-			return errors.New("name a scenario: signal or media")
+			return errors.New("name a scenario: signal, media or soak")
 		},
 	}
+}
+
+// defaultSecret is the server's documented default LIVECHAT_SECRET (docs/operations.md).
+const defaultSecret = "changeme-secret"
+
+// writeJSON writes v, indented, to path.
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("--json: %w", err)
+	}
+	return nil
 }
 
 // report is what a load run returns: its figures as lines of text.

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os/exec"
 	"strings"
 	"testing"
 )
@@ -13,6 +14,7 @@ func TestRefusesNonLoopbackTargets(t *testing.T) {
 		{"lcload", "signal", "--server", "10.1.2.3:8080"},
 		{"lcload", "media", "--server", "192.168.0.10:8080"},
 		{"lcload", "media", "--server", "example.com:8080"},
+		{"lcload", "soak", "--server", "10.1.2.3:8080", "--duration", "1s"},
 	} {
 		var out, errOut bytes.Buffer
 		err := newApp(&out, &errOut, func(string) string { return "" }).RunContext(context.Background(), args)
@@ -34,5 +36,20 @@ func TestBoundsAreEnforced(t *testing.T) {
 	if err := app.RunContext(context.Background(), []string{"lcload", "media", "--server", "127.0.0.1:1", "--listeners", "100000"}); err == nil ||
 		!strings.Contains(err.Error(), "listeners") {
 		t.Errorf("100000 listeners: err = %v", err)
+	}
+}
+
+// lcload is an independent client of the documented protocol: none of the server's packages
+// is among its dependencies (tests may start an in-process server; the tool may not).
+func TestImportsNoServerPackage(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".", "./load").CombinedOutput()
+	if err != nil {
+		t.Skipf("go list unavailable: %v: %s", err, out)
+	}
+	const module = "github.com/minilivechat/minilivechat/"
+	for _, p := range strings.Fields(string(out)) {
+		if strings.HasPrefix(p, module) && !strings.HasPrefix(p, module+"cmd/lcload") {
+			t.Errorf("lcload depends on the server's package %s", p)
+		}
 	}
 }

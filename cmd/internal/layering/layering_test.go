@@ -141,13 +141,6 @@ func TestBinariesLinkNoTestCode(t *testing.T) {
 				t.Fatalf("%s not found by go list", bin)
 			}
 			for _, p := range d {
-				// lcload's own WebSocket client replaces gateway/wstest in the soak
-				// rewrite; until that lands the rule is reported, not enforced, for it.
-				if bin == "cmd/lcload" && p == module+"/gateway/wstest" {
-					t.Skip("cmd/lcload still imports gateway/wstest (being replaced by its own client)")
-				}
-			}
-			for _, p := range d {
 				if p == "testing" {
 					t.Errorf("%s depends on package testing (through %v)", bin, testHelpers(all, bin))
 				}
@@ -187,8 +180,7 @@ func TestOnlyTestHelpersImportTesting(t *testing.T) {
 				t.Errorf("%s imports package testing; move the code to a _test.go file or a …test helper package", pkg)
 			}
 			rel, ok := strings.CutPrefix(imp, module+"/")
-			// lcload/load: gateway/wstest until its own client lands (TestBinariesLinkNoTestCode).
-			if ok && helper(rel) && !helper(pkg) && pkg != "cmd/lcload/load" {
+			if ok && helper(rel) && !helper(pkg) {
 				t.Errorf("%s imports the test helper %s", pkg, rel)
 			}
 		}

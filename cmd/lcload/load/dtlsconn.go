@@ -1,9 +1,9 @@
 package load
 
 import (
+	"crypto"
 	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -11,12 +11,13 @@ import (
 	"sync"
 	"time"
 
+	dtlsfp "github.com/pion/dtls/v3/pkg/crypto/fingerprint"
 	"github.com/pion/transport/v5/deadline"
 )
 
 // The light client is an independent implementation of the client side: none of the
-// server's media code (its DTLS adapter, fingerprint helpers, pools) is used here, so that a
-// bug shared by both ends cannot hide.
+// server's code (its DTLS adapter, fingerprint check, pools, WebSocket helpers) is used
+// here, so that a bug shared by both ends cannot hide.
 
 // dtlsConn is the net.PacketConn pion/dtls runs on: the client's one UDP socket carries STUN,
 // DTLS and SRTP (RFC 7983), so its reader hands the DTLS records over through in, and writes
@@ -82,26 +83,27 @@ func (c *dtlsConn) SetDeadline(t time.Time) error      { return c.SetReadDeadlin
 func (c *dtlsConn) SetReadDeadline(t time.Time) error  { c.read.Set(t); return nil }
 func (c *dtlsConn) SetWriteDeadline(t time.Time) error { return nil }
 
-// fingerprint formats a SHA-256 certificate fingerprint as SDP writes it (RFC 8122).
-func fingerprint(der []byte) string {
-	sum := sha256.Sum256(der)
-	var sb strings.Builder
-	for i, b := range sum {
-		if i > 0 {
-			sb.WriteByte(':')
-		}
-		fmt.Fprintf(&sb, "%02X", b)
+// fingerprint is the SHA-256 fingerprint of a DER certificate as SDP writes it (RFC 8122),
+// by pion/dtls's helper.
+func fingerprint(der []byte) (string, error) {
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return "", fmt.Errorf("fingerprint: %w", err)
 	}
-	return sb.String()
+	return dtlsfp.Fingerprint(cert, crypto.SHA256)
 }
 
-// verifyFingerprint checks the server's certificate against the digest its answer signalled.
-func verifyFingerprint(raw [][]byte, want []byte) error {
+// verifyFingerprint checks the server's certificate against the fingerprint its answer
+// signalled (hex pairs, any case).
+func verifyFingerprint(raw [][]byte, want string) error {
 	if len(raw) == 0 {
 		return errors.New("server sent no certificate")
 	}
-	sum := sha256.Sum256(raw[0])
-	if subtle.ConstantTimeCompare(sum[:], want) != 1 {
+	got, err := fingerprint(raw[0])
+	if err != nil {
+		return err
+	}
+	if !strings.EqualFold(got, want) {
 		return errors.New("server certificate does not match the answer's fingerprint")
 	}
 	return nil

@@ -22,8 +22,6 @@ import (
 	"github.com/pion/sdp/v3"
 	"github.com/pion/srtp/v3"
 	"github.com/pion/stun/v3"
-
-	"github.com/minilivechat/minilivechat/gateway/wstest"
 )
 
 // opusPT is the Opus payload type every light client offers (Chrome's).
@@ -36,13 +34,13 @@ const opusPT = 111
 type lightClient struct {
 	// static after setup
 	user        string
-	ws          *wstest.Client
+	ws          *wsClient
 	cert        tls.Certificate
 	ufrag, pwd  string
 	ssrc        uint32 // our outbound SSRC (a talker's)
 	srvUfrag    string
 	srvKey      stun.MessageIntegrity
-	srvFP       []byte // sha-256 of the server certificate, from the answer
+	srvFP       string // sha-256 fingerprint of the server certificate, from the answer
 	answerSSRC  uint32 // the SSRC the server sends us
 	server      netip.AddrPort
 	udp         *net.UDPConn
@@ -129,11 +127,15 @@ func (c *lightClient) offer() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	fp, err := fingerprint(c.cert.Certificate[0])
+	if err != nil {
+		return "", err
+	}
 	sd.WithValueAttribute("group", "BUNDLE 0")
 	md := sdp.NewJSEPMediaDescription("audio", nil).
 		WithValueAttribute("mid", "0").
 		WithICECredentials(c.ufrag, c.pwd).
-		WithFingerprint("sha-256", fingerprint(c.cert.Certificate[0])).
+		WithFingerprint("sha-256", fp).
 		WithValueAttribute("setup", "active").
 		WithPropertyAttribute("rtcp-mux").
 		WithPropertyAttribute("sendrecv").
@@ -190,15 +192,10 @@ func (c *lightClient) readAnswer(answer string) error {
 	if !strings.EqualFold(hash, "sha-256") {
 		return fmt.Errorf("%s: answer fingerprint hash %q, want sha-256", c.user, hash)
 	}
-	digest := make([]byte, 0, 32)
-	for _, h := range strings.Split(hexs, ":") {
-		v, err := strconv.ParseUint(h, 16, 8)
-		if err != nil {
-			return fmt.Errorf("%s: answer fingerprint: %w", c.user, err)
-		}
-		digest = append(digest, byte(v))
+	if len(strings.Split(hexs, ":")) != 32 {
+		return fmt.Errorf("%s: answer fingerprint %q is not a sha-256 digest", c.user, hexs)
 	}
-	c.srvFP = digest
+	c.srvFP = hexs
 	// candidate: foundation component transport priority address port typ host
 	f := strings.Fields(cand)
 	if len(f) < 8 || f[6] != "typ" {
@@ -431,6 +428,26 @@ func (c *lightClient) sendRTP(hdr *rtp.Header, payload, plain, enc []byte) ([]by
 	}
 	_, err = c.udp.Write(enc)
 	return enc, err
+}
+
+// drop vanishes like a device that lost power: no close_notify, no WebSocket close
+// handshake; the socket and the reader are released.
+func (c *lightClient) drop() {
+	c.closeOnce.Do(func() {
+		if c.dtlsIn != nil {
+			_ = c.dtlsIn.Close() // before the DTLS conn, so its close_notify goes nowhere
+		}
+		if c.dtls != nil {
+			_ = c.dtls.Close()
+		}
+		if c.udp != nil {
+			_ = c.udp.Close()
+			<-c.readerDone
+		}
+		if c.ws != nil {
+			c.ws.Drop()
+		}
+	})
 }
 
 // close ends DTLS (close_notify lets the server drop the peer at once), the socket, the reader

@@ -156,3 +156,57 @@ func TestCheckLoopback(t *testing.T) {
 		}
 	}
 }
+
+// TestSoakReturnsToBaseline runs the soak's churn for a few seconds against a real server:
+// every kind of operation happens (joins with DTLS-SRTP peers, talk, queue, preemption,
+// handover, chat, leave, abrupt drops, reconnects, a session that stops reading, a join
+// abandoned before DTLS), listeners hear the talkers, and afterwards the server's own
+// sessions, users, channels, members, peers, peer look-up entries, goroutines and fds are
+// back to their baseline and its heap within the slack.
+func TestSoakReturnsToBaseline(t *testing.T) {
+	addr, _ := startServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	res, err := load.RunSoak(ctx, load.SoakConfig{
+		Addr: addr, Secret: []byte(secret), Users: 16, Channels: 2, Duration: 6 * time.Second, Seed: 7,
+		SampleEvery: 2 * time.Second, Settle: 30 * time.Second, Talk: 400 * time.Millisecond, HeapWatch: 10 * time.Second,
+		Logger: slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range res.Report() {
+		t.Log(l)
+	}
+	if !res.Passed() {
+		t.Fatalf("not back to baseline: %v", res.Problems)
+	}
+	for _, k := range load.SoakOps {
+		if res.Ops[k] == 0 {
+			t.Errorf("no %s operation in %d rounds", k, res.Rounds)
+		}
+	}
+	if len(res.Samples) == 0 || res.Samples[0].Peers == 0 || res.Samples[0].Sessions == 0 {
+		t.Errorf("samples during the churn do not see the population: %+v", res.Samples)
+	}
+	// A busy shared machine may lose a rare packet or time out a rare wait; a broken relay
+	// or floor loses far more than this.
+	if loss := res.Loss(); loss > 0.01 {
+		t.Errorf("listener loss %.2f %%", 100*loss)
+	}
+	var errs int64
+	for _, n := range res.Errors {
+		errs += n
+	}
+	if errs*4 > res.Ops[load.OpGrant] {
+		t.Errorf("errors %v in %d floor rounds", res.Errors, res.Ops[load.OpGrant])
+	}
+}
+
+// tWriter sends log lines to the test log.
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(b)))
+	return len(b), nil
+}

@@ -14,8 +14,6 @@ import (
 	"time"
 
 	"github.com/pion/rtp"
-
-	"github.com/minilivechat/minilivechat/gateway/wstest"
 )
 
 // MediaConfig is the media relay scenario: Channels channels, each with one talker holding the
@@ -401,8 +399,8 @@ setup:
 		defer floor.stop()
 	}
 
-	stopBeats := heartbeater(func() []*wstest.Client {
-		cs := []*wstest.Client{ctrl}
+	stopBeats := heartbeater(func() []*wsClient {
+		cs := []*wsClient{ctrl}
 		mu.Lock()
 		defer mu.Unlock()
 		for _, c := range all {
@@ -708,7 +706,7 @@ func (ch *mediaChannel) talk(ctx context.Context, rate, size int, base time.Time
 	}
 }
 
-// keepFloor pings every 2 s (SPEC §5) and asks for the floor again after a revoke (e.g. at
+// keepFloor pings every 2 s (docs/floor-control.md, "Timers") and asks for the floor again after a revoke (e.g. at
 // the server's max duration), until ctx ends.
 func (ch *mediaChannel) keepFloor(ctx context.Context) {
 	ws := ch.talker.ws

@@ -8,27 +8,6 @@ import (
 	"slices"
 	"sync"
 	"time"
-
-	"github.com/minilivechat/minilivechat/gateway/token"
-	"github.com/minilivechat/minilivechat/gateway/wstest"
-)
-
-// Signaling opcodes (SPEC §4) the scenarios use.
-const (
-	opHeartbeat     = 1
-	opChannelCreate = 10
-	opChannelJoin   = 11
-	opChannelDelete = 14
-	opFloorRequest  = 30
-	opFloorRelease  = 31
-	opFloorPing     = 32
-	opFloorGranted  = 110
-	opFloorDeny     = 111
-	opFloorRevoke   = 114
-	opFloorQueuePos = 115
-	opFloorPong     = 116
-	opFloorIdle     = 113
-	opAck           = 200
 )
 
 // SignalConfig is the signaling scenario: Sessions WebSocket sessions identify and join
@@ -106,17 +85,19 @@ func (c *SignalConfig) defaults() error {
 }
 
 // session dials, identifies user and returns the client; wait bounds every frame.
-func session(addr string, secret []byte, user string, wait time.Duration) (*wstest.Client, error) {
-	tok, err := token.Mint(secret, user, 100, time.Hour, time.Now())
+func session(addr string, secret []byte, user string, wait time.Duration) (*wsClient, error) {
+	// max_priority 255: any session may make an emergency request (the soak's preemptions);
+	// IDENTIFY without a priority still starts at the default 100.
+	tok, err := mintToken(secret, user, 255, time.Hour)
 	if err != nil {
 		return nil, err
 	}
-	c, err := wstest.DialErr("ws://"+addr+"/ws", nil)
+	c, err := dialWS("ws://" + addr + "/ws")
 	if err != nil {
 		return nil, err
 	}
 	c.SetTimeout(wait)
-	if _, _, err := c.IdentifyErr(user, tok, -1); err != nil {
+	if err := c.identifyErr(user, tok, -1); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("identify %s: %w", user, err)
 	}
@@ -125,7 +106,7 @@ func session(addr string, secret []byte, user string, wait time.Duration) (*wste
 
 // createChannels makes the run's channels from one control session, before the members
 // identify (CHANNEL_EVENT create goes to every identified session).
-func createChannels(ctrl *wstest.Client, ids []string, capacity int) error {
+func createChannels(ctrl *wsClient, ids []string, capacity int) error {
 	for i, id := range ids {
 		f, err := ctrl.RequestErr(opChannelCreate, map[string]any{
 			"channel_id": id, "freq": fmt.Sprintf("%d", 9000+i), "channel_name": "lcload", "capacity": capacity})
@@ -140,14 +121,14 @@ func createChannels(ctrl *wstest.Client, ids []string, capacity int) error {
 }
 
 // deleteChannels removes them again (best effort: the run's figures are already taken).
-func deleteChannels(ctrl *wstest.Client, ids []string) {
+func deleteChannels(ctrl *wsClient, ids []string) {
 	for _, id := range ids {
 		_, _ = ctrl.RequestErr(opChannelDelete, map[string]any{"channel_id": id})
 	}
 }
 
 // closeAll closes clients, a few at a time.
-func closeAll(clients []*wstest.Client) {
+func closeAll(clients []*wsClient) {
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 32)
 	for _, c := range clients {
@@ -196,10 +177,10 @@ func RunSignal(ctx context.Context, cfg SignalConfig) (SignalResult, error) {
 	defer deleteChannels(ctrl, ids)
 
 	// Connect, identify and join, Dialers at a time.
-	clients := make([][]*wstest.Client, cfg.Channels)
-	var flat []*wstest.Client
+	clients := make([][]*wsClient, cfg.Channels)
+	var flat []*wsClient
 	for i := range clients {
-		clients[i] = make([]*wstest.Client, perChannel)
+		clients[i] = make([]*wsClient, perChannel)
 	}
 	defer func() {
 		for _, cs := range clients {
@@ -246,8 +227,8 @@ setup:
 		return res, err
 	}
 	cfg.Logger.Info("sessions set up", "took", res.Setup.Round(time.Millisecond))
-	stopBeats := heartbeater(func() []*wstest.Client {
-		var cs []*wstest.Client
+	stopBeats := heartbeater(func() []*wsClient {
+		var cs []*wsClient
 		for _, ch := range clients {
 			cs = append(cs, ch...)
 		}
@@ -347,8 +328,8 @@ func runID() string { return randomAlnum(4) }
 
 // heartbeater sends HEARTBEAT on every client at the interval its server announced in HELLO,
 // as a real client does, so that sessions outlive a long run; it returns a stop function that
-// waits for it to end. nhooyr's Conn.Write is safe beside the client's own writes.
-func heartbeater(clients func() []*wstest.Client) (stop func()) {
+// waits for it to end. the websocket Conn's Write is safe beside the client's own writes.
+func heartbeater(clients func() []*wsClient) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
