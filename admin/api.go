@@ -130,15 +130,18 @@ func (a *api) count(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // call runs one Backend call under the request's context and the configured deadline, and
-// writes its answer or its error.
-func call[T any](a *api, c echo.Context, f func(ctx context.Context) (T, error)) error {
+// writes its answer, mapped onto its JSON body by view (mapping.go), or its error.
+func call[T, B any](a *api, c echo.Context, f func(ctx context.Context) (*T, error), view func(*T) B) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), a.timeout)
 	defer cancel()
 	v, err := f(ctx)
 	if err != nil {
 		return a.fail(c, err)
 	}
-	return c.JSON(http.StatusOK, v)
+	if v == nil {
+		return c.JSON(http.StatusOK, nil)
+	}
+	return c.JSON(http.StatusOK, view(v))
 }
 
 // fail writes err as an ErrorBody with the status of statusOf.
@@ -178,7 +181,7 @@ func (a *api) healthz(c echo.Context) error {
 }
 
 func (a *api) channels(c echo.Context) error {
-	return call(a, c, a.b.Channels)
+	return call(a, c, a.b.Channels, channelList)
 }
 
 func (a *api) channel(c echo.Context) error {
@@ -186,15 +189,15 @@ func (a *api) channel(c echo.Context) error {
 	if !ok {
 		return nil
 	}
-	return call(a, c, func(ctx context.Context) (*msg.ChannelDetail, error) { return a.b.Channel(ctx, id) })
+	return call(a, c, func(ctx context.Context) (*msg.ChannelDetail, error) { return a.b.Channel(ctx, id) }, channelDetail)
 }
 
 func (a *api) status(c echo.Context) error {
-	return call(a, c, a.b.Status)
+	return call(a, c, a.b.Status, func(s *Status) *Status { return s })
 }
 
 func (a *api) users(c echo.Context) error {
-	return call(a, c, a.b.Users)
+	return call(a, c, a.b.Users, userList)
 }
 
 func (a *api) user(c echo.Context) error {
@@ -202,7 +205,7 @@ func (a *api) user(c echo.Context) error {
 	if !ok {
 		return nil
 	}
-	return call(a, c, func(ctx context.Context) (*msg.UserDetail, error) { return a.b.User(ctx, id) })
+	return call(a, c, func(ctx context.Context) (*msg.UserDetail, error) { return a.b.User(ctx, id) }, userDetail)
 }
 
 func (a *api) adminChannel(c echo.Context) error {
@@ -210,11 +213,18 @@ func (a *api) adminChannel(c echo.Context) error {
 	if !ok {
 		return nil
 	}
-	return call(a, c, func(ctx context.Context) (*msg.AdminChannelDetail, error) { return a.b.AdminChannel(ctx, id) })
+	return call(a, c, func(ctx context.Context) (*msg.AdminChannelDetail, error) { return a.b.AdminChannel(ctx, id) },
+		adminChannelDetail)
 }
 
 func (a *api) peers(c echo.Context) error {
-	return call(a, c, a.b.Peers)
+	ctx, cancel := context.WithTimeout(c.Request().Context(), a.timeout)
+	defer cancel()
+	ps, err := a.b.Peers(ctx)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	return c.JSON(http.StatusOK, peerList(ps))
 }
 
 func (a *api) peer(c echo.Context) error {
@@ -222,7 +232,7 @@ func (a *api) peer(c echo.Context) error {
 	if !ok {
 		return nil
 	}
-	return call(a, c, func(ctx context.Context) (*msg.PeerDetail, error) { return a.b.Peer(ctx, u) })
+	return call(a, c, func(ctx context.Context) (*msg.PeerDetail, error) { return a.b.Peer(ctx, u) }, peerDetail)
 }
 
 // bursts is GET /admin/bursts: channel (an id), since (RFC 3339) and limit (1…1000, default
@@ -252,7 +262,7 @@ func (a *api) bursts(c echo.Context) error {
 		}
 		q.Limit = n
 	}
-	return call(a, c, func(ctx context.Context) (*msg.BurstList, error) { return a.b.Bursts(ctx, q) })
+	return call(a, c, func(ctx context.Context) (*msg.BurstList, error) { return a.b.Bursts(ctx, q) }, burstList)
 }
 
 // recording is GET /admin/recordings/{id}.ogg.
@@ -286,12 +296,15 @@ func (a *api) revokeFloor(c echo.Context) error {
 	if err != nil {
 		return a.fail(c, err)
 	}
+	if res == nil {
+		res = &msg.RevokeResult{ChannelID: id}
+	}
 	from := "-"
 	if res.RevokedFrom != nil {
 		from = *res.RevokedFrom
 	}
 	a.log.Info("floor revoked by admin", "channel_id", id, "revoked_from", from, "remote", c.Request().RemoteAddr)
-	return c.JSON(http.StatusOK, res)
+	return c.JSON(http.StatusOK, revokeResult(res))
 }
 
 func (a *api) notFound(c echo.Context) error {

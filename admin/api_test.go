@@ -91,7 +91,7 @@ func TestRoutesAnswerSpecShapes(t *testing.T) {
 	wantKeys(t, users.Users[0], "user_id", "priority", "since_heartbeat_s", "connected_at")
 
 	rec = do(e, "GET", "/admin/users/swift_falcon_4821", loopback, "")
-	u := decodeJSON[msg.UserDetail](t, rec)
+	u := decodeJSON[admin.UserDetail](t, rec)
 	if u.UserID != "swift_falcon_4821" || len(u.Channels) != 1 || u.Channels[0] != "CH_0001" {
 		t.Errorf("user detail: %s", rec.Body)
 	}
@@ -125,7 +125,7 @@ func TestRoutesAnswerSpecShapes(t *testing.T) {
 		t.Errorf("public channel detail exposes peers: %s", rec.Body)
 	}
 	rec = do(e, "GET", "/admin/channels/CH_0001", loopback, "")
-	ad := decodeJSON[msg.AdminChannelDetail](t, rec)
+	ad := decodeJSON[admin.AdminChannelDetail](t, rec)
 	if len(ad.Members) != 2 || len(ad.Queue) != 1 || len(ad.Peers) != 2 {
 		t.Errorf("admin channel detail: %s", rec.Body)
 	}
@@ -141,7 +141,7 @@ func TestRoutesAnswerSpecShapes(t *testing.T) {
 		"packets_in", "packets_out", "bytes_in", "bytes_out")
 
 	rec = do(e, "GET", "/admin/peers/abcd1234efgh5678", loopback, "")
-	pd := decodeJSON[msg.PeerDetail](t, rec)
+	pd := decodeJSON[admin.PeerDetail](t, rec)
 	if pd.UserID != "swift_falcon_4821" || len(pd.Tracks) != 1 || pd.Tracks[0].PayloadType != 111 {
 		t.Errorf("peer detail: %s", rec.Body)
 	}
@@ -160,7 +160,7 @@ func TestFloorRevoke(t *testing.T) {
 	}
 	// The floor is idle and the queue is empty afterwards.
 	rec = do(e, "GET", "/admin/channels/CH_0001", loopback, "")
-	ch := decodeJSON[msg.AdminChannelDetail](t, rec)
+	ch := decodeJSON[admin.AdminChannelDetail](t, rec)
 	if ch.Floor.State != msg.FloorStateIdle || len(ch.Queue) != 0 {
 		t.Errorf("after revoke: %s", rec.Body)
 	}
@@ -185,7 +185,7 @@ func TestErrorsMapToStatus(t *testing.T) {
 		{"GET", "/channels/CH_9999", 404, msg.CodeNoSuchChannel},
 		{"GET", "/admin/channels/CH_9999", 404, msg.CodeNoSuchChannel},
 		{"GET", "/admin/users/nobody", 404, msg.CodeNoSuchUser},
-		{"GET", "/admin/peers/zzzzzzzzzzzzzzzz", 404, msg.CodeNoSuchPeer},
+		{"GET", "/admin/peers/zzzzzzzzzzzzzzzz", 404, admin.CodeNoSuchPeer},
 		{"POST", "/admin/floor-revoke/CH_9999", 404, msg.CodeNoSuchChannel},
 		{"GET", "/admin/nothing-here", 404, admin.CodeNotFound},
 		{"GET", "/channels/bad%20id", 400, msg.CodeMalformed},
@@ -314,7 +314,7 @@ func TestAdminBearerToken(t *testing.T) {
 		t.Errorf("revoke without token: %d", rec.Code)
 	}
 	rec := do(e, "GET", "/channels/CH_0001", "192.0.2.7:1", "")
-	if ch := decodeJSON[msg.ChannelDetail](t, rec); ch.Floor.State != msg.FloorStateTaken {
+	if ch := decodeJSON[admin.ChannelDetail](t, rec); ch.Floor.State != msg.FloorStateTaken {
 		t.Errorf("refused revoke changed the floor: %s", rec.Body)
 	}
 }
@@ -371,7 +371,7 @@ func TestBurstsRoute(t *testing.T) {
 	if rec.Code != 200 {
 		t.Fatalf("status %d %s", rec.Code, rec.Body)
 	}
-	l := decodeJSON[msg.BurstList](t, rec)
+	l := decodeJSON[admin.BurstList](t, rec)
 	if len(l.Bursts) != 1 || l.Bursts[0].ID != 2 {
 		t.Fatalf("since 11:59:30: %+v, want burst 2 only", l.Bursts)
 	}

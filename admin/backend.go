@@ -10,7 +10,8 @@ import (
 	"github.com/minilivechat/minilivechat/actors/msg"
 )
 
-// Backend is what the HTTP API asks. The server implements it by asking its actors with a
+// Backend is what the HTTP API asks; it answers with the actors' views, which the handlers
+// map onto the JSON bodies of views.go. The server implements it by asking its actors with a
 // timeout (never blocking one); tests may fake it. Errors are *msg.Error where the code says
 // what went wrong (2000 / msg.CodeNoSuchUser → 404); a context deadline → 503.
 type Backend interface {
@@ -20,7 +21,7 @@ type Backend interface {
 	Channels(ctx context.Context) (*msg.ChannelList, error)
 	Channel(ctx context.Context, channelID string) (*msg.ChannelDetail, error)
 	AdminChannel(ctx context.Context, channelID string) (*msg.AdminChannelDetail, error)
-	Peers(ctx context.Context) (*PeerList, error)
+	Peers(ctx context.Context) ([]msg.PeerInfo, error)
 	Peer(ctx context.Context, ufrag string) (*msg.PeerDetail, error)
 	RevokeFloor(ctx context.Context, channelID string) (*msg.RevokeResult, error)
 	// Bursts is the burst log, newest first (docs/history.md); msg.CodeNoHistory when the
@@ -70,9 +71,4 @@ type RecordingStatus struct {
 	Channels []string `json:"channels"` // the recorded channel ids
 	Packets  uint64   `json:"packets"`  // Opus packets written
 	Errors   uint64   `json:"errors"`   // recordings stopped or not started (full disk, …)
-}
-
-// PeerList is GET /admin/peers.
-type PeerList struct {
-	Peers []msg.PeerInfo `json:"peers"`
 }

@@ -11,8 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/minilivechat/minilivechat/actors/msg"
 )
 
 // Client is a typed client of the HTTP API, used by lcadmin and by tests. The zero HTTP field
@@ -92,8 +90,8 @@ func BurstsPath(channelID string, since time.Time, limit int) string {
 }
 
 // Bursts is GET /admin/bursts.
-func (c *Client) Bursts(ctx context.Context, channelID string, since time.Time, limit int) (*msg.BurstList, error) {
-	return get[msg.BurstList](ctx, c, BurstsPath(channelID, since, limit))
+func (c *Client) Bursts(ctx context.Context, channelID string, since time.Time, limit int) (*BurstList, error) {
+	return get[BurstList](ctx, c, BurstsPath(channelID, since, limit))
 }
 
 // Status is GET /admin/status.
@@ -102,23 +100,23 @@ func (c *Client) Status(ctx context.Context) (*Status, error) {
 }
 
 // Users is GET /admin/users.
-func (c *Client) Users(ctx context.Context) (*msg.UserList, error) {
-	return get[msg.UserList](ctx, c, UsersPath())
+func (c *Client) Users(ctx context.Context) (*UserList, error) {
+	return get[UserList](ctx, c, UsersPath())
 }
 
 // User is GET /admin/users/{id}.
-func (c *Client) User(ctx context.Context, id string) (*msg.UserDetail, error) {
-	return get[msg.UserDetail](ctx, c, UserPath(id))
+func (c *Client) User(ctx context.Context, id string) (*UserDetail, error) {
+	return get[UserDetail](ctx, c, UserPath(id))
 }
 
 // Channels is GET /admin/channels.
-func (c *Client) Channels(ctx context.Context) (*msg.ChannelList, error) {
-	return get[msg.ChannelList](ctx, c, ChannelsPath())
+func (c *Client) Channels(ctx context.Context) (*ChannelList, error) {
+	return get[ChannelList](ctx, c, ChannelsPath())
 }
 
 // Channel is GET /admin/channels/{id}: the detail with members, queue and peers.
-func (c *Client) Channel(ctx context.Context, id string) (*msg.AdminChannelDetail, error) {
-	return get[msg.AdminChannelDetail](ctx, c, ChannelPath(id))
+func (c *Client) Channel(ctx context.Context, id string) (*AdminChannelDetail, error) {
+	return get[AdminChannelDetail](ctx, c, ChannelPath(id))
 }
 
 // Peers is GET /admin/peers.
@@ -127,17 +125,17 @@ func (c *Client) Peers(ctx context.Context) (*PeerList, error) {
 }
 
 // Peer is GET /admin/peers/{ufrag}.
-func (c *Client) Peer(ctx context.Context, ufrag string) (*msg.PeerDetail, error) {
-	return get[msg.PeerDetail](ctx, c, PeerPath(ufrag))
+func (c *Client) Peer(ctx context.Context, ufrag string) (*PeerDetail, error) {
+	return get[PeerDetail](ctx, c, PeerPath(ufrag))
 }
 
 // RevokeFloor is POST /admin/floor-revoke/{id}.
-func (c *Client) RevokeFloor(ctx context.Context, channelID string) (*msg.RevokeResult, error) {
+func (c *Client) RevokeFloor(ctx context.Context, channelID string) (*RevokeResult, error) {
 	raw, err := c.Raw(ctx, http.MethodPost, FloorRevokePath(channelID))
 	if err != nil {
 		return nil, err
 	}
-	return decode[msg.RevokeResult](raw, FloorRevokePath(channelID))
+	return decode[RevokeResult](raw, FloorRevokePath(channelID))
 }
 
 func get[T any](ctx context.Context, c *Client, path string) (*T, error) {

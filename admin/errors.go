@@ -10,8 +10,8 @@ import (
 
 // ErrorBody is the JSON body of every error the HTTP API answers: a sentence for people and a code
 // for programs. Code is a protocol code of docs/protocol.md (2000 no such channel, 1004 malformed
-// id, …) or one of the admin-only codes in actors/msg (2100 no such user, 2101 no such peer, 9001
-// unavailable).
+// id, …), one the actors answer only here (2100 no such user, 9001 unavailable, in actors/msg), or
+// one of the API's own below (2101 no such peer, 4040, 4050).
 type ErrorBody struct {
 	Error string   `json:"error"`
 	Code  msg.Code `json:"code"`
@@ -28,6 +28,9 @@ const (
 	CodeNotFound msg.Code = 4040
 	// CodeMethodNotAllowed answers a known path asked with the wrong method (HTTP 405).
 	CodeMethodNotAllowed msg.Code = 4050
+	// CodeNoSuchPeer answers a look-up of a media peer by an unknown server ufrag (HTTP 404);
+	// the Backend returns it, no actor does.
+	CodeNoSuchPeer msg.Code = 2101
 )
 
 // statusOf is the one table from errors to HTTP statuses. Backend errors are *msg.Error values
@@ -47,7 +50,7 @@ func statusOf(err error) (int, ErrorBody) {
 
 func statusOfCode(c msg.Code) int {
 	switch c {
-	case msg.CodeNoSuchChannel, msg.CodeNoSuchUser, msg.CodeNoSuchPeer, msg.CodeNoHistory, msg.CodeNoSuchRecording, CodeNotFound:
+	case msg.CodeNoSuchChannel, msg.CodeNoSuchUser, CodeNoSuchPeer, msg.CodeNoHistory, msg.CodeNoSuchRecording, CodeNotFound:
 		return http.StatusNotFound
 	case msg.CodeMalformed:
 		return http.StatusBadRequest

@@ -19,7 +19,7 @@ func frame(op Op, d []byte) []byte {
 }
 
 // encodeFrame encodes a value as a frame: pre-encoded frames pass through, events map to
-// their opcode, a *msg.Result becomes ACK or ERROR. ok is false for a value that is no
+// their opcode and wire payload (wire.go), a *msg.Result becomes ACK or ERROR. ok is false for a value that is no
 // client frame (it is dropped and logged).
 func encodeFrame(v any) (b []byte, op Op, errCode int, ok bool, err error) {
 	switch m := v.(type) {
@@ -28,40 +28,15 @@ func encodeFrame(v any) (b []byte, op Op, errCode int, ok bool, err error) {
 	case *msg.Result:
 		return encodeResult(m)
 	}
-	op, ok = eventOp(v)
+	op, d, ok := wireEvent(v)
 	if !ok {
 		return nil, 0, 0, false, nil
 	}
-	d, err := json.Marshal(v)
+	b, err = json.Marshal(d)
 	if err != nil {
 		return nil, op, 0, false, fmt.Errorf("encode %s: %w", op, err)
 	}
-	return frame(op, d), op, 0, true, nil
-}
-
-// eventOp maps an actor event (pointer or value) to its opcode.
-func eventOp(v any) (Op, bool) {
-	switch v.(type) {
-	case *msg.ChannelEvent, msg.ChannelEvent:
-		return OpChannelEvent, true
-	case *msg.MessageEvent, msg.MessageEvent:
-		return OpMessageEvent, true
-	case *msg.FloorGranted, msg.FloorGranted:
-		return OpFloorGranted, true
-	case *msg.FloorDeny, msg.FloorDeny:
-		return OpFloorDeny, true
-	case *msg.FloorTaken, msg.FloorTaken:
-		return OpFloorTaken, true
-	case *msg.FloorIdle, msg.FloorIdle:
-		return OpFloorIdle, true
-	case *msg.FloorRevoke, msg.FloorRevoke:
-		return OpFloorRevoke, true
-	case *msg.FloorQueuePos, msg.FloorQueuePos:
-		return OpFloorQueuePos, true
-	case *msg.FloorPong, msg.FloorPong:
-		return OpFloorPong, true
-	}
-	return 0, false
+	return frame(op, b), op, 0, true, nil
 }
 
 // encodeResult turns a result into ACK {…Data fields, req_op, nonce} or
@@ -72,9 +47,9 @@ func encodeResult(r *msg.Result) ([]byte, Op, int, bool, error) {
 		return b, OpError, int(r.Err.Code), err == nil, err
 	}
 	d := []byte("{}")
-	if r.Data != nil {
+	if data := wireResult(r.Data); data != nil {
 		var err error
-		d, err = json.Marshal(r.Data)
+		d, err = json.Marshal(data)
 		if err != nil {
 			return nil, OpAck, 0, false, fmt.Errorf("encode ACK of op %d: %w", r.Call.Op, err)
 		}

@@ -91,7 +91,7 @@ type FloorRequestPayload struct {
 	Nonce     string  `json:"nonce"`
 }
 
-// Server payloads the gateway itself writes (events and results come from actors/msg).
+// Server payloads the gateway itself writes (events and ACK data are in events.go).
 
 // HelloPayload is HELLO's `d` (op 0).
 type HelloPayload struct {

@@ -11,7 +11,7 @@ import (
 	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
-	"github.com/minilivechat/minilivechat/actors/msg"
+	"github.com/minilivechat/minilivechat/admin"
 )
 
 // talker is what the interop tests need of a page in either browser.
@@ -178,7 +178,7 @@ func TestBrowserListenOnlyHears(t *testing.T) {
 			t.Fatalf("server's peer of %s: %+v", u, peers)
 		}
 	}
-	detail := getJSON[msg.AdminChannelDetail](s, "/admin/channels/"+ch)
+	detail := getJSON[admin.AdminChannelDetail](s, "/admin/channels/"+ch)
 	for _, m := range detail.Members {
 		if m.ListenOnly != (m.UserID != "tom") {
 			t.Errorf("admin member %+v", m)

@@ -7,7 +7,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/minilivechat/minilivechat/actors/msg"
+	"github.com/minilivechat/minilivechat/admin"
 	"github.com/minilivechat/minilivechat/cmd/lcserver/server"
 )
 
@@ -45,7 +45,7 @@ func TestBrowserLateListenerReplays(t *testing.T) {
 		a.waitJS(fmt.Sprintf("burst %d listed at its end", i+1), fmt.Sprintf(`%s.history.length === %d`, room, i+1),
 			room+".history", 5*time.Second)
 	}
-	bursts := getJSON[msg.BurstList](s, "/admin/bursts?channel="+ch)
+	bursts := getJSON[admin.BurstList](s, "/admin/bursts?channel="+ch)
 	if len(bursts.Bursts) != 2 || bursts.Bursts[1].Recording == "" || bursts.Bursts[1].Packets < 50 {
 		t.Fatalf("burst log after two recorded bursts: %+v", bursts)
 	}

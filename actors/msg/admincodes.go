@@ -1,11 +1,11 @@
 package msg
 
-// Codes of the admin API (HTTP), like CodeNoSuchUser. WebSocket clients see only
-// CodeNoHistory (HISTORY_LIST on a server without history); members fetching a recording by
-// its signed URL may also get CodeNoSuchRecording.
+// Codes beyond the protocol's table: the actors answer CodeNoHistory and CodeNoSuchRecording
+// (like CodeNoSuchUser), and both the admin API and the web client's recording route report
+// CodeUnavailable, so they live below both; the admin API's own codes are in package admin.
+// WebSocket clients see only CodeNoHistory (HISTORY_LIST on a server without history); members
+// fetching a recording by its signed URL may also get CodeNoSuchRecording.
 const (
-	// CodeNoSuchPeer answers a look-up of a media peer by an unknown server ufrag (HTTP 404).
-	CodeNoSuchPeer Code = 2101
 	// CodeNoHistory answers a history question to a server that keeps none (started without
 	// a data directory; HTTP 404).
 	CodeNoHistory Code = 2102

@@ -15,18 +15,18 @@ const (
 
 // ChannelSpec is what CHANNEL_CREATE (or the --channels preset file) defines.
 type ChannelSpec struct {
-	ChannelID   string `json:"channel_id"`
-	Freq        string `json:"freq"`
-	ChannelName string `json:"channel_name"`
-	Capacity    int    `json:"capacity"`
+	ChannelID   string
+	Freq        string
+	ChannelName string
+	Capacity    int
 }
 
 // FloorInfo is the floor part of a channel object.
 type FloorInfo struct {
-	State    string     `json:"state"` // "idle" or "taken"
-	Holder   *string    `json:"holder"`
-	Priority int        `json:"priority"`
-	Since    *time.Time `json:"since"`
+	State    string // "idle" or "taken"
+	Holder   *string
+	Priority int
+	Since    *time.Time
 }
 
 // Floor states as they appear in FloorInfo.State.
@@ -38,67 +38,67 @@ const (
 // ChannelInfo is the channel object of docs/protocol.md ("Example frames"): CHANNEL_LIST items,
 // CHANNEL_EVENT `channel`, and the REST channel list.
 type ChannelInfo struct {
-	ChannelID   string    `json:"channel_id"`
-	Freq        string    `json:"freq"`
-	ChannelName string    `json:"channel_name"`
-	Capacity    int       `json:"capacity"`
-	MemberCount int       `json:"member_count"`
-	CreatedAt   time.Time `json:"created_at"`
-	Floor       FloorInfo `json:"floor"`
-	QueueSize   int       `json:"queue_size"`        // this server's addition: what `lcadmin channels` shows as Q
-	Creator     string    `json:"creator,omitempty"` // user id; empty for preset channels
+	ChannelID   string
+	Freq        string
+	ChannelName string
+	Capacity    int
+	MemberCount int
+	CreatedAt   time.Time
+	Floor       FloorInfo
+	QueueSize   int    // this server's addition: what `lcadmin channels` shows as Q
+	Creator     string // user id; empty for preset channels
 }
 
 // MemberInfo names a channel member or a queued floor requester.
 type MemberInfo struct {
-	UserID   string `json:"user_id"`
-	Priority int    `json:"priority"`
+	UserID   string
+	Priority int
 	// ListenOnly: the member joined with an offer that does not send (recvonly or inactive);
 	// its FLOOR_REQUESTs are denied with reason listen_only (docs/floor-control.md).
-	ListenOnly bool `json:"listen_only,omitempty"`
+	ListenOnly bool
 }
 
 // PeerInfo describes one media peer, keyed by the server's ICE ufrag (docs/operations.md §1).
 type PeerInfo struct {
-	Ufrag      string  `json:"ufrag"`
-	UserID     string  `json:"user_id"`
-	ChannelID  string  `json:"channel_id"`
-	Address    string  `json:"address"`
-	IdleS      float64 `json:"idle_s"`
-	SRTPReady  bool    `json:"srtp_ready"`
-	ListenOnly bool    `json:"listen_only"` // the client's offer does not send (recvonly or inactive)
-	PacketsIn  uint64  `json:"packets_in"`
-	PacketsOut uint64  `json:"packets_out"`
-	BytesIn    uint64  `json:"bytes_in"`
-	BytesOut   uint64  `json:"bytes_out"`
+	Ufrag      string
+	UserID     string
+	ChannelID  string
+	Address    string
+	IdleS      float64
+	SRTPReady  bool
+	ListenOnly bool // the client's offer does not send (recvonly or inactive)
+	PacketsIn  uint64
+	PacketsOut uint64
+	BytesIn    uint64
+	BytesOut   uint64
 	// Receiver-report figures the client sent about the server's stream to it.
-	FractionLost float64 `json:"fraction_lost"`
-	PacketsLost  int64   `json:"packets_lost"`
-	JitterMs     float64 `json:"jitter_ms"`
+	FractionLost float64
+	PacketsLost  int64
+	JitterMs     float64
 }
 
 // TrackInfo describes one RTP stream of a peer: what it sends us and what we send it.
 type TrackInfo struct {
-	Kind        string `json:"kind"` // "audio"
-	Mid         string `json:"mid"`
-	PayloadType uint8  `json:"payload_type"` // Opus payload type of the peer's offer
-	Direction   string `json:"direction"`    // the client's direction in its offer: sendrecv, recvonly (listen-only), sendonly, inactive
-	SSRCIn      uint32 `json:"ssrc_in"`      // the client's SSRC, 0 until its first packet
-	SSRCOut     uint32 `json:"ssrc_out"`     // the server's SSRC announced in the answer
+	Kind        string // "audio"
+	Mid         string
+	PayloadType uint8  // Opus payload type of the peer's offer
+	Direction   string // the client's direction in its offer: sendrecv, recvonly (listen-only), sendonly, inactive
+	SSRCIn      uint32 // the client's SSRC, 0 until its first packet
+	SSRCOut     uint32 // the server's SSRC announced in the answer
 }
 
 // PeerDetail is GET /admin/peers/{ufrag}.
 type PeerDetail struct {
 	PeerInfo
-	Tracks []TrackInfo `json:"tracks"`
+	Tracks []TrackInfo
 }
 
 // ChannelDetail is CHANNEL_INFO's ACK and GET /channels/{id}: the channel object plus its
 // members and floor queue (queue in grant order, position 1 first).
 type ChannelDetail struct {
 	ChannelInfo
-	Members []MemberInfo `json:"members"`
-	Queue   []MemberInfo `json:"queue"`
+	Members []MemberInfo
+	Queue   []MemberInfo
 }
 
 // Channel events (CHANNEL_EVENT `event`).
@@ -113,19 +113,19 @@ const (
 // ChannelEvent is CHANNEL_EVENT (op 100). create/update/delete go to every identified session,
 // join/leave to the channel's members.
 type ChannelEvent struct {
-	ChannelID string       `json:"channel_id"`
-	Event     string       `json:"event"`
-	UserID    string       `json:"user_id,omitempty"`
-	Channel   *ChannelInfo `json:"channel,omitempty"`
+	ChannelID string
+	Event     string
+	UserID    string
+	Channel   *ChannelInfo
 }
 
 // MessageEvent is MESSAGE_EVENT (op 101), sent to every member of the channel.
 type MessageEvent struct {
-	ChannelID string `json:"channel_id"`
-	MessageID string `json:"message_id"`
-	UserID    string `json:"user_id"`
-	Content   string `json:"content"`
-	Timestamp string `json:"timestamp"` // RFC 3339 with milliseconds, UTC
+	ChannelID string
+	MessageID string
+	UserID    string
+	Content   string
+	Timestamp string // RFC 3339 with milliseconds, UTC
 }
 
 // TimestampFormat is the layout of MessageEvent.Timestamp.

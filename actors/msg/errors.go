@@ -3,9 +3,9 @@
 // depend on it without cycles.
 //
 // Naming: commands are imperative (JoinChannel, RequestFloor), events are past tense or named after
-// the wire event they become (FloorGranted, ChannelEvent), replies end in Result. Events that reach
-// clients carry the JSON tags of docs/protocol.md so the gateway can send them as the `d` of a
-// frame without another copy.
+// the wire event they become (FloorGranted, ChannelEvent), replies end in Result. The messages
+// have no JSON form: the gateway and the admin API map them onto their own wire structs, so the
+// wire format lives at the edges and these types can change without changing it.
 package msg
 
 import "fmt"
@@ -39,10 +39,11 @@ const (
 )
 
 // Error is a protocol error: a code from the table above and a reason a person can read.
-// It is both a Go error and the payload of an ERROR frame (the gateway adds req_op and nonce).
+// It is a Go error; the gateway sends it as an ERROR frame (adding req_op and nonce), the admin
+// API as an error body.
 type Error struct {
-	Code   Code   `json:"code"`
-	Reason string `json:"reason"`
+	Code   Code
+	Reason string
 }
 
 // Errorf builds an *Error with a formatted reason.

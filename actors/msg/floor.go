@@ -7,15 +7,15 @@ import "github.com/minilivechat/minilivechat/actors/floor"
 
 // FloorGranted (op 110) goes to the new holder only.
 type FloorGranted struct {
-	ChannelID     string `json:"channel_id"`
-	Priority      int    `json:"priority"`
-	MaxDurationMs int64  `json:"max_duration_ms"`
+	ChannelID     string
+	Priority      int
+	MaxDurationMs int64
 }
 
 // FloorDeny (op 111) answers a FLOOR_REQUEST or FLOOR_RELEASE that cannot be honoured.
 type FloorDeny struct {
-	ChannelID string `json:"channel_id"`
-	Reason    string `json:"reason"`
+	ChannelID string
+	Reason    string
 }
 
 // FloorDeny reasons; the floor state machine defines those it decides.
@@ -31,20 +31,20 @@ const (
 
 // FloorTaken (op 112) goes to every member but the new holder.
 type FloorTaken struct {
-	ChannelID string `json:"channel_id"`
-	UserID    string `json:"user_id"`
-	Priority  int    `json:"priority"`
+	ChannelID string
+	UserID    string
+	Priority  int
 }
 
 // FloorIdle (op 113) goes to every member, the releasing holder included.
 type FloorIdle struct {
-	ChannelID string `json:"channel_id"`
+	ChannelID string
 }
 
 // FloorRevoke (op 114) goes only to the holder the floor is taken from.
 type FloorRevoke struct {
-	ChannelID string `json:"channel_id"`
-	Reason    string `json:"reason"`
+	ChannelID string
+	Reason    string
 }
 
 // FloorRevoke reasons. RevokeDisconnect is never sent (the holder is gone); it labels metrics
@@ -60,12 +60,12 @@ const (
 
 // FloorQueuePos (op 115) tells a queued requester its place; position 1 is next.
 type FloorQueuePos struct {
-	ChannelID string `json:"channel_id"`
-	Position  int    `json:"position"`
-	Size      int    `json:"size"`
+	ChannelID string
+	Position  int
+	Size      int
 }
 
 // FloorPong (op 116) answers FLOOR_PING.
 type FloorPong struct {
-	ChannelID string `json:"channel_id"`
+	ChannelID string
 }

@@ -69,19 +69,19 @@ type StoredChannel struct {
 
 // Burst is one floor grant: a row of GET /admin/bursts and `lcadmin history`.
 type Burst struct {
-	ID        int64      `json:"id"`
-	ChannelID string     `json:"channel_id"`
-	UserID    string     `json:"user_id"`
-	Priority  int        `json:"priority"`
-	Emergency bool       `json:"emergency"`
-	GrantedAt time.Time  `json:"granted_at"`
-	EndedAt   *time.Time `json:"ended_at"`   // nil while open, and for interrupted bursts
-	EndReason string     `json:"end_reason"` // empty while open
-	Packets   uint64     `json:"packets"`
-	DurationS *float64   `json:"duration_s"` // nil while open or interrupted
+	ID        int64
+	ChannelID string
+	UserID    string
+	Priority  int
+	Emergency bool
+	GrantedAt time.Time
+	EndedAt   *time.Time // nil while open, and for interrupted bursts
+	EndReason string     // empty while open
+	Packets   uint64
+	DurationS *float64 // nil while open or interrupted
 	// Recording is the path of the burst's Ogg Opus file under /admin/recordings/, empty
 	// when the burst was not recorded (or its recording failed at the start).
-	Recording string `json:"recording,omitempty"`
+	Recording string
 }
 
 // ListBursts is GET /admin/bursts; Result.Data is *BurstList, newest first. Zero ChannelID
@@ -95,7 +95,7 @@ type ListBursts struct {
 
 // BurstList is the answer of ListBursts.
 type BurstList struct {
-	Bursts []Burst `json:"bursts"`
+	Bursts []Burst
 }
 
 // ListChannelBursts is HISTORY_LIST: a member asks for its channel's recent bursts over its own
@@ -118,25 +118,25 @@ const (
 
 // ChannelBurstList is the ACK of HISTORY_LIST.
 type ChannelBurstList struct {
-	ChannelID string         `json:"channel_id"`
-	Bursts    []ChannelBurst `json:"bursts"`
+	ChannelID string
+	Bursts    []ChannelBurst
 }
 
 // ChannelBurst is one burst as a member sees it: the admin row without the server's file
 // names, and with a short-lived URL signed for the asking user when the burst was recorded.
 type ChannelBurst struct {
-	ID        int64      `json:"id"`
-	UserID    string     `json:"user_id"`
-	Priority  int        `json:"priority"`
-	Emergency bool       `json:"emergency"`
-	GrantedAt time.Time  `json:"granted_at"`
-	EndedAt   *time.Time `json:"ended_at"`
-	EndReason string     `json:"end_reason"`
-	DurationS *float64   `json:"duration_s"`
-	Packets   uint64     `json:"packets"`
+	ID        int64
+	UserID    string
+	Priority  int
+	Emergency bool
+	GrantedAt time.Time
+	EndedAt   *time.Time
+	EndReason string
+	DurationS *float64
+	Packets   uint64
 	// HasRecording is set when the burst's Ogg Opus file exists; RecordingURL (a path with
 	// its signature in the query) then plays it until RecordingExpires.
-	HasRecording     bool       `json:"has_recording"`
-	RecordingURL     string     `json:"recording_url,omitempty"`
-	RecordingExpires *time.Time `json:"recording_expires_at,omitempty"`
+	HasRecording     bool
+	RecordingURL     string
+	RecordingExpires *time.Time
 }

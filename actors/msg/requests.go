@@ -76,7 +76,7 @@ type ListChannels struct{ Call Call }
 
 // ChannelList is the ACK of CHANNEL_LIST.
 type ChannelList struct {
-	Channels []ChannelInfo `json:"channels"`
+	Channels []ChannelInfo
 }
 
 // ChannelChanged is sent by a channel actor to the directory after any change of its channel
@@ -117,13 +117,13 @@ type JoinChannel struct {
 
 // JoinAck is the ACK of CHANNEL_JOIN.
 type JoinAck struct {
-	ChannelID     string       `json:"channel_id"`
-	SDPAnswer     string       `json:"sdp_answer,omitempty"`
-	ActiveMembers []MemberInfo `json:"active_members"`
-	Floor         FloorInfo    `json:"floor"`
+	ChannelID     string
+	SDPAnswer     string
+	ActiveMembers []MemberInfo
+	Floor         FloorInfo
 	// Messages is the channel's recent chat, oldest first, also from before a restart
 	// (docs/protocol.md, "Chat history"); absent when there is none.
-	Messages []MessageEvent `json:"messages,omitempty"`
+	Messages []MessageEvent
 }
 
 // LeaveChannel is CHANNEL_LEAVE, and what a session sends for each joined channel when its
@@ -136,7 +136,7 @@ type LeaveChannel struct {
 
 // LeaveAck is the ACK of CHANNEL_LEAVE.
 type LeaveAck struct {
-	ChannelID string `json:"channel_id"`
+	ChannelID string
 }
 
 // UpdateChannel is CHANNEL_UPDATE; nil fields are unchanged. Result.Data is *ChannelInfo.
@@ -163,7 +163,7 @@ type GetChannel struct {
 // AdminChannelDetail is the admin view of a channel: the detail plus its media peers.
 type AdminChannelDetail struct {
 	ChannelDetail
-	Peers []PeerInfo `json:"peers"`
+	Peers []PeerInfo
 }
 
 // PostMessage is MESSAGE_CREATE; Result.Data is *MessageAck.
@@ -175,7 +175,7 @@ type PostMessage struct {
 
 // MessageAck is the ACK of MESSAGE_CREATE.
 type MessageAck struct {
-	MessageID string `json:"message_id"`
+	MessageID string
 }
 
 // RequestFloor is FLOOR_REQUEST. Priority is already capped by the token's max_priority;
@@ -209,8 +209,8 @@ type RevokeFloor struct {
 
 // RevokeResult answers RevokeFloor.
 type RevokeResult struct {
-	ChannelID   string  `json:"channel_id"`
-	RevokedFrom *string `json:"revoked_from"`
+	ChannelID   string
+	RevokedFrom *string
 }
 
 func (r *JoinChannel) Target() (string, Call)   { return r.ChannelID, r.Call }

@@ -17,28 +17,28 @@ type GetStatus struct{ Call Call }
 
 // UserInfo is one row of GET /admin/users.
 type UserInfo struct {
-	UserID          string    `json:"user_id"`
-	Priority        int       `json:"priority"`
-	ConnectedAt     time.Time `json:"connected_at"`
-	SinceHeartbeatS float64   `json:"since_heartbeat_s"`
+	UserID          string
+	Priority        int
+	ConnectedAt     time.Time
+	SinceHeartbeatS float64
 }
 
 // UserList wraps the user rows.
 type UserList struct {
-	Users []UserInfo `json:"users"`
+	Users []UserInfo
 }
 
 // UserDetail is GET /admin/users/{id}: the row plus the channels the user has joined.
 type UserDetail struct {
 	UserInfo
-	Channels []string `json:"channels"`
+	Channels []string
 }
 
 // DirectoryStatus is the directory's part of GET /admin/status.
 type DirectoryStatus struct {
-	Users       int `json:"users"`
-	Channels    int `json:"channels"`
-	FloorActive int `json:"floor_active"`
+	Users       int
+	Channels    int
+	FloorActive int
 }
 
 // CodeNoSuchUser is used only between actors and the admin API (HTTP 404); clients never see it.

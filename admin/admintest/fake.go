@@ -187,15 +187,15 @@ func (f *Fake) AdminChannel(ctx context.Context, id string) (*msg.AdminChannelDe
 }
 
 // Peers implements admin.Backend.
-func (f *Fake) Peers(ctx context.Context) (*admin.PeerList, error) {
+func (f *Fake) Peers(ctx context.Context) ([]msg.PeerInfo, error) {
 	if err := f.wait(ctx); err != nil {
 		return nil, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	l := &admin.PeerList{Peers: []msg.PeerInfo{}}
+	l := []msg.PeerInfo{}
 	for _, p := range f.peers {
-		l.Peers = append(l.Peers, p.PeerInfo)
+		l = append(l, p.PeerInfo)
 	}
 	return l, nil
 }
@@ -212,7 +212,7 @@ func (f *Fake) Peer(ctx context.Context, ufrag string) (*msg.PeerDetail, error) 
 			return &p, nil
 		}
 	}
-	return nil, msg.Errorf(msg.CodeNoSuchPeer, "no such peer: %s", ufrag)
+	return nil, msg.Errorf(admin.CodeNoSuchPeer, "no such peer: %s", ufrag)
 }
 
 // Bursts implements admin.Backend: two bursts of CH_0001, newest first, filtered by channel

@@ -146,7 +146,7 @@ func runHistory(ctx context.Context, s remote, limit int, since string) error {
 			return fmt.Errorf("--since %q is neither a duration (1h) nor an RFC 3339 time", since)
 		}
 	}
-	fetch := func(ctx context.Context) (*msg.BurstList, error) { return s.client.Bursts(ctx, id, from, limit) }
+	fetch := func(ctx context.Context) (*admin.BurstList, error) { return s.client.Bursts(ctx, id, from, limit) }
 	return show(ctx, s, admin.BurstsPath(id, from, limit), fetch, renderBursts)
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/minilivechat/minilivechat/actors/peer/peertest"
 	"github.com/minilivechat/minilivechat/admin/admintest"
 	"github.com/minilivechat/minilivechat/cmd/lcserver/server"
+	"github.com/minilivechat/minilivechat/gateway"
 	"github.com/minilivechat/minilivechat/gateway/token"
 	"github.com/minilivechat/minilivechat/gateway/wstest"
 )
@@ -174,7 +175,7 @@ func TestLiveServerFloorRevokeAndMetrics(t *testing.T) {
 	if out != "\n  Floor Revoke OK channel=CH_0001 revoked_from=alice\n" {
 		t.Errorf("floor-revoke printed %q", out)
 	}
-	var rv msg.FloorRevoke
+	var rv gateway.FloorRevoke
 	if err := alice.Expect(opFloorRevoke).Decode(&rv); err != nil || rv.ChannelID != "CH_0001" || rv.Reason != msg.RevokeAdmin {
 		t.Errorf("alice got FLOOR_REVOKE %+v (%v), want reason admin", rv, err)
 	}

@@ -60,7 +60,7 @@ func renderCluster(w io.Writer, c *admin.ClusterStatus) error {
 	return writeTable(w, &owners, "no channel owned")
 }
 
-func renderUsers(w io.Writer, l *msg.UserList, now time.Time) error {
+func renderUsers(w io.Writer, l *admin.UserList, now time.Time) error {
 	t := table{indent: " ", header: []string{"USER ID", "PRIORITY", "LAST HEARTBEAT", "CONNECTED"}}
 	for _, u := range l.Users {
 		t.add(u.UserID, strconv.Itoa(u.Priority), short(seconds(u.SinceHeartbeatS))+" ago", hms(now.Sub(u.ConnectedAt)))
@@ -68,7 +68,7 @@ func renderUsers(w io.Writer, l *msg.UserList, now time.Time) error {
 	return writeTable(w, &t, "no users connected")
 }
 
-func renderUser(w io.Writer, u *msg.UserDetail, now time.Time) error {
+func renderUser(w io.Writer, u *admin.UserDetail, now time.Time) error {
 	f := fields{labelWidth: 19}
 	f.add("Priority", "%d", u.Priority)
 	f.add("Connected", "%s (%s ago)", u.ConnectedAt.UTC().Format(timeLayout), hms(now.Sub(u.ConnectedAt)))
@@ -81,21 +81,21 @@ func renderUser(w io.Writer, u *msg.UserDetail, now time.Time) error {
 }
 
 // floorMark is the FLOOR column: a filled dot for a taken floor.
-func floorMark(fl msg.FloorInfo) string {
+func floorMark(fl admin.FloorInfo) string {
 	if fl.State == msg.FloorStateTaken {
 		return "● TAKEN"
 	}
 	return "○ idle"
 }
 
-func holderOf(fl msg.FloorInfo) string {
+func holderOf(fl admin.FloorInfo) string {
 	if fl.Holder == nil {
 		return "-"
 	}
 	return *fl.Holder
 }
 
-func renderChannels(w io.Writer, l *msg.ChannelList) error {
+func renderChannels(w io.Writer, l *admin.ChannelList) error {
 	t := table{indent: " ", header: []string{"CHANNEL ID", "FREQ", "NAME", "MEMBERS", "CAP", "FLOOR", "HOLDER", "Q"}}
 	for _, c := range l.Channels {
 		t.add(c.ChannelID, c.Freq, c.ChannelName, strconv.Itoa(c.MemberCount), strconv.Itoa(c.Capacity),
@@ -104,7 +104,7 @@ func renderChannels(w io.Writer, l *msg.ChannelList) error {
 	return writeTable(w, &t, "no channels")
 }
 
-func renderChannel(w io.Writer, c *msg.AdminChannelDetail, now time.Time) error {
+func renderChannel(w io.Writer, c *admin.AdminChannelDetail, now time.Time) error {
 	f := fields{labelWidth: 19}
 	f.add("Capacity", "%d/%d", c.MemberCount, c.Capacity)
 	f.add("Created", "%s", c.CreatedAt.UTC().Format(timeLayout))
@@ -155,7 +155,7 @@ func renderChannel(w io.Writer, c *msg.AdminChannelDetail, now time.Time) error 
 
 func idle(s float64) string { return strconv.FormatFloat(s, 'f', 0, 64) }
 
-func renderBursts(w io.Writer, l *msg.BurstList) error {
+func renderBursts(w io.Writer, l *admin.BurstList) error {
 	t := table{indent: " ", header: []string{"ID", "CHANNEL", "TALKER", "PRIO", "GRANTED", "DURATION", "ENDED BY", "PACKETS"}}
 	for _, b := range l.Bursts {
 		prio := strconv.Itoa(b.Priority)
@@ -184,7 +184,7 @@ func renderPeers(w io.Writer, l *admin.PeerList) error {
 	return writeTable(w, &t, "no media peers")
 }
 
-func renderPeer(w io.Writer, p *msg.PeerDetail) error {
+func renderPeer(w io.Writer, p *admin.PeerDetail) error {
 	f := fields{labelWidth: 19}
 	f.add("User", "%s", p.UserID)
 	f.add("Channel", "%s", p.ChannelID)
@@ -212,7 +212,7 @@ func renderPeer(w io.Writer, p *msg.PeerDetail) error {
 	return err
 }
 
-func renderRevoke(w io.Writer, r *msg.RevokeResult) error {
+func renderRevoke(w io.Writer, r *admin.RevokeResult) error {
 	from := "-"
 	if r.RevokedFrom != nil {
 		from = *r.RevokedFrom

@@ -14,7 +14,9 @@ import (
 
 	"github.com/minilivechat/minilivechat/actors/msg"
 	"github.com/minilivechat/minilivechat/actors/peer/peertest"
+	"github.com/minilivechat/minilivechat/admin"
 	"github.com/minilivechat/minilivechat/cmd/lcserver/server"
+	"github.com/minilivechat/minilivechat/gateway"
 	"github.com/minilivechat/minilivechat/gateway/wstest"
 )
 
@@ -30,7 +32,7 @@ func (p *proc) waitSRTPReady(t *testing.T, n int) {
 			t.Fatal(err)
 		}
 		var l struct {
-			Peers []msg.PeerInfo `json:"peers"`
+			Peers []admin.PeerInfo `json:"peers"`
 		}
 		err = json.NewDecoder(res.Body).Decode(&l)
 		res.Body.Close()
@@ -53,14 +55,14 @@ func (p *proc) waitSRTPReady(t *testing.T, n int) {
 	}
 }
 
-func (p *proc) bursts(t *testing.T, channel string) []msg.Burst {
+func (p *proc) bursts(t *testing.T, channel string) []admin.Burst {
 	t.Helper()
 	res, err := http.Get("http://" + p.addr + "/admin/bursts?channel=" + channel)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
-	var l msg.BurstList
+	var l admin.BurstList
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("GET /admin/bursts: %s", res.Status)
 	}
@@ -174,7 +176,7 @@ func TestHistorySurvivesRestart(t *testing.T) {
 
 			carol := p2.client(t, "carol")
 			var ack struct {
-				Messages []msg.MessageEvent `json:"messages"`
+				Messages []gateway.MessageEvent `json:"messages"`
 			}
 			if err := carol.Request(11, map[string]any{"channel_id": "HIST_1"}).Decode(&ack); err != nil {
 				t.Fatal(err)
@@ -182,7 +184,7 @@ func TestHistorySurvivesRestart(t *testing.T) {
 			if len(ack.Messages) != 1 || ack.Messages[0].Content != "unit 4 on scene" || ack.Messages[0].UserID != "alice" {
 				t.Fatalf("JOIN ACK messages after restart: %+v", ack.Messages)
 			}
-			var info msg.ChannelDetail
+			var info gateway.ChannelDetail
 			if err := carol.Request(16, map[string]any{"channel_id": "HIST_1"}).Decode(&info); err != nil {
 				t.Fatal(err)
 			}
@@ -190,7 +192,7 @@ func TestHistorySurvivesRestart(t *testing.T) {
 				t.Errorf("channel after restart: name %q creator %q, want dispatch by alice", info.ChannelName, info.Creator)
 			}
 			// Chat ids go on after the stored ones.
-			var mack msg.MessageAck
+			var mack gateway.MessageAck
 			if err := carol.Request(20, map[string]any{"channel_id": "HIST_1", "content": "copy"}).Decode(&mack); err != nil {
 				t.Fatal(err)
 			}

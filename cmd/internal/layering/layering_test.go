@@ -97,6 +97,39 @@ func TestActorsImportNoUpperLayer(t *testing.T) {
 	}
 }
 
+// jsonAllowed are the packages below the edges that may import encoding/json, each for a wire
+// format of its own that no client sees.
+var jsonAllowed = map[string]string{
+	// The cluster's messages between nodes over NATS and its lease records in the JetStream
+	// key-value store are its own JSON structs, independent of the client protocol's.
+	"actors/cluster": "NATS wire structs",
+}
+
+// TestWireFormatOnlyAtTheEdges: the JSON of the WebSocket protocol and of the HTTP API lives
+// in gateway/ and admin/ (docs/architecture.md); the actors' messages and the media building
+// blocks have no JSON form, so neither actors/… nor media/… imports encoding/json.
+func TestWireFormatOnlyAtTheEdges(t *testing.T) {
+	all := list(t)
+	n := 0
+	for pkg, imps := range all.imports {
+		if !under(pkg, "actors") && !under(pkg, "media") {
+			continue
+		}
+		n++
+		if _, ok := jsonAllowed[pkg]; ok {
+			continue
+		}
+		for _, imp := range imps {
+			if imp == "encoding/json" {
+				t.Errorf("%s imports encoding/json; the wire format belongs in gateway/ or admin/, which map the actors' messages onto their own structs", pkg)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no package under actors/ or media/ found")
+	}
+}
+
 // TestBinariesLinkNoTestCode: a test helper package (actortest, wstest, …) in a binary's
 // dependencies drags package testing, its flags and its code into what operators run.
 func TestBinariesLinkNoTestCode(t *testing.T) {

@@ -127,8 +127,8 @@ func (b *backend) peers() []msg.PeerInfo {
 	return []msg.PeerInfo{}
 }
 
-func (b *backend) Peers(context.Context) (*admin.PeerList, error) {
-	return &admin.PeerList{Peers: b.peers()}, nil
+func (b *backend) Peers(context.Context) ([]msg.PeerInfo, error) {
+	return b.peers(), nil
 }
 
 func (b *backend) Peer(_ context.Context, ufrag string) (*msg.PeerDetail, error) {
@@ -137,7 +137,7 @@ func (b *backend) Peer(_ context.Context, ufrag string) (*msg.PeerDetail, error)
 			return &d, nil
 		}
 	}
-	return nil, msg.Errorf(msg.CodeNoSuchPeer, "no media peer with ufrag %s", ufrag)
+	return nil, msg.Errorf(admin.CodeNoSuchPeer, "no media peer with ufrag %s", ufrag)
 }
 
 func (b *backend) Bursts(ctx context.Context, q msg.ListBursts) (*msg.BurstList, error) {

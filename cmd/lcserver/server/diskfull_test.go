@@ -13,8 +13,8 @@ import (
 
 	"github.com/pion/webrtc/v4/pkg/media/oggreader"
 
-	"github.com/minilivechat/minilivechat/actors/msg"
 	"github.com/minilivechat/minilivechat/actors/peer/peertest"
+	"github.com/minilivechat/minilivechat/admin"
 	"github.com/minilivechat/minilivechat/media"
 )
 
@@ -62,7 +62,7 @@ func TestRecordingDiskFullMidBurst(t *testing.T) {
 	if got := media.CounterValue(m.HistoryErrors.WithLabelValues("recording")); got != 1 {
 		t.Errorf("history_errors_total{kind=recording} = %v, want the one failure", got)
 	}
-	var l msg.BurstList
+	var l admin.BurstList
 	code, body := s.get("/admin/bursts?channel=CH_0001")
 	if err := json.Unmarshal([]byte(body), &l); code != 200 || err != nil || len(l.Bursts) != 1 ||
 		l.Bursts[0].Packets != n || l.Bursts[0].EndReason != "release" || l.Bursts[0].Recording == "" {

@@ -13,9 +13,9 @@ import (
 	"github.com/pion/webrtc/v4/pkg/media/oggreader"
 
 	"github.com/minilivechat/minilivechat/actors/actortest"
-	"github.com/minilivechat/minilivechat/actors/msg"
 	"github.com/minilivechat/minilivechat/actors/peer"
 	"github.com/minilivechat/minilivechat/actors/peer/peertest"
+	"github.com/minilivechat/minilivechat/admin"
 	"github.com/minilivechat/minilivechat/gateway/wstest"
 	"github.com/minilivechat/minilivechat/media"
 )
@@ -46,7 +46,7 @@ func TestBurstLogCountsPionTalker(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("GET /admin/bursts: %d %s", code, body)
 	}
-	var l msg.BurstList
+	var l admin.BurstList
 	if err := json.Unmarshal([]byte(body), &l); err != nil || len(l.Bursts) != 1 {
 		t.Fatalf("bursts %s (%v), want one", body, err)
 	}
@@ -129,7 +129,7 @@ func TestRecordingOfAPionTalker(t *testing.T) {
 	listener.Await(opFloorIdle)
 
 	code, body := s.get("/admin/bursts?channel=CH_0001")
-	var l msg.BurstList
+	var l admin.BurstList
 	if err := json.Unmarshal([]byte(body), &l); code != 200 || err != nil || len(l.Bursts) != 1 {
 		t.Fatalf("bursts %d %s", code, body)
 	}
@@ -209,7 +209,7 @@ func TestRecordingDiskFull(t *testing.T) {
 		t.Errorf("%v packets recorded to a full disk", got)
 	}
 	code, body := s.get("/admin/bursts?channel=CH_0001")
-	var l msg.BurstList
+	var l admin.BurstList
 	if err := json.Unmarshal([]byte(body), &l); code != 200 || err != nil || len(l.Bursts) != 1 || l.Bursts[0].Recording != "" || l.Bursts[0].EndReason != "release" {
 		t.Fatalf("burst after a failed recording: %d %s", code, body)
 	}

@@ -148,7 +148,11 @@ func netServerRole(t *testing.T) {
 					drops[r.String()] = v
 				}
 			}
-			emit("report", map[string]any{"peers": mp.Peers(), "drops": drops})
+			peers := []map[string]any{}
+			for _, p := range mp.Peers() {
+				peers = append(peers, map[string]any{"user_id": p.UserID, "address": p.Address})
+			}
+			emit("report", map[string]any{"peers": peers, "drops": drops})
 		}
 	}
 	if err := stop(); err != nil {

@@ -43,19 +43,34 @@ func parseChannels(data []byte, ext string) ([]msg.ChannelSpec, error) {
 			return nil, fmt.Errorf("parse YAML: %w", err)
 		}
 	}
-	var specs []msg.ChannelSpec
+	var presets []presetChannel
 	if len(trimmed) > 0 && trimmed[0] == '{' {
 		var wrapped struct {
-			Channels []msg.ChannelSpec `json:"channels"`
+			Channels []presetChannel `json:"channels"`
 		}
 		if err := strictJSON(trimmed, &wrapped); err != nil {
 			return nil, err
 		}
-		specs = wrapped.Channels
-	} else if err := strictJSON(trimmed, &specs); err != nil {
+		presets = wrapped.Channels
+	} else if err := strictJSON(trimmed, &presets); err != nil {
 		return nil, err
 	}
+	var specs []msg.ChannelSpec
+	if presets != nil {
+		specs = make([]msg.ChannelSpec, len(presets))
+		for i, p := range presets {
+			specs[i] = msg.ChannelSpec(p)
+		}
+	}
 	return specs, validateChannels(specs)
+}
+
+// presetChannel is one channel of a preset file; its field names are those of CHANNEL_CREATE.
+type presetChannel struct {
+	ChannelID   string `json:"channel_id"`
+	Freq        string `json:"freq"`
+	ChannelName string `json:"channel_name"`
+	Capacity    int    `json:"capacity"`
 }
 
 func strictJSON(data []byte, v any) error {

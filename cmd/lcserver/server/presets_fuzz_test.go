@@ -54,7 +54,11 @@ func FuzzParseChannels(f *testing.F) {
 			}
 			seen[s.ChannelID] = true
 		}
-		b, err := json.Marshal(specs)
+		file := make([]presetChannel, len(specs))
+		for i, s := range specs {
+			file[i] = presetChannel(s)
+		}
+		b, err := json.Marshal(file)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/minilivechat/minilivechat/actors/history"
 	"github.com/minilivechat/minilivechat/actors/msg"
+	"github.com/minilivechat/minilivechat/gateway"
 )
 
 // opHistoryList is HISTORY_LIST (docs/protocol.md, "History").
@@ -30,7 +31,7 @@ func TestMembersReplayRecordings(t *testing.T) {
 	ws["A"].Send(opFloorRelease, d{"channel_id": "CH_0001"})
 	ws["B"].Await(opFloorIdle)
 
-	var l msg.ChannelBurstList
+	var l gateway.ChannelBurstList
 	if err := ws["B"].Request(opHistoryList, d{"channel_id": "CH_0001", "limit": 5}).Decode(&l); err != nil {
 		t.Fatal(err)
 	}
