@@ -8,11 +8,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/pion/webrtc/v4/pkg/media/oggreader"
 
+	"github.com/minilivechat/minilivechat/actors/actortest"
 	"github.com/minilivechat/minilivechat/actors/peer/peertest"
 	"github.com/minilivechat/minilivechat/admin"
 	"github.com/minilivechat/minilivechat/media"
@@ -84,6 +86,12 @@ func TestRecordingDiskFullMidBurst(t *testing.T) {
 	if err := os.Remove(filepath.Join(recs, "1.ogg")); err != nil {
 		t.Fatal(err)
 	}
+	// The space comes back when the last open descriptor goes: the server's handler that
+	// served the file above may close it a moment after the client read the body.
+	actortest.Eventually(t, 5*time.Second, "the removed recording's space is free", func() bool {
+		var st syscall.Statfs_t
+		return syscall.Statfs(recs, &st) == nil && st.Bavail*uint64(st.Bsize) >= 8<<10
+	})
 	burst(20)
 	if code, body := s.get("/admin/bursts?channel=CH_0001"); code != 200 { // after the history actor's writes, as above
 		t.Fatalf("burst log: %d %s", code, body)
