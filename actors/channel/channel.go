@@ -149,6 +149,8 @@ type Actor struct {
 
 	// the cluster (cluster.go); link nil when not clustered
 	link   Link
+	// reannounce re-sends this node's members to the others every AnnounceEvery (cluster.go).
+	reannounce clock.Timer
 	owner  string                // the node owning the channel, "" while none does
 	mirror mirror                // the owner's floor, when that is another node
 	early  []*cluster.ChannelMsg // floor messages of a node not yet known as the owner
@@ -296,6 +298,8 @@ func (a *Actor) Receive(ctx actor.Context) {
 		a.listBursts(ctx, m)
 	case *cluster.ChannelMsg:
 		a.remote(ctx, m)
+	case announceTick:
+		a.announceAll()
 
 	case *actor.Started:
 		sys, self := ctx.ActorSystem(), ctx.Self()

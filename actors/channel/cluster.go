@@ -71,12 +71,39 @@ func (a *Actor) openLink() {
 		return
 	}
 	a.link = l
+	a.reannounce = a.cfg.Clock.AfterFunc(AnnounceEvery, func() { post(announceTick{}) })
 }
 
 func (a *Actor) closeLink() {
+	if a.reannounce != nil {
+		a.reannounce.Stop()
+	}
 	if a.link != nil {
 		a.link.Close()
 	}
+}
+
+// AnnounceEvery is how often a node re-sends its members of a channel to the other nodes. A
+// member_up is fire-and-forget: one published before another node's subscription reached its
+// NATS server (a node that just started or linked the channel, interest still crossing a leaf
+// link) is lost, and this repeat is what brings that node's member list right, within this
+// bound (docs/cluster.md, "What a cluster does"). Repeats of a known member change nothing.
+const AnnounceEvery = 2 * time.Second
+
+type announceTick struct{}
+
+// announceAll re-sends every local member to the other nodes and arms the next round.
+func (a *Actor) announceAll() {
+	if a.link == nil || a.deleted {
+		return
+	}
+	for _, mem := range a.sortedMembers() {
+		if mem.node == "" {
+			a.announce(mem, "")
+		}
+	}
+	post := a.postSelf
+	a.reannounce = a.cfg.Clock.AfterFunc(AnnounceEvery, func() { post(announceTick{}) })
 }
 
 // localMembers counts the members whose sessions are on this node.
