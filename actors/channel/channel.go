@@ -148,12 +148,12 @@ type Actor struct {
 	postSelf  func(any) // sends a message to this actor through the actor system
 
 	// the cluster (cluster.go); link nil when not clustered
-	link   Link
+	link Link
 	// reannounce re-sends this node's members to the others every AnnounceEvery (cluster.go).
 	reannounce clock.Timer
-	owner  string                // the node owning the channel, "" while none does
-	mirror mirror                // the owner's floor, when that is another node
-	early  []*cluster.ChannelMsg // floor messages of a node not yet known as the owner
+	owner      string                // the node owning the channel, "" while none does
+	mirror     mirror                // the owner's floor, when that is another node
+	early      []*cluster.ChannelMsg // floor messages of a node not yet known as the owner
 
 	// the relay path (docs/architecture.md, "Run to completion")
 	fanout  media.Fanout
