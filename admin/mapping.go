@@ -1,46 +1,19 @@
 package admin
 
-import "github.com/minilivechat/minilivechat/actors/msg"
+import (
+	"github.com/minilivechat/minilivechat/actors/msg"
+	"github.com/minilivechat/minilivechat/gateway/channelobj"
+)
 
 // Mapping from the actors' views to the answer bodies of views.go, field by field. Slices
 // keep nil as nil, so a list the actors left out stays `null` and an empty one `[]`.
 
-func mapSlice[T, U any](in []T, f func(T) U) []U {
-	if in == nil {
-		return nil
-	}
-	out := make([]U, len(in))
-	for i, v := range in {
-		out[i] = f(v)
-	}
-	return out
-}
+func channelList(l *msg.ChannelList) ChannelList { return channelobj.List(*l) }
 
-func floorInfo(f msg.FloorInfo) FloorInfo {
-	return FloorInfo{State: f.State, Holder: f.Holder, Priority: f.Priority, Since: f.Since}
-}
-
-func channelInfo(c msg.ChannelInfo) ChannelInfo {
-	return ChannelInfo{ChannelID: c.ChannelID, Freq: c.Freq, ChannelName: c.ChannelName,
-		Capacity: c.Capacity, MemberCount: c.MemberCount, CreatedAt: c.CreatedAt,
-		Floor: floorInfo(c.Floor), QueueSize: c.QueueSize, Creator: c.Creator}
-}
-
-func channelList(l *msg.ChannelList) ChannelList {
-	return ChannelList{Channels: mapSlice(l.Channels, channelInfo)}
-}
-
-func memberInfo(m msg.MemberInfo) MemberInfo {
-	return MemberInfo{UserID: m.UserID, Priority: m.Priority, ListenOnly: m.ListenOnly}
-}
-
-func channelDetail(d *msg.ChannelDetail) ChannelDetail {
-	return ChannelDetail{ChannelInfo: channelInfo(d.ChannelInfo),
-		Members: mapSlice(d.Members, memberInfo), Queue: mapSlice(d.Queue, memberInfo)}
-}
+func channelDetail(d *msg.ChannelDetail) ChannelDetail { return channelobj.Detail(*d) }
 
 func adminChannelDetail(d *msg.AdminChannelDetail) AdminChannelDetail {
-	return AdminChannelDetail{ChannelDetail: channelDetail(&d.ChannelDetail), Peers: mapSlice(d.Peers, peerInfo)}
+	return AdminChannelDetail{ChannelDetail: channelobj.Detail(d.ChannelDetail), Peers: channelobj.Map(d.Peers, peerInfo)}
 }
 
 func peerInfo(p msg.PeerInfo) PeerInfo {
@@ -51,7 +24,7 @@ func peerInfo(p msg.PeerInfo) PeerInfo {
 }
 
 func peerList(ps []msg.PeerInfo) PeerList {
-	return PeerList{Peers: mapSlice(ps, peerInfo)}
+	return PeerList{Peers: channelobj.Map(ps, peerInfo)}
 }
 
 func trackInfo(t msg.TrackInfo) TrackInfo {
@@ -60,7 +33,7 @@ func trackInfo(t msg.TrackInfo) TrackInfo {
 }
 
 func peerDetail(p *msg.PeerDetail) PeerDetail {
-	return PeerDetail{PeerInfo: peerInfo(p.PeerInfo), Tracks: mapSlice(p.Tracks, trackInfo)}
+	return PeerDetail{PeerInfo: peerInfo(p.PeerInfo), Tracks: channelobj.Map(p.Tracks, trackInfo)}
 }
 
 func userInfo(u msg.UserInfo) UserInfo {
@@ -69,7 +42,7 @@ func userInfo(u msg.UserInfo) UserInfo {
 }
 
 func userList(l *msg.UserList) UserList {
-	return UserList{Users: mapSlice(l.Users, userInfo)}
+	return UserList{Users: channelobj.Map(l.Users, userInfo)}
 }
 
 func userDetail(u *msg.UserDetail) UserDetail {
@@ -83,7 +56,7 @@ func burst(b msg.Burst) Burst {
 }
 
 func burstList(l *msg.BurstList) BurstList {
-	return BurstList{Bursts: mapSlice(l.Bursts, burst)}
+	return BurstList{Bursts: channelobj.Map(l.Bursts, burst)}
 }
 
 func revokeResult(r *msg.RevokeResult) RevokeResult {

@@ -1,52 +1,23 @@
 package admin
 
-import "time"
+import (
+	"time"
+
+	"github.com/minilivechat/minilivechat/gateway/channelobj"
+)
 
 // The JSON bodies of the HTTP API's answers (docs/operations.md §1). The Backend answers
 // with the actors' views (actors/msg), which have no JSON form; the handlers map them onto
 // these structs (mapping.go), and Client decodes them, so the wire format lives here.
 
-// FloorInfo is the floor part of a channel object.
-type FloorInfo struct {
-	State    string     `json:"state"` // "idle" or "taken"
-	Holder   *string    `json:"holder"`
-	Priority int        `json:"priority"`
-	Since    *time.Time `json:"since"`
-}
-
-// ChannelInfo is the channel object of docs/protocol.md ("Example frames"), as GET /channels
-// lists it.
-type ChannelInfo struct {
-	ChannelID   string    `json:"channel_id"`
-	Freq        string    `json:"freq"`
-	ChannelName string    `json:"channel_name"`
-	Capacity    int       `json:"capacity"`
-	MemberCount int       `json:"member_count"`
-	CreatedAt   time.Time `json:"created_at"`
-	Floor       FloorInfo `json:"floor"`
-	QueueSize   int       `json:"queue_size"`        // what `lcadmin channels` shows as Q
-	Creator     string    `json:"creator,omitempty"` // user id; empty for preset channels
-}
-
-// ChannelList is GET /channels and GET /admin/channels.
-type ChannelList struct {
-	Channels []ChannelInfo `json:"channels"`
-}
-
-// MemberInfo names a channel member or a queued floor requester.
-type MemberInfo struct {
-	UserID     string `json:"user_id"`
-	Priority   int    `json:"priority"`
-	ListenOnly bool   `json:"listen_only,omitempty"`
-}
-
-// ChannelDetail is GET /channels/{id}: the channel object plus its members and floor queue
-// (in grant order, position 1 first).
-type ChannelDetail struct {
-	ChannelInfo
-	Members []MemberInfo `json:"members"`
-	Queue   []MemberInfo `json:"queue"`
-}
+// The channel object and its parts are one shape on both APIs (gateway/channelobj).
+type (
+	FloorInfo     = channelobj.FloorInfo
+	ChannelInfo   = channelobj.ChannelInfo
+	MemberInfo    = channelobj.MemberInfo
+	ChannelDetail = channelobj.ChannelDetail
+	ChannelList   = channelobj.ChannelList
+)
 
 // AdminChannelDetail is GET /admin/channels/{id}: the detail plus the channel's media peers.
 type AdminChannelDetail struct {

@@ -1,53 +1,24 @@
 package gateway
 
-import "time"
+import (
+	"time"
+
+	"github.com/minilivechat/minilivechat/gateway/channelobj"
+)
 
 // Server payloads that carry what the actors decided: the `d` of each event frame and the
 // data of each ACK, with the field names of docs/protocol.md. The actors' messages
 // (actors/msg) have no JSON form; wire.go maps them onto these structs, so the wire format
 // lives in this package only.
 
-// FloorInfo is the floor part of a channel object.
-type FloorInfo struct {
-	State    string     `json:"state"` // "idle" or "taken"
-	Holder   *string    `json:"holder"`
-	Priority int        `json:"priority"`
-	Since    *time.Time `json:"since"`
-}
-
-// ChannelInfo is the channel object of docs/protocol.md ("Example frames"): CHANNEL_LIST
-// items, CHANNEL_EVENT `channel`, and the ACK of CHANNEL_CREATE, CHANNEL_UPDATE and
-// CHANNEL_DELETE.
-type ChannelInfo struct {
-	ChannelID   string    `json:"channel_id"`
-	Freq        string    `json:"freq"`
-	ChannelName string    `json:"channel_name"`
-	Capacity    int       `json:"capacity"`
-	MemberCount int       `json:"member_count"`
-	CreatedAt   time.Time `json:"created_at"`
-	Floor       FloorInfo `json:"floor"`
-	QueueSize   int       `json:"queue_size"`
-	Creator     string    `json:"creator,omitempty"` // empty for preset channels
-}
-
-// MemberInfo names a channel member or a queued floor requester.
-type MemberInfo struct {
-	UserID     string `json:"user_id"`
-	Priority   int    `json:"priority"`
-	ListenOnly bool   `json:"listen_only,omitempty"`
-}
-
-// ChannelDetail is the ACK of CHANNEL_INFO: the channel object plus its members and queue.
-type ChannelDetail struct {
-	ChannelInfo
-	Members []MemberInfo `json:"members"`
-	Queue   []MemberInfo `json:"queue"`
-}
-
-// ChannelList is the ACK of CHANNEL_LIST.
-type ChannelList struct {
-	Channels []ChannelInfo `json:"channels"`
-}
+// The channel object and its parts are one shape on both APIs (gateway/channelobj).
+type (
+	FloorInfo     = channelobj.FloorInfo
+	ChannelInfo   = channelobj.ChannelInfo
+	MemberInfo    = channelobj.MemberInfo
+	ChannelDetail = channelobj.ChannelDetail
+	ChannelList   = channelobj.ChannelList
+)
 
 // ChannelEvent is CHANNEL_EVENT's `d` (op 100).
 type ChannelEvent struct {

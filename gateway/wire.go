@@ -1,6 +1,9 @@
 package gateway
 
-import "github.com/minilivechat/minilivechat/actors/msg"
+import (
+	"github.com/minilivechat/minilivechat/actors/msg"
+	"github.com/minilivechat/minilivechat/gateway/channelobj"
+)
 
 // Mapping from the actors' messages to the wire structs of events.go. Each function copies
 // field by field; slices keep nil as nil so that an absent list stays `null` and an empty
@@ -58,8 +61,8 @@ func wireResult(data any) any {
 			return nil
 		}
 		return JoinAck{ChannelID: m.ChannelID, SDPAnswer: m.SDPAnswer,
-			ActiveMembers: mapSlice(m.ActiveMembers, memberInfo), Floor: floorInfo(m.Floor),
-			Messages: mapSlice(m.Messages, messageEvent)}
+			ActiveMembers: channelobj.Map(m.ActiveMembers, channelobj.Member), Floor: channelobj.Floor(m.Floor),
+			Messages: channelobj.Map(m.Messages, messageEvent)}
 	case *msg.LeaveAck:
 		if m == nil {
 			return nil
@@ -69,17 +72,17 @@ func wireResult(data any) any {
 		if m == nil {
 			return nil
 		}
-		return channelInfo(*m)
+		return channelobj.Channel(*m)
 	case *msg.ChannelList:
 		if m == nil {
 			return nil
 		}
-		return ChannelList{Channels: mapSlice(m.Channels, channelInfo)}
+		return channelobj.List(*m)
 	case *msg.ChannelDetail:
 		if m == nil {
 			return nil
 		}
-		return channelDetail(*m)
+		return channelobj.Detail(*m)
 	case *msg.MessageAck:
 		if m == nil {
 			return nil
@@ -89,45 +92,15 @@ func wireResult(data any) any {
 		if m == nil {
 			return nil
 		}
-		return ChannelBurstList{ChannelID: m.ChannelID, Bursts: mapSlice(m.Bursts, channelBurst)}
+		return ChannelBurstList{ChannelID: m.ChannelID, Bursts: channelobj.Map(m.Bursts, channelBurst)}
 	}
 	return data
-}
-
-func mapSlice[T, U any](in []T, f func(T) U) []U {
-	if in == nil {
-		return nil
-	}
-	out := make([]U, len(in))
-	for i, v := range in {
-		out[i] = f(v)
-	}
-	return out
-}
-
-func floorInfo(f msg.FloorInfo) FloorInfo {
-	return FloorInfo{State: f.State, Holder: f.Holder, Priority: f.Priority, Since: f.Since}
-}
-
-func channelInfo(c msg.ChannelInfo) ChannelInfo {
-	return ChannelInfo{ChannelID: c.ChannelID, Freq: c.Freq, ChannelName: c.ChannelName,
-		Capacity: c.Capacity, MemberCount: c.MemberCount, CreatedAt: c.CreatedAt,
-		Floor: floorInfo(c.Floor), QueueSize: c.QueueSize, Creator: c.Creator}
-}
-
-func memberInfo(m msg.MemberInfo) MemberInfo {
-	return MemberInfo{UserID: m.UserID, Priority: m.Priority, ListenOnly: m.ListenOnly}
-}
-
-func channelDetail(d msg.ChannelDetail) ChannelDetail {
-	return ChannelDetail{ChannelInfo: channelInfo(d.ChannelInfo),
-		Members: mapSlice(d.Members, memberInfo), Queue: mapSlice(d.Queue, memberInfo)}
 }
 
 func channelEvent(e msg.ChannelEvent) ChannelEvent {
 	out := ChannelEvent{ChannelID: e.ChannelID, Event: e.Event, UserID: e.UserID}
 	if e.Channel != nil {
-		c := channelInfo(*e.Channel)
+		c := channelobj.Channel(*e.Channel)
 		out.Channel = &c
 	}
 	return out
