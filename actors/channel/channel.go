@@ -435,15 +435,20 @@ func (a *Actor) remove(ctx actor.Context, mem *member) {
 	if a.link != nil {
 		a.link.Broadcast(&cluster.ChannelMsg{Kind: cluster.KindMemberDown, User: mem.userID})
 	}
+	a.memberGone(ctx, mem.userID)
+}
+
+// memberGone finishes a member's removal, local or of another node: the floor moves on if this node
+// runs it, and the directory hears of the new member count and floor before the others hear
+// of the leave, and the others hear of the leave before the floor moves on.
+func (a *Actor) memberGone(ctx actor.Context, user string) {
 	var res floor.Result
 	if a.owns() {
-		res = a.floor.Leave(mem.userID, a.cfg.Clock.Now())
+		res = a.floor.Leave(user, a.cfg.Clock.Now())
 	}
-	// The directory hears of the new member count and floor before the others hear of the
-	// leave, and the others hear of the leave before the floor moves on.
 	a.changed(ctx, "")
 	res.Changed = false
-	a.sendOthers(ctx, mem.userID, &msg.ChannelEvent{ChannelID: a.spec.ChannelID, Event: msg.EventLeave, UserID: mem.userID})
+	a.sendOthers(ctx, user, &msg.ChannelEvent{ChannelID: a.spec.ChannelID, Event: msg.EventLeave, UserID: user})
 	a.apply(ctx, res, nil)
 	if len(a.members) == 0 {
 		a.armReap()

@@ -275,17 +275,7 @@ func (a *Actor) remoteJoin(ctx actor.Context, m *cluster.ChannelMsg) {
 // floor moves on if this node runs it.
 func (a *Actor) removeRemote(ctx actor.Context, mem *member) {
 	delete(a.members, mem.userID)
-	var res floor.Result
-	if a.owns() {
-		res = a.floor.Leave(mem.userID, a.cfg.Clock.Now())
-	}
-	a.changed(ctx, "")
-	res.Changed = false
-	a.sendOthers(ctx, mem.userID, &msg.ChannelEvent{ChannelID: a.spec.ChannelID, Event: msg.EventLeave, UserID: mem.userID})
-	a.apply(ctx, res, nil)
-	if len(a.members) == 0 {
-		a.armReap()
-	}
+	a.memberGone(ctx, mem.userID)
 }
 
 // forwardFloor sends a local member's floor request to the owner node, and reports whether it
