@@ -25,17 +25,18 @@ func appendFrame(dst []byte, node, user string, rtp []byte) []byte {
 	return append(dst, rtp...)
 }
 
-func parseFrame(b []byte) (node, user string, rtp []byte, ok bool) {
+// parseFrame splits a trunk frame; the parts alias b (no copy per packet).
+func parseFrame(b []byte) (node, user, rtp []byte, ok bool) {
 	if len(b) < 1 || len(b) < 1+int(b[0]) {
-		return "", "", nil, false
+		return nil, nil, nil, false
 	}
-	node, b = string(b[1:1+int(b[0])]), b[1+int(b[0]):]
+	node, b = b[1:1+int(b[0])], b[1+int(b[0]):]
 	if len(b) < 1 || len(b) < 1+int(b[0]) {
-		return "", "", nil, false
+		return nil, nil, nil, false
 	}
-	user, b = string(b[1:1+int(b[0])]), b[1+int(b[0]):]
+	user, b = b[1:1+int(b[0])], b[1+int(b[0]):]
 	if len(b) == 0 || len(b) > media.MaxPacket {
-		return "", "", nil, false
+		return nil, nil, nil, false
 	}
 	return node, user, b, true
 }
@@ -77,18 +78,24 @@ func (l *Link) Listen(on bool) {
 		t.sub = nil
 		return
 	}
+	// talker is the last packet's sender, kept so that a talk spurt's packets share one string
+	// instead of allocating one each; each subscription's handler has its own.
+	var talker string
 	sub, err := l.node.cfg.Conn.Subscribe(mediaSubject(l.channel), func(m *nats.Msg) {
 		node, user, rtp, ok := parseFrame(m.Data)
 		if !ok {
 			t.malformed.Inc()
 			return
 		}
-		if node == l.node.cfg.ID {
+		if string(node) == l.node.cfg.ID {
 			return
 		}
 		t.in.Inc()
+		if string(user) != talker {
+			talker = string(user)
+		}
 		p := t.pool.Get()
-		p.From, p.N = user, copy(p.Buf[:], rtp)
+		p.From, p.N = talker, copy(p.Buf[:], rtp)
 		if t.cfg.Via != nil {
 			p.Via = t.cfg.Via()
 		}

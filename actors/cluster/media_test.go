@@ -11,7 +11,7 @@ func TestTrunkFrame(t *testing.T) {
 	rtp := []byte{0x80, 111, 0, 1, 2, 3}
 	f := appendFrame(nil, "node-a", "alice", rtp)
 	node, user, got, ok := parseFrame(f)
-	if !ok || node != "node-a" || user != "alice" || !bytes.Equal(got, rtp) {
+	if !ok || string(node) != "node-a" || string(user) != "alice" || !bytes.Equal(got, rtp) {
 		t.Fatalf("round trip: %q %q %v %v", node, user, got, ok)
 	}
 	for i := range len(f) - len(rtp) + 1 {
