@@ -335,3 +335,26 @@ func TestChatSpansNodes(t *testing.T) {
 		t.Fatalf("carol's JOIN ACK on b carries %+v, want alice's message", msgs)
 	}
 }
+
+// TestLateNodeLearnsTheMembers: a node that links the channel after members joined elsewhere
+// missed their announcements; the repeat (AnnounceEvery) brings them into its list.
+func TestLateNodeLearnsTheMembers(t *testing.T) {
+	ns, err := cluster.StartServer(cluster.ServerConfig{Dir: t.TempDir(), JetStream: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
+	a := startClusterNode(t, ns, "a", "CH")
+	a.node.Want("CH")
+	a.member(t, "alice")
+	b := startClusterNode(t, ns, "b", "CH") // after alice's member_up was published
+	b.node.Want("CH")
+	actortest.Eventually(t, AnnounceEvery+wait, "b lists alice", func() bool {
+		for _, m := range b.detail(t).Members {
+			if m.UserID == "alice" {
+				return true
+			}
+		}
+		return false
+	})
+}
