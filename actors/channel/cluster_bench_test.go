@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/minilivechat/minilivechat/actors/actortest"
-	"github.com/minilivechat/minilivechat/actors/cluster"
 	"github.com/minilivechat/minilivechat/actors/msg"
 	"github.com/minilivechat/minilivechat/media"
 )
@@ -18,11 +17,7 @@ import (
 func BenchmarkCrossNodeRelay(b *testing.B) {
 	for _, where := range []string{"local", "cross-node"} {
 		b.Run(where, func(b *testing.B) {
-			ns, err := cluster.StartServer(cluster.ServerConfig{Dir: b.TempDir(), JetStream: true})
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(ns.Shutdown)
+			ns := startNATS(b)
 			a := startClusterNode(b, ns, "a", "CH")
 			a.node.Want("CH")
 			actortest.Eventually(b, wait, "a owns CH", func() bool { return a.node.Status().Owners["CH"] == "a" })

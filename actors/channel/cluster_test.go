@@ -33,6 +33,17 @@ type clusterNode struct {
 	m    *metrics.Metrics // the node's, shared by its cluster node and its channel
 }
 
+// startNATS runs a NATS server with JetStream for the test; its cleanup stops it.
+func startNATS(t testing.TB) *cluster.Server {
+	t.Helper()
+	ns, err := cluster.StartServer(cluster.ServerConfig{Dir: t.TempDir(), JetStream: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
+	return ns
+}
+
 func startClusterNode(t testing.TB, ns *cluster.Server, id, channel string) *clusterNode {
 	t.Helper()
 	return startClusterNodeAt(t, ns.ClientURL(), "", id, channel)
@@ -110,11 +121,7 @@ func await[T any](t *testing.T, p *actortest.Probe, what string, ok func(T) bool
 // owner node; a preemption across nodes works; when the owner dies another node runs the
 // floor, idle, and the surviving members take it again.
 func TestFloorArbitratedOnceAcrossNodes(t *testing.T) {
-	ns, err := cluster.StartServer(cluster.ServerConfig{Dir: t.TempDir(), JetStream: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Shutdown)
+	ns := startNATS(t)
 	a := startClusterNode(t, ns, "a", "CH")
 	a.node.Want("CH")
 	actortest.Eventually(t, wait, "a owns CH", func() bool { return a.node.Status().Owners["CH"] == "a" })
@@ -295,11 +302,7 @@ func histogramCount(t *testing.T, h prometheus.Histogram) uint64 {
 // TestChatSpansNodes: a chat message posted on one node reaches the channel's members on the
 // other, with the id its ACK gave, and a member who joins there later gets it in its JOIN ACK.
 func TestChatSpansNodes(t *testing.T) {
-	ns, err := cluster.StartServer(cluster.ServerConfig{Dir: t.TempDir(), JetStream: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Shutdown)
+	ns := startNATS(t)
 	a, b := startClusterNode(t, ns, "a", "CH"), startClusterNode(t, ns, "b", "CH")
 	a.node.Want("CH")
 	b.node.Want("CH")
@@ -339,11 +342,7 @@ func TestChatSpansNodes(t *testing.T) {
 // TestLateNodeLearnsTheMembers: a node that links the channel after members joined elsewhere
 // missed their announcements; the repeat (AnnounceEvery) brings them into its list.
 func TestLateNodeLearnsTheMembers(t *testing.T) {
-	ns, err := cluster.StartServer(cluster.ServerConfig{Dir: t.TempDir(), JetStream: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Shutdown)
+	ns := startNATS(t)
 	a := startClusterNode(t, ns, "a", "CH")
 	a.node.Want("CH")
 	a.member(t, "alice")
