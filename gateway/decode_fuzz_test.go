@@ -32,6 +32,8 @@ func fuzzSeeds() []string {
 		`{"op":12,"d":{"channel_id":"CH_0001"}}`,
 		`{"op":13,"d":{"channel_id":"CH_0001","channel_name":"n","capacity":10001}}`,
 		`{"op":14,"d":{"channel_id":"CH_0001"}}`, `{"op":15}`, `{"op":16,"d":{"channel_id":"CH_0001"}}`,
+		`{"op":17,"d":{"channel_id":"CH_0001"}}`, `{"op":17,"d":{"channel_id":"CH_0001","limit":100}}`,
+		`{"op":17,"d":{"channel_id":"CH_0001","limit":0}}`, `{"op":17,"d":{"channel_id":"CH_0001","limit":"5"}}`,
 		`{"op":20,"d":{"channel_id":"CH_0001","content":"hi 👋"}}`, `{"op":20,"d":{"channel_id":"CH_0001","content":"  "}}`,
 		`{"op":20,"d":{"channel_id":"CH_0001","content":"\ud83d"}}`,
 		`{"op":30,"d":{"channel_id":"CH_0001","priority":255}}`, `{"op":30,"d":{"channel_id":"CH_0001","priority":1.5}}`,
@@ -130,6 +132,11 @@ func checkRequest(t *testing.T, op Op, req any, who identity) {
 		id = r.ChannelID
 		if op != OpMessageCreate || len(r.Content) > DefaultMaxFrameBytes {
 			t.Fatalf("op %d decoded to %d bytes of content", op, len(r.Content))
+		}
+	case *msg.ListChannelBursts:
+		id = r.ChannelID
+		if op != OpHistoryList || r.Limit < 0 || r.Limit > msg.MaxChannelBursts {
+			t.Fatalf("op %d decoded to %+v", op, r)
 		}
 	case *msg.RequestFloor:
 		id = r.ChannelID
