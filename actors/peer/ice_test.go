@@ -1,6 +1,7 @@
 package peer
 
 import (
+	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -166,5 +167,66 @@ func TestEvictedAddressIsLatchedAgain(t *testing.T) {
 	actortest.Eventually(t, 10*time.Second, "evicted address latched again", func() bool { _, ok := h.media.byAddr.Get(first); return ok })
 	if n := h.media.byAddr.Len(); n != maxAddrs {
 		t.Fatalf("%d addresses latched, want %d", n, maxAddrs)
+	}
+}
+
+// TestConnectivityChecksOnTwoWorkers: with two UDP workers, checks from many source ports
+// arrive on both readers at once (the kernel spreads them by address hash); every one is
+// answered with a response whose MESSAGE-INTEGRITY verifies with the peer's password, so
+// neither reader sees the other's request.
+func TestConnectivityChecksOnTwoWorkers(t *testing.T) {
+	h := newHarness(t, Config{Socket: media.SocketConfig{Workers: 2}})
+	offer := readOffer(t)
+	p, err := h.open(t, "A", offer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := stun.NewShortTermIntegrity(answerPwd(t, p.Answer))
+	user := stun.NewUsername(p.Ufrag + ":" + iceUfrag(t, offer))
+	const clients, checks = 16, 25
+	conns := make([]*net.UDPConn, clients)
+	for i := range conns {
+		conns[i] = rawClient(t, h)
+	}
+	errs := make(chan error, clients)
+	for _, c := range conns {
+		go func() {
+			buf := make([]byte, 1500)
+			for range checks {
+				req := stun.MustBuild(stun.TransactionID, stun.BindingRequest, user, key, stun.Fingerprint)
+				if _, err := c.Write(req.Raw); err != nil {
+					errs <- err
+					return
+				}
+				c.SetReadDeadline(time.Now().Add(10 * time.Second))
+				n, err := c.Read(buf)
+				if err != nil {
+					errs <- fmt.Errorf("no answer from %s: %w", c.LocalAddr(), err)
+					return
+				}
+				resp := &stun.Message{Raw: append([]byte(nil), buf[:n]...)}
+				if err := resp.Decode(); err != nil {
+					errs <- err
+					return
+				}
+				if resp.Type != stun.BindingSuccess || resp.TransactionID != req.TransactionID {
+					errs <- fmt.Errorf("answer %v for another transaction", resp.Type)
+					return
+				}
+				if err := key.Check(resp); err != nil {
+					errs <- fmt.Errorf("answer integrity: %w", err)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range clients {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := media.CounterValue(h.media.counters.Dropped(media.DropSTUNIntegrity)); n != 0 {
+		t.Fatalf("%v valid checks dropped for integrity", n)
 	}
 }

@@ -85,8 +85,9 @@ type Media struct {
 	started   atomic.Bool
 	closeOnce sync.Once
 
-	// owned by the UDP reader goroutine
-	stun media.BindingResponder
+	// stun[i] is owned by UDP worker i's reader goroutine (a responder reuses its buffers, so
+	// two readers must never share one); sized by Start.
+	stun []media.BindingResponder
 }
 
 var _ msg.MediaPlane = (*Media)(nil)
@@ -165,6 +166,7 @@ func (m *Media) Start() error {
 	}
 	m.host = netip.AddrPortFrom(ip.Unmap(), sock.LocalAddr().Port())
 	m.localAddr = net.UDPAddrFromAddrPort(sock.LocalAddr())
+	m.stun = make([]media.BindingResponder, sock.Workers())
 	m.started.Store(true)
 	sock.Run(m.route)
 	m.log.Info("media plane listening", "bind", sock.LocalAddr().String(), "candidate", m.host.String(),

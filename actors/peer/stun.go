@@ -6,17 +6,18 @@ import "github.com/minilivechat/minilivechat/media"
 // rebound address; the peer asks the registry to latch it. Every request that fails a check
 // is dropped without an answer (an error response would tell a scanner which ufrags exist).
 func (m *Media) handleSTUN(d *media.InboundDatagram) {
-	ufrag, reason := m.stun.Parse(d.Bytes())
+	r := m.responder(d)
+	ufrag, reason := r.Parse(d.Bytes())
 	if reason != media.DropNone {
 		m.counters.Drop(reason)
 		return
 	}
 	ep, ok := m.byUfrag.Get(string(ufrag))
-	if !ok || string(m.stun.ClientUfrag()) != ep.client {
+	if !ok || string(r.ClientUfrag()) != ep.client {
 		m.counters.Drop(media.DropSTUNUnknownUser)
 		return
 	}
-	reply, useCandidate, reason := m.stun.Answer(ep.key, d.From)
+	reply, useCandidate, reason := r.Answer(ep.key, d.From)
 	if reason != media.DropNone {
 		m.counters.Drop(reason)
 		return
@@ -40,4 +41,12 @@ func (m *Media) handleSTUN(d *media.InboundDatagram) {
 	if !latched || cur != ep || send == nil || useCandidate && !onSend || rebind {
 		m.system.Root.Send(ep.pid, &stunChecked{from: d.From, useCandidate: useCandidate, rebind: rebind})
 	}
+}
+
+// responder is the STUN responder of the worker whose reader got d.
+func (m *Media) responder(d *media.InboundDatagram) *media.BindingResponder {
+	if d.Via == nil || len(m.stun) == 1 {
+		return &m.stun[0]
+	}
+	return &m.stun[d.Via.ID()]
 }
