@@ -127,7 +127,7 @@ type Config struct {
 
 // DefaultUDPWorkers is the media port's default number of UDP workers, chosen by measurement
 // on 2 cores (docs/performance.md, "UDP workers").
-const DefaultUDPWorkers = 1
+const DefaultUDPWorkers = 2
 
 // Defaults returns the configuration of a plain `lcserver` start.
 func Defaults() Config {
