@@ -35,13 +35,15 @@ const (
 	DropDeadLetter                  // sent to a peer or channel that had just stopped
 	DropListenOnly                  // RTP from a peer whose answer said it would not send (recvonly or inactive offer)
 	DropTrunkMalformed              // a frame on a cluster media subject that does not parse (docs/cluster.md)
+	DropTrunkQueueFull              // a local talker's packet for other nodes found the cluster outbox full (docs/cluster.md)
 	numDropReasons
 )
 
 var dropNames = [...]string{"none", "short", "demux", "stun_malformed", "stun_unknown_user",
 	"stun_integrity", "unknown_address", "dtls_queue_full", "srtp_not_ready", "srtp_auth",
 	"srtp_replay", "not_forwarded", "rewrite", "encrypt", "send_buffer_full", "write_error", "kernel_rx_overflow", "peer_queue_full",
-	"channel_queue_full", "dead_letter", "listen_only", "trunk_malformed"}
+	"channel_queue_full", "dead_letter", "listen_only", "trunk_malformed",
+	"trunk_queue_full"}
 
 func (r DropReason) String() string {
 	if int(r) < len(dropNames) {

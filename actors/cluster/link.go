@@ -140,15 +140,16 @@ func (l *Link) Send(node string, m *ChannelMsg) { l.publish(nodeSubject(l.channe
 // Node is this node's id.
 func (l *Link) Node() string { return l.node.cfg.ID }
 
+// publish queues m in the node's outbox: the channel actor calls it from its Receive, which
+// must not wait for NATS (outbox.go).
 func (l *Link) publish(subj string, m *ChannelMsg) {
 	m.From = l.node.cfg.ID
 	b, err := json.Marshal(m)
-	if err == nil {
-		err = l.node.cfg.Conn.Publish(subj, b)
-	}
 	if err != nil {
 		l.node.cfg.Logger.Warn("cluster publish", "subject", subj, "kind", m.Kind, "err", err)
+		return
 	}
+	l.node.out.control(subj, b)
 }
 
 // Close unsubscribes; nothing is delivered after it returns but what was already posted.
@@ -159,7 +160,7 @@ func (l *Link) Close() {
 	for _, s := range l.subs {
 		_ = s.Unsubscribe()
 	}
-	if l.trunk != nil && l.trunk.sub != nil {
-		_ = l.trunk.sub.Unsubscribe()
+	if l.trunk != nil && !l.trunk.closed.Swap(true) {
+		l.node.out.resync(l.trunk) // the handler delivers nothing from now on
 	}
 }

@@ -1,6 +1,8 @@
 package cluster
 
 import (
+	"sync/atomic"
+
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -49,28 +51,44 @@ type MediaConfig struct {
 	Via func() *media.Worker
 }
 
-// trunk is a Link's media state, used from its channel actor's Receive only.
+// trunk is a Link's media state. The channel actor sets want and closed; the subscription is
+// made and dropped by the node's outbox goroutine (sync), so that Receive never waits for
+// nats.go's connection lock (outbox.go); the handler runs on the subscription's goroutine.
 type trunk struct {
-	cfg  MediaConfig
-	pool *media.RelayPacketPool
-	sub  *nats.Subscription
-	buf  []byte
+	cfg    MediaConfig
+	link   *Link
+	subj   string // the channel's media subject, built once
+	pool   *media.RelayPacketPool
+	want   atomic.Bool // this node has listeners in the channel
+	closed atomic.Bool // the Link was closed: unsubscribe, deliver nothing more
+	sub    *nats.Subscription
 	// Counters obtained once: incrementing one per packet is an atomic add.
-	out, in, malformed prometheus.Counter
+	in, malformed prometheus.Counter
 }
 
 // SetMedia sets how trunked packets reach the channel; before it, none are received.
 func (l *Link) SetMedia(cfg MediaConfig) {
 	m := l.node.cfg.Metrics
-	l.trunk = &trunk{cfg: cfg, pool: media.NewRelayPacketPool(), buf: make([]byte, 0, media.MaxPacket+2*256),
-		out: m.ClusterTrunkPackets.WithLabelValues("out"), in: m.ClusterTrunkPackets.WithLabelValues("in"),
+	l.trunk = &trunk{cfg: cfg, link: l, subj: mediaSubject(l.channel), pool: media.NewRelayPacketPool(),
+		in:        m.ClusterTrunkPackets.WithLabelValues("in"),
 		malformed: m.PacketsDropped.WithLabelValues(media.DropTrunkMalformed.String())}
 }
 
-// Listen subscribes to the channel's media (on: this node has listeners) or unsubscribes.
+// Listen subscribes to the channel's media (on: this node has listeners) or unsubscribes,
+// soon after on the outbox's goroutine: it never waits for NATS.
 func (l *Link) Listen(on bool) {
 	t := l.trunk
-	if t == nil || (t.sub != nil) == on {
+	if t == nil || t.want.Swap(on) == on {
+		return
+	}
+	l.node.out.resync(t)
+}
+
+// sync brings the subscription in line with want and closed; outbox goroutine only.
+func (t *trunk) sync() {
+	l := t.link
+	on := t.want.Load() && !t.closed.Load()
+	if (t.sub != nil) == on {
 		return
 	}
 	if !on {
@@ -81,7 +99,13 @@ func (l *Link) Listen(on bool) {
 	// talker is the last packet's sender, kept so that a talk spurt's packets share one string
 	// instead of allocating one each; each subscription's handler has its own.
 	var talker string
-	sub, err := l.node.cfg.Conn.Subscribe(mediaSubject(l.channel), func(m *nats.Msg) {
+	// The handler runs on nats.go's goroutine of this subscription and must not block: Deliver
+	// posts to the channel actor, whose bounded media queue drops rather than waits
+	// (channel_queue_full), and the pool and counters never wait either.
+	sub, err := l.node.cfg.Conn.Subscribe(t.subj, func(m *nats.Msg) {
+		if t.closed.Load() {
+			return
+		}
 		node, user, rtp, ok := parseFrame(m.Data)
 		if !ok {
 			t.malformed.Inc()
@@ -108,14 +132,14 @@ func (l *Link) Listen(on bool) {
 	t.sub = sub
 }
 
-// SendMedia publishes a local talker's decrypted packet to the other nodes, once.
+// SendMedia publishes a local talker's decrypted packet to the other nodes, once. It runs in
+// the channel actor's Receive, on the UDP reader's goroutine, and nats.Conn.Publish can block
+// on a stalled connection (outbox.go says where): so the packet is copied into the node's
+// outbox, which publishes it from its own goroutine, or dropped and counted as
+// trunk_queue_full when the outbox is full. It never waits and allocates nothing.
 func (l *Link) SendMedia(user string, rtp []byte) {
-	t := l.trunk
-	if t == nil {
+	if l.trunk == nil {
 		return
 	}
-	t.buf = appendFrame(t.buf[:0], l.node.cfg.ID, user, rtp)
-	if l.node.cfg.Conn.Publish(mediaSubject(l.channel), t.buf) == nil { // lost like a UDP datagram when NATS is away
-		t.out.Inc()
-	}
+	l.node.out.media(l.trunk.subj, l.node.cfg.ID, user, rtp)
 }

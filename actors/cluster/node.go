@@ -87,6 +87,7 @@ type Node struct {
 	cmds   chan func(*loop)
 	cancel context.CancelFunc
 	done   chan struct{}
+	out    *outbox // what the channels publish (outbox.go)
 }
 
 // Start joins the cluster: opens (or creates) the buckets, announces the node and starts its
@@ -158,6 +159,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		want: map[string]bool{}, held: map[string]heldLease{},
 		owners: map[string]string{}, seen: map[string]time.Time{}, alive: map[string]NodeInfo{},
 	}
+	n.out = newOutbox(n)
 	go func() {
 		defer close(n.done)
 		l.run(lctx, ownerW, nodeW)
@@ -215,6 +217,7 @@ func (n *Node) Status() Status {
 func (n *Node) Stop() {
 	n.cancel()
 	<-n.done
+	n.out.stop()
 }
 
 type heldLease struct {
