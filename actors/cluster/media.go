@@ -14,7 +14,8 @@ import (
 // subscribes while it has listeners in the channel. Each receiving node fans the packet out
 // to its own listeners through its relay, sealed per listener as for a local talker, so the
 // listener's stream (SSRC, sequence numbers, timestamps) is the same whichever node the
-// talker is on. docs/cluster.md, "Media", says why a subject and not a UDP trunk.
+// talker is on. docs/cluster.md, "Media between nodes: NATS subject or UDP trunk", says why
+// a subject (the UDP trunk it was measured against is test code of actors/channel).
 
 func mediaSubject(channel string) string { return "lc.media." + channel }
 

@@ -19,7 +19,8 @@ import (
 // behind it waits for the lock. The channel actor's Receive runs on the UDP reader's goroutine
 // (docs/architecture.md, "Run to completion"), so a Publish there would stall all media of
 // that worker. Instead each node has one outbox: a bounded FIFO that Receive fills without
-// waiting and one goroutine drains into Publish, in order.
+// waiting and one goroutine drains into Publish, in order (docs/cluster.md, "A channel never
+// waits for NATS", has what the hand-off costs).
 
 // outboxFrames is how many media frames wait for the outbox at most: about 5 s of one talker
 // at 50 packets per second. A connection that does not take them in that time has stalled,
