@@ -276,7 +276,7 @@ func startUDPTrunk(t testing.TB, nc *nats.Conn, id string) *udpTrunk {
 		if json.Unmarshal(m.Data, &h) != nil || h.ID == id {
 			return
 		}
-		tr.addPeer(t, h)
+		tr.addPeer(h)
 		if m.Reply != "" {
 			_ = nc.Publish(m.Reply, me)
 		}
@@ -305,26 +305,35 @@ func startUDPTrunk(t testing.TB, nc *nats.Conn, id string) *udpTrunk {
 }
 
 func newGCM(t testing.TB, key []byte) cipher.AEAD {
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	aead, err := cipher.NewGCM(block)
+	aead, err := gcm(key)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return aead
 }
 
-func (tr *udpTrunk) addPeer(t testing.TB, h hello) {
+func gcm(key []byte) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}
+
+// addPeer records a node's trunk end; it runs on the hello subscription's goroutine.
+func (tr *udpTrunk) addPeer(h hello) {
 	addr, err := netip.ParseAddrPort(h.Addr)
+	if err != nil {
+		return
+	}
+	aead, err := gcm(h.Key)
 	if err != nil || len(h.Key) != 16 {
 		return
 	}
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	if _, known := tr.peers[h.ID]; !known {
-		tr.peers[h.ID] = &trunkPeer{addr: addr, aead: newGCM(t, h.Key)}
+		tr.peers[h.ID] = &trunkPeer{addr: addr, aead: aead}
 		tr.publishSnapshotLocked()
 	}
 }

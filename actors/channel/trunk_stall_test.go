@@ -45,11 +45,15 @@ func TestStalledNATSDoesNotStopLocalRelay(t *testing.T) {
 	relay := func(i int) {
 		p := pool.Get()
 		p.From, p.N = "talker", len(p.Buf) // full-size packets fill the socket buffers sooner
-		a.sys.Root.Send(a.ch, p)
+		t0 := time.Now()
+		a.sys.Root.Send(a.ch, p) // an idle channel runs on this goroutine: a wait for NATS shows here
 		select {
 		case <-log:
 		case <-time.After(wait):
 			t.Fatalf("packet %d after the stall did not reach the local listener", i)
+		}
+		if d := time.Since(t0); d > wait {
+			t.Fatalf("packet %d after the stall took %v to reach the local listener: the channel waited for NATS", i, d)
 		}
 	}
 	// The kernel's socket buffers and nats.go's take some hundred packets before a write
