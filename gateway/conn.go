@@ -33,7 +33,7 @@ type conn struct {
 	ipKnown     bool
 
 	// Shared between goroutines.
-	out        chan any          // frames for the writer: rawFrame, events, *msg.Result
+	out        *outQueue         // frames for the writer: rawFrame, events, *msg.Result
 	closeReq   chan closeRequest // capacity 1: the first close request wins
 	closing    atomic.Bool       // a close was requested: stop forwarding and delivering
 	lastSeen   atomic.Int64      // unix nanos of the last application frame
@@ -59,7 +59,7 @@ func newConn(g *Gateway, ws *websocket.Conn, raw net.Conn, remote string) *conn 
 	now := g.opts.Clock.Now()
 	c := &conn{
 		gw: g, ws: ws, raw: raw, connectedAt: now,
-		out:      make(chan any, g.opts.OutboundQueue),
+		out:      newOutQueue(g.opts.OutboundQueue),
 		closeReq: make(chan closeRequest, 1),
 		limiter:  newTokenBucket(g.opts.RateLimit, g.opts.RateBurst, now),
 		bad:      newBadFrames(g.opts.BadFrameLimit, g.opts.BadFrameWindow),
@@ -80,10 +80,8 @@ func (c *conn) Deliver(v any) {
 	if c.closing.Load() {
 		return
 	}
-	select {
-	case c.out <- v:
-	default:
-		c.log().Warn("outbound queue full; disconnecting slow client", "queue", cap(c.out))
+	if !c.out.push(v) {
+		c.log().Warn("outbound queue full; disconnecting slow client", "queue", c.out.max)
 		c.requestClose(CloseSlowConsumer, "outbound queue full: client reads too slowly", false)
 		c.endSession()
 	}

@@ -187,7 +187,7 @@ func FuzzHandleFrame(f *testing.F) {
 		now := time.Now()
 		c := &conn{
 			gw: g, connectedAt: now,
-			out:      make(chan any, 64),
+			out:      newOutQueue(64),
 			closeReq: make(chan closeRequest, 1),
 			limiter:  newTokenBucket(g.opts.RateLimit, g.opts.RateBurst, now),
 			bad:      newBadFrames(g.opts.BadFrameLimit, g.opts.BadFrameWindow),
@@ -205,8 +205,8 @@ func FuzzHandleFrame(f *testing.F) {
 		if got := panicCount(g); got != panics {
 			t.Fatalf("handling %q panicked (recovered)", data)
 		}
-		for len(c.out) > 0 {
-			checkOutbound(t, <-c.out)
+		for v, ok := c.out.pop(); ok; v, ok = c.out.pop() {
+			checkOutbound(t, v)
 		}
 	})
 }

@@ -37,8 +37,8 @@ func (c *conn) writeLoop() {
 		default:
 		}
 		select {
-		case v := <-c.out:
-			if !c.write(v) {
+		case <-c.out.ready:
+			if v, ok := c.out.pop(); ok && !c.write(v) {
 				return
 			}
 		case cr := <-c.closeReq:
@@ -63,8 +63,9 @@ func (c *conn) writeLoop() {
 
 // flush writes what is queued now, so that an ERROR explaining a close reaches the client.
 func (c *conn) flush() {
-	for n := len(c.out); n > 0; n-- {
-		if !c.write(<-c.out) {
+	for n := c.out.len(); n > 0; n-- {
+		v, ok := c.out.pop()
+		if !ok || !c.write(v) {
 			return
 		}
 	}
