@@ -180,7 +180,8 @@ func (a *peerActor) startHandshake(ctx actor.Context, from netip.AddrPort) {
 		defer m.handshakes.Done()
 		defer cancel()
 		var dc *dtls.Conn
-		reported := false // whether handshakeDone went out: after it, only dtlsClosed may follow
+		reported := false  // whether handshakeDone went out: after it, only dtlsClosed may follow
+		handedOff := false // whether readAlerts owns dc
 		defer func() {
 			// pion/dtls runs on bytes the client chose: a panic in it must cost this peer,
 			// not the process.
@@ -195,7 +196,7 @@ func (a *peerActor) startHandshake(ctx actor.Context, from netip.AddrPort) {
 					report(&dtlsClosed{})
 				}
 			}
-			if dc != nil {
+			if dc != nil && !handedOff {
 				dc.Close() // idempotent; covers a success report the stopped actor never saw
 			}
 		}()
@@ -211,15 +212,36 @@ func (a *peerActor) startHandshake(ctx actor.Context, from netip.AddrPort) {
 		if err != nil {
 			return
 		}
-		// Keep reading so DTLS alerts are processed; no application data is expected.
-		buf := make([]byte, media.MaxPacket)
-		for {
-			if _, err := dc.Read(buf); err != nil {
-				report(&dtlsClosed{})
-				return
-			}
-		}
+		// The association's reader gets a goroutine of its own, started at the runtime's
+		// initial stack size: this one's stack grew through the handshake and the SRTP key
+		// setup, and a goroutine parked for the association's whole life would keep it.
+		m.handshakes.Add(1)
+		handedOff = true
+		go readAlerts(m, ep.ufrag, dc, conn, report)
 	}()
+}
+
+// readAlerts reads the DTLS association until it ends, so that alerts are processed (no
+// application data is expected), then reports dtlsClosed and closes it.
+func readAlerts(m *Media, ufrag string, dc *dtls.Conn, conn *media.DTLSTransport, report func(any)) {
+	defer m.handshakes.Done()
+	defer func() {
+		if r := recover(); r != nil {
+			m.counters.PeerPanics.Inc()
+			m.log.Error("DTLS goroutine recovered from a panic", "ufrag", ufrag, "panic", fmt.Sprint(r),
+				"stack", string(debug.Stack()))
+			conn.Close()
+			report(&dtlsClosed{})
+		}
+		dc.Close() // idempotent
+	}()
+	buf := make([]byte, media.MaxPacket)
+	for {
+		if _, err := dc.Read(buf); err != nil {
+			report(&dtlsClosed{})
+			return
+		}
+	}
 }
 
 func (a *peerActor) handshakeDone(ctx actor.Context, m *handshakeDone) {
