@@ -61,7 +61,6 @@ type peerActor struct {
 	stopped  chan struct{} // closed in Stopping: the goroutine must not report any more
 	reap     clock.Timer
 	hdrIn    rtp.Header
-	scratch  [media.MaxPacket]byte
 }
 
 func newPeerActor(m *Media, ep *endpoint, offer *media.Offer, channel *actor.PID) *peerActor {
@@ -303,7 +302,11 @@ func (a *peerActor) rtcp(d *media.InboundDatagram) {
 		a.m.counters.Drop(media.DropSRTPNotReady)
 		return
 	}
-	plain, err := a.srtp.Remote.DecryptRTCP(a.scratch[:0], d.Bytes(), nil)
+	// A pooled buffer rather than one of the peer's own: receiver reports come every few
+	// seconds, and 1,500 bytes per peer would sit idle in between.
+	buf := a.m.pkts.Get()
+	defer buf.Release()
+	plain, err := a.srtp.Remote.DecryptRTCP(buf.Buf[:0], d.Bytes(), nil)
 	if err != nil {
 		a.m.counters.Drop(srtpReason(err))
 		return
