@@ -46,11 +46,11 @@ type (
 // the handshake goroutine gets handed at its start.
 type peerActor struct {
 	// static after construction
-	m       *Media
-	ep      *endpoint
-	offer   *media.Offer
-	channel *actor.PID
-	stream  *stream // this member's outbound stream, driven by the channel's relay path
+	m        *Media
+	ep       *endpoint
+	dtlsOpts []dtls.ServerOption // from the offer, whose parsed SDP the peer does not keep
+	channel  *actor.PID
+	stream   *stream // this member's outbound stream, driven by the channel's relay path
 
 	// owned by Receive
 	sendAddr *net.UDPAddr
@@ -65,7 +65,7 @@ type peerActor struct {
 
 func newPeerActor(m *Media, ep *endpoint, offer *media.Offer, channel *actor.PID) *peerActor {
 	return &peerActor{
-		m: m, ep: ep, offer: offer, channel: channel,
+		m: m, ep: ep, dtlsOpts: media.DTLSServerOptions(m.cert, offer), channel: channel,
 		stopped: make(chan struct{}),
 		stream:  newStream(m, ep, offer.OpusPT),
 	}
@@ -166,7 +166,7 @@ func (a *peerActor) startHandshake(ctx actor.Context, from netip.AddrPort) {
 	})
 	hctx, cancel := context.WithTimeout(context.Background(), m.cfg.HandshakeTimeout)
 	a.cancel = cancel
-	conn, opts, self, stopped := a.conn, media.DTLSServerOptions(m.cert, a.offer), ctx.Self(), a.stopped
+	conn, opts, self, stopped := a.conn, a.dtlsOpts, ctx.Self(), a.stopped
 	report := func(msg any) {
 		select {
 		case <-stopped: // the actor is gone; nobody to tell
