@@ -196,9 +196,9 @@ func (p *page) waitJS(what, cond, describe string, within time.Duration) {
 		func() any { got, _ := evalJS[any](p, describe); return got })
 }
 
-// pollPage is waitJS of either browser's driver: it asks holds every pollEvery until it
-// answers true, at most for within or until the browser's ctx ends; then it fails t with what
-// shows says the page shows.
+// pollPage is waitJS of both browsers' drivers: it calls holds every pollEvery until that
+// answers true; when within passes or the browser's ctx ends first, it fails t with what shows
+// reads from the page.
 func pollPage(ctx context.Context, t *testing.T, page, what string, within time.Duration,
 	holds func() (bool, error), shows func() any) {
 	t.Helper()
