@@ -193,6 +193,7 @@ func FuzzHandleFrame(f *testing.F) {
 			bad:      newBadFrames(g.opts.BadFrameLimit, g.opts.BadFrameWindow),
 		}
 		c.logger.Store(slog.New(slog.DiscardHandler))
+		c.writing.Store(true) // no writer: the test reads the queue itself
 		if identified {
 			c.identified.Store(true)
 			c.who = identity{userID: "alice", priority: 100, maxPriority: 100}

@@ -7,10 +7,6 @@ import "sync"
 // up to max, so an idle connection holds a few slots instead of max of them; the bound and
 // what a full queue means are those of docs/protocol.md ("Close codes", slow clients).
 type outQueue struct {
-	// ready has room for one signal; it is signalled whenever the queue is not empty, so
-	// that the writer can wait for it in a select beside its other events.
-	ready chan struct{}
-
 	mu   sync.Mutex
 	buf  []any // ring of len(buf) slots, grown when full
 	head int   // index of the oldest item
@@ -22,7 +18,7 @@ type outQueue struct {
 const outQueueFirstSlots = 8
 
 func newOutQueue(max int) *outQueue {
-	return &outQueue{ready: make(chan struct{}, 1), max: max}
+	return &outQueue{max: max}
 }
 
 // push queues v; false means the queue holds max items already (v is not queued).
@@ -38,7 +34,6 @@ func (q *outQueue) push(v any) bool {
 	q.buf[(q.head+q.n)%len(q.buf)] = v
 	q.n++
 	q.mu.Unlock()
-	q.signal()
 	return true
 }
 
@@ -61,11 +56,7 @@ func (q *outQueue) pop() (v any, ok bool) {
 	v, q.buf[q.head] = q.buf[q.head], nil
 	q.head = (q.head + 1) % len(q.buf)
 	q.n--
-	more := q.n > 0
 	q.mu.Unlock()
-	if more {
-		q.signal() // the writer's next select sees the rest, as it would a buffered channel
-	}
 	return v, true
 }
 
@@ -74,11 +65,4 @@ func (q *outQueue) len() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.n
-}
-
-func (q *outQueue) signal() {
-	select {
-	case q.ready <- struct{}{}:
-	default:
-	}
 }
