@@ -4,10 +4,11 @@
 // results the session hands back. JSON never goes past this package.
 //
 // Per connection there is one reader goroutine (started by the HTTP handler, which returns
-// after the upgrade: decode, validate, rate-limit, forward) and one writer goroutine (the only one that writes to the socket; it also enforces
-// the IDENTIFY and heartbeat deadlines). Between the session actor and the writer sits a
-// bounded queue: a client that reads too slowly is disconnected (close 4006), it never blocks
-// an actor.
+// after the upgrade: decode, validate, rate-limit, forward) and at most one writer goroutine,
+// the only one that writes to the socket, running while there is something to write. A timer
+// on the gateway's clock enforces the IDENTIFY and heartbeat deadlines by asking the writer
+// to close. Between the session actor and the writer sits a bounded queue: a client that
+// reads too slowly is disconnected (close 4006), it never blocks an actor.
 //
 // Protocol flow:
 //
