@@ -59,6 +59,19 @@ func keys(t *testing.T, rec *httptest.ResponseRecorder) map[string]json.RawMessa
 	return decodeJSON[map[string]json.RawMessage](t, rec)
 }
 
+// listed returns the objects of an answer of the form {"<key>": [objects, …]}, the shape of
+// the list routes (users, channels, peers).
+func listed(t *testing.T, rec *httptest.ResponseRecorder, key string) []map[string]json.RawMessage {
+	t.Helper()
+	var items []map[string]json.RawMessage
+	if raw, ok := keys(t, rec)[key]; ok {
+		if err := json.Unmarshal(raw, &items); err != nil {
+			t.Fatalf("decode %q of %s: %v", key, rec.Body, err)
+		}
+	}
+	return items
+}
+
 func wantKeys(t *testing.T, obj map[string]json.RawMessage, names ...string) {
 	t.Helper()
 	for _, n := range names {
@@ -82,13 +95,11 @@ func TestRoutesAnswerSpecShapes(t *testing.T) {
 	}
 
 	rec = do(e, "GET", "/admin/users", loopback, "")
-	users := decodeJSON[struct {
-		Users []map[string]json.RawMessage `json:"users"`
-	}](t, rec)
-	if len(users.Users) != 3 {
+	users := listed(t, rec, "users")
+	if len(users) != 3 {
 		t.Fatalf("users: %s", rec.Body)
 	}
-	wantKeys(t, users.Users[0], "user_id", "priority", "since_heartbeat_s", "connected_at")
+	wantKeys(t, users[0], "user_id", "priority", "since_heartbeat_s", "connected_at")
 
 	rec = do(e, "GET", "/admin/users/swift_falcon_4821", loopback, "")
 	u := decodeJSON[admin.UserDetail](t, rec)
@@ -98,20 +109,18 @@ func TestRoutesAnswerSpecShapes(t *testing.T) {
 
 	for _, path := range []string{"/channels", "/admin/channels"} {
 		rec = do(e, "GET", path, loopback, "")
-		chs := decodeJSON[struct {
-			Channels []map[string]json.RawMessage `json:"channels"`
-		}](t, rec)
-		if len(chs.Channels) != 3 {
+		chs := listed(t, rec, "channels")
+		if len(chs) != 3 {
 			t.Fatalf("%s: %s", path, rec.Body)
 		}
-		wantKeys(t, chs.Channels[0], "channel_id", "freq", "channel_name", "capacity", "member_count",
+		wantKeys(t, chs[0], "channel_id", "freq", "channel_name", "capacity", "member_count",
 			"created_at", "floor", "queue_size")
 		var fl map[string]json.RawMessage
-		_ = json.Unmarshal(chs.Channels[0]["floor"], &fl)
+		_ = json.Unmarshal(chs[0]["floor"], &fl)
 		if string(fl["state"]) != `"taken"` || string(fl["holder"]) != `"swift_falcon_4821"` {
-			t.Errorf("%s floor = %s", path, chs.Channels[0]["floor"])
+			t.Errorf("%s floor = %s", path, chs[0]["floor"])
 		}
-		_ = json.Unmarshal(chs.Channels[1]["floor"], &fl)
+		_ = json.Unmarshal(chs[1]["floor"], &fl)
 		if string(fl["holder"]) != "null" {
 			t.Errorf("%s idle holder = %s, want null", path, fl["holder"])
 		}
@@ -131,13 +140,11 @@ func TestRoutesAnswerSpecShapes(t *testing.T) {
 	}
 
 	rec = do(e, "GET", "/admin/peers", loopback, "")
-	peers := decodeJSON[struct {
-		Peers []map[string]json.RawMessage `json:"peers"`
-	}](t, rec)
-	if len(peers.Peers) != 2 {
+	peers := listed(t, rec, "peers")
+	if len(peers) != 2 {
 		t.Fatalf("peers: %s", rec.Body)
 	}
-	wantKeys(t, peers.Peers[0], "ufrag", "user_id", "channel_id", "address", "idle_s", "srtp_ready",
+	wantKeys(t, peers[0], "ufrag", "user_id", "channel_id", "address", "idle_s", "srtp_ready",
 		"packets_in", "packets_out", "bytes_in", "bytes_out")
 
 	rec = do(e, "GET", "/admin/peers/abcd1234efgh5678", loopback, "")
@@ -177,11 +184,7 @@ func TestFloorRevoke(t *testing.T) {
 
 func TestErrorsMapToStatus(t *testing.T) {
 	e, _, _ := newAPI(t, "")
-	cases := []struct {
-		method, path string
-		status       int
-		code         msg.Code
-	}{
+	wantErrorAnswers(t, e, []errorAnswer{
 		{"GET", "/channels/CH_9999", 404, msg.CodeNoSuchChannel},
 		{"GET", "/admin/channels/CH_9999", 404, msg.CodeNoSuchChannel},
 		{"GET", "/admin/users/nobody", 404, msg.CodeNoSuchUser},
@@ -197,15 +200,28 @@ func TestErrorsMapToStatus(t *testing.T) {
 		{"GET", "/admin/bursts?limit=1001", 400, msg.CodeMalformed},
 		{"GET", "/admin/bursts?since=yesterday", 400, msg.CodeMalformed},
 		{"GET", "/admin/bursts?channel=CH.1", 400, msg.CodeMalformed},
-	}
+	})
+}
+
+// errorAnswer is a request and the error it must be answered with: the HTTP status and the
+// code of the {error, code} body.
+type errorAnswer struct {
+	method, path string
+	status       int
+	code         msg.Code
+}
+
+// wantErrorAnswers serves each request from loopback and checks its status and that its body
+// is {error, code} with the code and a reason.
+func wantErrorAnswers(t *testing.T, e *echo.Echo, cases []errorAnswer) {
+	t.Helper()
 	for _, c := range cases {
 		rec := do(e, c.method, c.path, loopback, "")
 		if rec.Code != c.status {
 			t.Errorf("%s %s: status %d, want %d (%s)", c.method, c.path, rec.Code, c.status, rec.Body)
 			continue
 		}
-		body := decodeJSON[admin.ErrorBody](t, rec)
-		if body.Code != c.code || body.Error == "" {
+		if body := decodeJSON[admin.ErrorBody](t, rec); body.Code != c.code || body.Error == "" {
 			t.Errorf("%s %s: body %s, want code %d and a reason", c.method, c.path, rec.Body, c.code)
 		}
 	}
@@ -344,25 +360,12 @@ func TestMetricsEndpoint(t *testing.T) {
 
 func TestRouterRefusalsKeepTheErrorShape(t *testing.T) {
 	e, _, _ := newAPI(t, "")
-	for _, c := range []struct {
-		method, path string
-		status       int
-		code         msg.Code
-	}{
+	wantErrorAnswers(t, e, []errorAnswer{
 		{"POST", "/channels", http.StatusMethodNotAllowed, admin.CodeMethodNotAllowed},
 		{"DELETE", "/channels/CH_0001", http.StatusMethodNotAllowed, admin.CodeMethodNotAllowed},
 		{"POST", "/healthz", http.StatusMethodNotAllowed, admin.CodeMethodNotAllowed},
 		{"GET", "/admin/floor-revoke/CH_0001", http.StatusNotFound, admin.CodeNotFound},
-	} {
-		rec := do(e, c.method, c.path, loopback, "")
-		if rec.Code != c.status {
-			t.Errorf("%s %s = %d, want %d", c.method, c.path, rec.Code, c.status)
-			continue
-		}
-		if body := decodeJSON[admin.ErrorBody](t, rec); body.Code != c.code || body.Error == "" {
-			t.Errorf("%s %s body %s, want {error, code %d}", c.method, c.path, rec.Body, c.code)
-		}
-	}
+	})
 }
 
 func TestBurstsRoute(t *testing.T) {

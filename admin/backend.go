@@ -57,6 +57,16 @@ type ClusterStatus struct {
 	Held []string `json:"held"`
 	// LeaseChanges counts the owner changes this node has seen since it started.
 	LeaseChanges uint64 `json:"lease_changes"`
+	// Trunk is this node's cross-node media since it started.
+	Trunk TrunkTraffic `json:"trunk"`
+}
+
+// TrunkTraffic counts media packets between nodes: Out those this node published for the
+// others (once per local talker packet, whatever the number of nodes), In those it received
+// from other nodes' talkers.
+type TrunkTraffic struct {
+	PacketsOut uint64 `json:"packets_out"`
+	PacketsIn  uint64 `json:"packets_in"`
 }
 
 // ClusterNode is one alive node of the cluster.

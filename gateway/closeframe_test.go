@@ -108,3 +108,39 @@ func TestServerSendsOneCloseFrame(t *testing.T) {
 		t.Fatalf("server sent close frames %q, want exactly one, code 4001", closes)
 	}
 }
+
+// TestFramesSentWithTheUpgradeRequestAreRead: a client may send frames without waiting for
+// the 101 answer; the bytes the HTTP server read ahead are the first the connection reads.
+func TestFramesSentWithTheUpgradeRequestAreRead(t *testing.T) {
+	e := newEnv(t, nil)
+	addr := strings.TrimSuffix(strings.TrimPrefix(e.url, "ws://"), "/ws")
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if err := nc.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	req := "GET /ws HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	heartbeat, _ := json.Marshal(map[string]any{"op": int(OpHeartbeat), "d": map[string]any{}})
+	if _, err := nc.Write(append([]byte(req), maskedFrame(0x1, heartbeat)...)); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(nc)
+	resp, err := http.ReadResponse(r, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %v %v", resp, err)
+	}
+	for _, want := range []Op{OpHello, OpHeartbeatAck} {
+		f, err := readWireFrame(r)
+		var env struct{ Op Op }
+		if err == nil {
+			err = json.Unmarshal(f.payload, &env)
+		}
+		if err != nil || env.Op != want {
+			t.Fatalf("frame %s (%v), want op %d", f.payload, err, want)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/minilivechat/minilivechat/actors/session"
+	"github.com/minilivechat/minilivechat/media/clock"
 )
 
 // closeRequest asks the writer to close the connection.
@@ -33,12 +34,22 @@ type conn struct {
 	ipKnown     bool
 
 	// Shared between goroutines.
-	out        chan any          // frames for the writer: rawFrame, events, *msg.Result
+	out        *outQueue         // frames for the writer: rawFrame, events, *msg.Result
 	closeReq   chan closeRequest // capacity 1: the first close request wins
 	closing    atomic.Bool       // a close was requested: stop forwarding and delivering
 	lastSeen   atomic.Int64      // unix nanos of the last application frame
 	identified atomic.Bool
 	logger     atomic.Pointer[slog.Logger] // gains user_id and session_id at IDENTIFY
+	writing    atomic.Bool                 // a writer runs, or the close is done (writer.go)
+	writerDone chan struct{}               // closed when the writer has closed the socket or failed
+
+	// The deadline timer (armed by run, then by its own callback) and the watch of the
+	// gateway's shutdown (set by run); both stopped for good by the writer's finish.
+	timerMu      sync.Mutex
+	timer        clock.Timer
+	timerStopped bool
+	deadlineDue  func() // c.checkDeadline, bound once
+	stopShutdown func() bool
 
 	// The session's end: whoever ends the connection first (the reader when the socket
 	// fails, the writer when it decides to close, Deliver on overflow) tells the session at
@@ -59,11 +70,13 @@ func newConn(g *Gateway, ws *websocket.Conn, raw net.Conn, remote string) *conn 
 	now := g.opts.Clock.Now()
 	c := &conn{
 		gw: g, ws: ws, raw: raw, connectedAt: now,
-		out:      make(chan any, g.opts.OutboundQueue),
-		closeReq: make(chan closeRequest, 1),
-		limiter:  newTokenBucket(g.opts.RateLimit, g.opts.RateBurst, now),
-		bad:      newBadFrames(g.opts.BadFrameLimit, g.opts.BadFrameWindow),
+		out:        newOutQueue(g.opts.OutboundQueue),
+		closeReq:   make(chan closeRequest, 1),
+		writerDone: make(chan struct{}),
+		limiter:    newTokenBucket(g.opts.RateLimit, g.opts.RateBurst, now),
+		bad:        newBadFrames(g.opts.BadFrameLimit, g.opts.BadFrameWindow),
 	}
+	c.deadlineDue = c.checkDeadline
 	c.logger.Store(g.log.With("remote", remote))
 	c.lastSeen.Store(now.UnixNano())
 	// Room for the frame limit plus one byte, so that run can tell "too large" itself and
@@ -80,13 +93,13 @@ func (c *conn) Deliver(v any) {
 	if c.closing.Load() {
 		return
 	}
-	select {
-	case c.out <- v:
-	default:
-		c.log().Warn("outbound queue full; disconnecting slow client", "queue", cap(c.out))
+	if !c.out.push(v) {
+		c.log().Warn("outbound queue full; disconnecting slow client", "queue", c.out.max)
 		c.requestClose(CloseSlowConsumer, "outbound queue full: client reads too slowly", false)
 		c.endSession()
+		return
 	}
+	c.kick()
 }
 
 // Replaced implements session.Outbound: close with 4002 once what is queued is written.
@@ -100,6 +113,7 @@ func (c *conn) requestClose(code int, reason string, flush bool) {
 	select {
 	case c.closeReq <- closeRequest{code: code, reason: reason, flush: flush}:
 		c.noteClose(code, reason)
+		c.kick()
 	default: // a close is already on its way
 	}
 }

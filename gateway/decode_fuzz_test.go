@@ -187,12 +187,13 @@ func FuzzHandleFrame(f *testing.F) {
 		now := time.Now()
 		c := &conn{
 			gw: g, connectedAt: now,
-			out:      make(chan any, 64),
+			out:      newOutQueue(64),
 			closeReq: make(chan closeRequest, 1),
 			limiter:  newTokenBucket(g.opts.RateLimit, g.opts.RateBurst, now),
 			bad:      newBadFrames(g.opts.BadFrameLimit, g.opts.BadFrameWindow),
 		}
 		c.logger.Store(slog.New(slog.DiscardHandler))
+		c.writing.Store(true) // no writer: the test reads the queue itself
 		if identified {
 			c.identified.Store(true)
 			c.who = identity{userID: "alice", priority: 100, maxPriority: 100}
@@ -205,8 +206,8 @@ func FuzzHandleFrame(f *testing.F) {
 		if got := panicCount(g); got != panics {
 			t.Fatalf("handling %q panicked (recovered)", data)
 		}
-		for len(c.out) > 0 {
-			checkOutbound(t, <-c.out)
+		for v, ok := c.out.pop(); ok; v, ok = c.out.pop() {
+			checkOutbound(t, v)
 		}
 	})
 }

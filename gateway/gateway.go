@@ -3,11 +3,12 @@
 // a typed request of actors/msg for the connection's session actor, and encodes the events and
 // results the session hands back. JSON never goes past this package.
 //
-// Per connection there is one reader goroutine (the HTTP handler: decode, validate, rate-limit,
-// forward) and one writer goroutine (the only one that writes to the socket; it also enforces
-// the IDENTIFY and heartbeat deadlines). Between the session actor and the writer sits a
-// bounded queue: a client that reads too slowly is disconnected (close 4006), it never blocks
-// an actor.
+// Per connection there is one reader goroutine (started by the HTTP handler, which returns
+// after the upgrade: decode, validate, rate-limit, forward) and at most one writer goroutine,
+// the only one that writes to the socket, running while there is something to write. A timer
+// on the gateway's clock enforces the IDENTIFY and heartbeat deadlines by asking the writer
+// to close. Between the session actor and the writer sits a bounded queue: a client that
+// reads too slowly is disconnected (close 4006), it never blocks an actor.
 //
 // Protocol flow:
 //
@@ -24,6 +25,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -200,39 +202,61 @@ func New(opts Options) (*Gateway, error) {
 	return g, nil
 }
 
-// ServeHTTP upgrades `GET /ws` and runs the connection until it ends. The server-wide and
-// per-address limits are checked first, so a refused connection costs no upgrade, no goroutine
-// and no token check: it is answered with HTTP 429 (503 for the server-wide ones) and counted
-// in livechat_ws_refused_total{reason}.
+// ServeHTTP upgrades `GET /ws` and hands the connection to a goroutine of its own, which
+// runs it until it ends. The server-wide and per-address limits are checked first, so a
+// refused connection costs no upgrade, no goroutine and no token check: it is answered with
+// HTTP 429 (503 for the server-wide ones) and counted in livechat_ws_refused_total{reason}.
+//
+// The HTTP server's goroutine returns once the connection is hijacked: it would otherwise sit
+// under the reader for the connection's whole life with the request, the router's context
+// and a stack grown by the HTTP stack's frames (docs/performance.md, "Memory per session and
+// per peer").
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if reason := g.enter(); reason != "" {
 		g.m.WSRefused.WithLabelValues(reason).Inc()
 		refuse(w, reason)
 		return
 	}
-	defer g.exit()
+	release := func() {}
 	ip, ok := ipKey(r.RemoteAddr)
 	if ok {
-		release, reason := g.ips.admit(ip, g.opts.Clock.Now())
+		rel, reason := g.ips.admit(ip, g.opts.Clock.Now())
 		if reason != "" {
+			g.exit()
 			g.m.WSRefused.WithLabelValues(reason).Inc()
 			g.log.Debug("websocket connection refused", "remote", r.RemoteAddr, "reason", reason)
 			refuse(w, reason)
 			return
 		}
-		defer release()
+		release = rel
 	}
 	hf := &rawConnKeeper{ResponseWriter: w}
 	ws, err := websocket.Accept(hf, r, &g.accept)
 	if err != nil {
+		release()
+		g.exit()
 		g.log.Info("websocket upgrade refused", "remote", r.RemoteAddr, "origin", r.Header.Get("Origin"), "err", err)
 		return
 	}
 	c := newConn(g, ws, hf.conn, r.RemoteAddr)
 	c.ip, c.ipKnown = ip, ok
 	g.track(c, true)
-	defer g.track(c, false)
-	c.run()
+	go func() {
+		defer g.exit()
+		defer release()
+		defer g.track(c, false)
+		defer func() {
+			// The HTTP server's recovery no longer covers this goroutine: a panic outside
+			// the per-frame recovery costs this connection, not the process.
+			if p := recover(); p != nil {
+				g.m.ActorPanics.WithLabelValues("gateway").Inc()
+				c.log().Error("recovered from a panic running a connection", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				c.endSession()
+				_ = ws.CloseNow()
+			}
+		}()
+		c.run()
+	}()
 }
 
 // enter counts a new connection; it refuses once Shutdown has begun (Shutdown sets the flag

@@ -112,7 +112,7 @@ func newEnv(t *testing.T, tweak func(*Options)) *env {
 	return &env{t: t, url: "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws", gw: gw, reg: reg, unreg: unreg, joins: joins}
 }
 
-func mint(t *testing.T, user string, maxPrio int) string {
+func mint(t testing.TB, user string, maxPrio int) string {
 	t.Helper()
 	tok, err := token.Mint(secret, user, maxPrio, time.Hour, time.Now())
 	if err != nil {

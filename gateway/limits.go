@@ -38,19 +38,22 @@ func (b tokenBucket) full(now time.Time) bool {
 type badFrames struct {
 	limit  int
 	window time.Duration
-	times  []time.Time // ring of the last limit+1 bad frames
+	times  []time.Time // ring of the last limit+1 bad frames; made at the first one
 	next   int
 	n      int
 }
 
 func newBadFrames(limit int, window time.Duration) badFrames {
-	return badFrames{limit: limit, window: window, times: make([]time.Time, limit+1)}
+	return badFrames{limit: limit, window: window}
 }
 
 // add records a bad frame and reports whether the limit is now exceeded.
 func (b *badFrames) add(now time.Time) bool {
 	if b.limit <= 0 {
 		return false
+	}
+	if b.times == nil { // most connections never send a bad frame
+		b.times = make([]time.Time, b.limit+1)
 	}
 	b.times[b.next] = now
 	b.next = (b.next + 1) % len(b.times)

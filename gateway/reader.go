@@ -34,11 +34,10 @@ func (c *conn) run() {
 	g.m.Sessions.Inc()
 	defer g.m.Sessions.Dec()
 
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		c.writeLoop()
-	}()
+	// The writer runs only while there is something to write (writeLoop); the deadlines and
+	// the shutdown start it with a close request when they come.
+	c.armDeadline()
+	c.watchShutdown()
 	c.send(mustFrame(OpHello, HelloPayload{HeartbeatInterval: g.opts.HeartbeatInterval.Milliseconds()}))
 
 	c.readLoop()
@@ -46,7 +45,7 @@ func (c *conn) run() {
 	// However the reader ended, the session ends now and the writer closes the socket.
 	c.endSession()
 	c.requestClose(int(websocket.StatusNormalClosure), "connection closed", false)
-	<-writerDone
+	<-c.writerDone
 	_ = c.ws.CloseNow()
 
 	if c.session != nil {

@@ -7,64 +7,111 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-
-	"github.com/minilivechat/minilivechat/media/clock"
 )
 
-// writeLoop is the only writer of the socket. It also closes connections that miss the
-// IDENTIFY or heartbeat deadline, and all of them at shutdown.
-func (c *conn) writeLoop() {
-	g := c.gw
-	// The deadline timer runs on the gateway's clock; its callback only wakes this loop.
-	due := make(chan struct{}, 1)
-	arm := func() clock.Timer {
-		return g.opts.Clock.AfterFunc(c.untilDeadline(), func() {
-			select {
-			case due <- struct{}{}:
-			default:
-			}
-		})
+// kick starts the writer unless one is running (or the connection's close is done).
+func (c *conn) kick() {
+	if c.writing.CompareAndSwap(false, true) {
+		go c.writeLoop()
 	}
-	timer := arm()
-	defer func() { timer.Stop() }()
+}
+
+// writeLoop is the only writer of the socket. It runs while there is something to write and
+// ends when the queue is empty, so an idle connection has no writer goroutine parked with its
+// stack; the next frame or close request starts it again (kick). A close request goes before
+// queued frames: after an overflow (4006) the queue holds frames a slow reader would take
+// long to drain, and the close must not wait for them. After the close, or a failed write,
+// no writer starts again.
+func (c *conn) writeLoop() {
 	for {
-		// A close request goes before queued frames: after an overflow (4006) the queue holds
-		// frames a slow reader would take long to drain, and the close must not wait for them.
 		select {
 		case cr := <-c.closeReq:
 			c.closeFor(cr)
+			c.finish()
 			return
 		default:
 		}
-		select {
-		case v := <-c.out:
-			if !c.write(v) {
+		v, ok := c.out.pop()
+		if !ok {
+			c.writing.Store(false)
+			// A frame or close request that came after pop but before the flag went down
+			// found a writer running and started none.
+			if c.out.len() == 0 && len(c.closeReq) == 0 {
 				return
 			}
-		case cr := <-c.closeReq:
-			c.closeFor(cr)
-			return
-		case <-due:
-			if code, reason := c.deadlineMissed(); code != 0 {
-				c.closing.Store(true)
-				c.noteClose(code, reason)
-				c.close(code, reason)
-				return
+			if !c.writing.CompareAndSwap(false, true) {
+				return // another writer has started
 			}
-			timer = arm()
-		case <-g.ctx.Done():
-			c.closing.Store(true)
-			c.flush()
-			c.close(CloseShutdown, "server shutting down")
+			continue
+		}
+		if !c.write(v) {
+			c.finish()
 			return
 		}
 	}
 }
 
+// finish ends the connection's writing for good: the deadline timer and the shutdown watch
+// stop, and run learns that the socket is closed (or failed). Called once, by the writer that
+// closed or failed; writing stays set, so no writer starts after it.
+func (c *conn) finish() {
+	c.stopWatches()
+	close(c.writerDone)
+}
+
+// armDeadline arms the deadline timer for the next deadline check, on the gateway's clock.
+func (c *conn) armDeadline() {
+	c.timerMu.Lock()
+	defer c.timerMu.Unlock()
+	if c.timerStopped {
+		return
+	}
+	c.timer = c.gw.opts.Clock.AfterFunc(c.untilDeadline(), c.deadlineDue)
+}
+
+// watchShutdown closes the connection with 1001 when the gateway shuts down, flushing what
+// is queued first.
+func (c *conn) watchShutdown() {
+	stop := context.AfterFunc(c.gw.ctx, func() {
+		c.requestClose(CloseShutdown, "server shutting down", true)
+	})
+	c.timerMu.Lock()
+	defer c.timerMu.Unlock()
+	if c.timerStopped { // the connection's writing ended first
+		stop()
+		return
+	}
+	c.stopShutdown = stop
+}
+
+// stopWatches stops the deadline timer and the shutdown watch, for good.
+func (c *conn) stopWatches() {
+	c.timerMu.Lock()
+	defer c.timerMu.Unlock()
+	c.timerStopped = true
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	if c.stopShutdown != nil {
+		c.stopShutdown()
+	}
+}
+
+// checkDeadline runs on the clock's timer: it closes a connection that missed the IDENTIFY or
+// heartbeat deadline (the writer sends the close) and otherwise arms the next check.
+func (c *conn) checkDeadline() {
+	if code, reason := c.deadlineMissed(); code != 0 {
+		c.requestClose(code, reason, false)
+		return
+	}
+	c.armDeadline()
+}
+
 // flush writes what is queued now, so that an ERROR explaining a close reaches the client.
 func (c *conn) flush() {
-	for n := len(c.out); n > 0; n-- {
-		if !c.write(<-c.out) {
+	for n := c.out.len(); n > 0; n-- {
+		v, ok := c.out.pop()
+		if !ok || !c.write(v) {
 			return
 		}
 	}

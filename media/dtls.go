@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 
 	"github.com/pion/dtls/v3"
 	"github.com/pion/srtp/v3"
@@ -26,7 +27,9 @@ var (
 // then AES128_CM_HMAC_SHA1_80 (the server's order decides), a client certificate required, and that
 // certificate's digest compared with the offer's a=fingerprint.
 func DTLSServerOptions(cert *Certificate, offer *Offer) []dtls.ServerOption {
-	hash, want := offer.FingerprintHash, offer.Fingerprint
+	// Copies: the DTLS connection keeps this check for its whole life, and the offer's
+	// strings point into the whole SDP text.
+	hash, want := strings.Clone(offer.FingerprintHash), bytes.Clone(offer.Fingerprint)
 	return []dtls.ServerOption{
 		dtls.WithCertificates(cert.TLS),
 		dtls.WithExtendedMasterSecret(dtls.RequireExtendedMasterSecret),

@@ -12,6 +12,15 @@ import (
 	"github.com/coder/websocket"
 )
 
+// pressJoinOnFake waits until the page is signed in to the fake server and lists its channel,
+// and presses that channel's join button; what the join brings is the test's to wait for.
+func (p *page) pressJoinOnFake() {
+	p.t.Helper()
+	p.waitJS("connected", `lc.state.conn === "ready"`, `lc.state`, 10*time.Second)
+	p.waitText("#channel-list", "Fake CH_0001", 5*time.Second)
+	p.click(`[data-testid="join-CH_0001"]`)
+}
+
 // TestBrowserSignalingAgainstFakeServer drives two pages through sign-in, a join that falls
 // back to signaling-only when the offer is refused, floor states, chat, and reconnecting
 // after the server drops the connection.
@@ -22,9 +31,7 @@ func TestBrowserSignalingAgainstFakeServer(t *testing.T) {
 	a := openPage(t, browser, "alice", f.url("alice", 100))
 	b := openPage(t, browser, "bob", f.url("bob", 100))
 	for _, p := range []*page{a, b} {
-		p.waitJS("connected", `lc.state.conn === "ready"`, `lc.state`, 10*time.Second)
-		p.waitText("#channel-list", "Fake CH_0001", 5*time.Second)
-		p.click(`[data-testid="join-CH_0001"]`)
+		p.pressJoinOnFake()
 		p.waitJS("joined signaling-only", `lc.state.rooms.CH_0001?.media === "signaling-only"`, `lc.state.rooms`, 10*time.Second)
 		p.waitText("#media-state", "refused the audio offer", 2*time.Second)
 	}
@@ -101,9 +108,7 @@ func TestBrowserAudioAgainstFakeRelay(t *testing.T) {
 	a := openPage(t, browser, "alice", f.url("alice", 100))
 	b := openPage(t, browser, "bob", f.url("bob", 100))
 	for _, p := range []*page{a, b} {
-		p.waitJS("connected", `lc.state.conn === "ready"`, `lc.state`, 10*time.Second)
-		p.waitText("#channel-list", "Fake CH_0001", 5*time.Second)
-		p.click(`[data-testid="join-CH_0001"]`)
+		p.pressJoinOnFake()
 		p.waitJS("joined with audio", `lc.state.rooms.CH_0001?.media === "audio"`, `lc.state.rooms`, 10*time.Second)
 		p.waitJS("peer connected", `lc.pc("CH_0001")?.connectionState === "connected"`, `lc.pc("CH_0001")?.connectionState`, 10*time.Second)
 	}

@@ -69,14 +69,7 @@ var firefoxPrefs = map[string]any{
 // requireFirefox skips the test when Firefox is missing, unless LIVECHAT_E2E=require.
 func requireFirefox(t *testing.T) {
 	t.Helper()
-	if _, err := os.Stat(firefoxPath); err == nil {
-		return
-	}
-	msg := fmt.Sprintf("browser test needs Firefox at %s (apt-get install firefox-esr)", firefoxPath)
-	if os.Getenv("LIVECHAT_E2E") == "require" {
-		t.Fatalf("%s; LIVECHAT_E2E=require makes that a failure", msg)
-	}
-	t.Skipf("skipping: %s; set LIVECHAT_E2E=require to fail instead", msg)
+	requireBrowser(t, "Firefox", firefoxPath, "firefox-esr")
 }
 
 // firefox is one headless Firefox process with its own profile and a BiDi session. The tests
@@ -423,23 +416,17 @@ func ffEval[T any](p *ffPage, expr string) T {
 // reports describe's value as what the page shows.
 func (p *ffPage) waitJS(what, cond, describe string, within time.Duration) {
 	p.t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		var ok bool
-		err := p.eval(cond, &ok)
-		if err == nil && ok {
-			return
-		}
-		if time.Now().After(deadline) || p.f.ctx.Err() != nil {
+	pollPage(p.f.ctx, p.t, p.name, what, within,
+		func() (bool, error) {
+			var ok bool
+			err := p.eval(cond, &ok)
+			return ok, err
+		},
+		func() any {
 			var got any
 			_ = p.eval(describe, &got)
-			p.t.Fatalf("%s: %s: not reached within %v (last error %v); page shows %v", p.name, what, within, err, got)
-		}
-		select {
-		case <-time.After(pollEvery):
-		case <-p.f.ctx.Done():
-		}
-	}
+			return got
+		})
 }
 
 // pointer runs one sequence of mouse actions on the page (trusted events, as from a person).

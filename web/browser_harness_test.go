@@ -40,10 +40,17 @@ var disabledFeatures = []string{
 // (what `make e2e` sets), when a missing Chromium fails it.
 func requireChromium(t *testing.T) {
 	t.Helper()
-	if _, err := os.Stat(chromiumPath); err == nil {
+	requireBrowser(t, "Chromium", chromiumPath, "chromium")
+}
+
+// requireBrowser skips the test when the browser binary at path is missing, or fails it under
+// LIVECHAT_E2E=require; pkg is the Debian package that installs it.
+func requireBrowser(t *testing.T, name, path, pkg string) {
+	t.Helper()
+	if _, err := os.Stat(path); err == nil {
 		return
 	}
-	msg := fmt.Sprintf("browser test needs Chromium at %s (apt-get install chromium)", chromiumPath)
+	msg := fmt.Sprintf("browser test needs %s at %s (apt-get install %s)", name, path, pkg)
 	if os.Getenv("LIVECHAT_E2E") == "require" {
 		t.Fatalf("%s; LIVECHAT_E2E=require makes that a failure", msg)
 	}
@@ -184,19 +191,29 @@ func mustEval[T any](p *page, expr string) T {
 // failure it reports the value of describe (another expression) as what the page shows.
 func (p *page) waitJS(what, cond, describe string, within time.Duration) {
 	p.t.Helper()
+	pollPage(p.ctx, p.t, p.name, what, within,
+		func() (bool, error) { return evalJS[bool](p, cond) },
+		func() any { got, _ := evalJS[any](p, describe); return got })
+}
+
+// pollPage is waitJS of both browsers' drivers: it calls holds every pollEvery until that
+// answers true; when within passes or the browser's ctx ends first, it fails t with what shows
+// reads from the page.
+func pollPage(ctx context.Context, t *testing.T, page, what string, within time.Duration,
+	holds func() (bool, error), shows func() any) {
+	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
-		ok, err := evalJS[bool](p, cond)
+		ok, err := holds()
 		if err == nil && ok {
 			return
 		}
-		if time.Now().After(deadline) || p.ctx.Err() != nil {
-			got, _ := evalJS[any](p, describe)
-			p.t.Fatalf("%s: %s: not reached within %v (last error %v); page shows %v", p.name, what, within, err, got)
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			t.Fatalf("%s: %s: not reached within %v (last error %v); page shows %v", page, what, within, err, shows())
 		}
 		select {
 		case <-time.After(pollEvery):
-		case <-p.ctx.Done():
+		case <-ctx.Done():
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -79,14 +80,22 @@ func hearsWithoutLoss(t *testing.T, s *liveServer, ch string, who talker, whoNam
 	}
 }
 
+// startInterop is the start of a test with pages in both browsers: it skips without Firefox,
+// starts the shared Firefox in the background and meanwhile a Chromium and the real server.
+func startInterop(t *testing.T) (chromium context.Context, s *liveServer) {
+	t.Helper()
+	requireFirefox(t)
+	warmFirefox()
+	chromium = newBrowser(t, 120*time.Second)
+	s = startServer(t)
+	return chromium, s
+}
+
 // TestBrowserFirefoxChromiumTalk: a Firefox page and a Chromium page in one channel of the
 // real server; Firefox talks and Chromium hears, then Chromium talks and Firefox hears, each
 // with every packet the server sent arriving.
 func TestBrowserFirefoxChromiumTalk(t *testing.T) {
-	requireFirefox(t)
-	warmFirefox()
-	chromium := newBrowser(t, 120*time.Second)
-	s := startServer(t)
+	chromium, s := startInterop(t)
 	const ch = "CH_0001"
 
 	fx := openFirefoxPage(t, "fiona", s.pageURL("fiona", 100))
@@ -124,10 +133,7 @@ func closeAll(t *testing.T, s *liveServer, chromium []*page, firefox []*ffPage) 
 // and hear a Firefox talker, losing nothing; the server lists them as listen-only and their
 // talk buttons say so.
 func TestBrowserListenOnlyHears(t *testing.T) {
-	requireFirefox(t)
-	warmFirefox()
-	chromium := newBrowser(t, 120*time.Second)
-	s := startServer(t)
+	chromium, s := startInterop(t)
 	const ch = "CH_0002"
 	tom := openFirefoxPage(t, "tom", s.pageURL("tom", 100))
 	tom.mustJoin(ch)

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"strings"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/pion/stun/v3"
@@ -36,10 +37,12 @@ func (m *Media) OpenPeer(parent actor.SpawnerContext, req msg.PeerRequest) (msg.
 	if err != nil {
 		return msg.Peer{}, msg.Errorf(msg.CodeInternal, "answer: %v", err)
 	}
+	// Copies of the offer's strings: they point into the whole SDP text, which the peer
+	// would otherwise keep (with the parsed offer) for as long as it lives.
 	ep := &endpoint{
-		ufrag: ufrag, client: offer.ICEUfrag, userID: req.UserID, channelID: req.ChannelID,
+		ufrag: ufrag, client: strings.Clone(offer.ICEUfrag), userID: req.UserID, channelID: req.ChannelID,
 		key:   stun.NewShortTermIntegrity(pwd),
-		track: msg.TrackInfo{Kind: "audio", Mid: offer.Mid, PayloadType: offer.OpusPT, SSRCOut: ssrc},
+		track: msg.TrackInfo{Kind: "audio", Mid: strings.Clone(offer.Mid), PayloadType: offer.OpusPT, SSRCOut: ssrc},
 		stats: &stats{}, now: m.cfg.Clock.Now,
 	}
 	ep.track.Direction = offer.Direction.String()

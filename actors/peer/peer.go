@@ -46,11 +46,11 @@ type (
 // the handshake goroutine gets handed at its start.
 type peerActor struct {
 	// static after construction
-	m       *Media
-	ep      *endpoint
-	offer   *media.Offer
-	channel *actor.PID
-	stream  *stream // this member's outbound stream, driven by the channel's relay path
+	m        *Media
+	ep       *endpoint
+	dtlsOpts []dtls.ServerOption // from the offer, whose parsed SDP the peer does not keep
+	channel  *actor.PID
+	stream   *stream // this member's outbound stream, driven by the channel's relay path
 
 	// owned by Receive
 	sendAddr *net.UDPAddr
@@ -61,12 +61,11 @@ type peerActor struct {
 	stopped  chan struct{} // closed in Stopping: the goroutine must not report any more
 	reap     clock.Timer
 	hdrIn    rtp.Header
-	scratch  [media.MaxPacket]byte
 }
 
 func newPeerActor(m *Media, ep *endpoint, offer *media.Offer, channel *actor.PID) *peerActor {
 	return &peerActor{
-		m: m, ep: ep, offer: offer, channel: channel,
+		m: m, ep: ep, dtlsOpts: media.DTLSServerOptions(m.cert, offer), channel: channel,
 		stopped: make(chan struct{}),
 		stream:  newStream(m, ep, offer.OpusPT),
 	}
@@ -167,7 +166,7 @@ func (a *peerActor) startHandshake(ctx actor.Context, from netip.AddrPort) {
 	})
 	hctx, cancel := context.WithTimeout(context.Background(), m.cfg.HandshakeTimeout)
 	a.cancel = cancel
-	conn, opts, self, stopped := a.conn, media.DTLSServerOptions(m.cert, a.offer), ctx.Self(), a.stopped
+	conn, opts, self, stopped := a.conn, a.dtlsOpts, ctx.Self(), a.stopped
 	report := func(msg any) {
 		select {
 		case <-stopped: // the actor is gone; nobody to tell
@@ -180,7 +179,8 @@ func (a *peerActor) startHandshake(ctx actor.Context, from netip.AddrPort) {
 		defer m.handshakes.Done()
 		defer cancel()
 		var dc *dtls.Conn
-		reported := false // whether handshakeDone went out: after it, only dtlsClosed may follow
+		reported := false  // whether handshakeDone went out: after it, only dtlsClosed may follow
+		handedOff := false // whether readAlerts owns dc
 		defer func() {
 			// pion/dtls runs on bytes the client chose: a panic in it must cost this peer,
 			// not the process.
@@ -195,7 +195,7 @@ func (a *peerActor) startHandshake(ctx actor.Context, from netip.AddrPort) {
 					report(&dtlsClosed{})
 				}
 			}
-			if dc != nil {
+			if dc != nil && !handedOff {
 				dc.Close() // idempotent; covers a success report the stopped actor never saw
 			}
 		}()
@@ -211,15 +211,36 @@ func (a *peerActor) startHandshake(ctx actor.Context, from netip.AddrPort) {
 		if err != nil {
 			return
 		}
-		// Keep reading so DTLS alerts are processed; no application data is expected.
-		buf := make([]byte, media.MaxPacket)
-		for {
-			if _, err := dc.Read(buf); err != nil {
-				report(&dtlsClosed{})
-				return
-			}
-		}
+		// The association's reader gets a goroutine of its own, started at the runtime's
+		// initial stack size: this one's stack grew through the handshake and the SRTP key
+		// setup, and a goroutine parked for the association's whole life would keep it.
+		m.handshakes.Add(1)
+		handedOff = true
+		go readAlerts(m, ep.ufrag, dc, conn, report)
 	}()
+}
+
+// readAlerts reads the DTLS association until it ends, so that alerts are processed (no
+// application data is expected), then reports dtlsClosed and closes it.
+func readAlerts(m *Media, ufrag string, dc *dtls.Conn, conn *media.DTLSTransport, report func(any)) {
+	defer m.handshakes.Done()
+	defer func() {
+		if r := recover(); r != nil {
+			m.counters.PeerPanics.Inc()
+			m.log.Error("DTLS goroutine recovered from a panic", "ufrag", ufrag, "panic", fmt.Sprint(r),
+				"stack", string(debug.Stack()))
+			conn.Close()
+			report(&dtlsClosed{})
+		}
+		dc.Close() // idempotent
+	}()
+	buf := make([]byte, media.MaxPacket)
+	for {
+		if _, err := dc.Read(buf); err != nil {
+			report(&dtlsClosed{})
+			return
+		}
+	}
 }
 
 func (a *peerActor) handshakeDone(ctx actor.Context, m *handshakeDone) {
@@ -281,7 +302,11 @@ func (a *peerActor) rtcp(d *media.InboundDatagram) {
 		a.m.counters.Drop(media.DropSRTPNotReady)
 		return
 	}
-	plain, err := a.srtp.Remote.DecryptRTCP(a.scratch[:0], d.Bytes(), nil)
+	// A pooled buffer rather than one of the peer's own: receiver reports come every few
+	// seconds, and 1,500 bytes per peer would sit idle in between.
+	buf := a.m.pkts.Get()
+	defer buf.Release()
+	plain, err := a.srtp.Remote.DecryptRTCP(buf.Buf[:0], d.Bytes(), nil)
 	if err != nil {
 		a.m.counters.Drop(srtpReason(err))
 		return

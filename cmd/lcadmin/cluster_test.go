@@ -8,7 +8,8 @@ import (
 	"github.com/minilivechat/minilivechat/admin"
 )
 
-// A cluster node's status shows the node, the nodes alive and each channel's owner.
+// A cluster node's status shows the node, the nodes alive, each channel's owner and the
+// node's cross-node media.
 func TestStatusShowsTheCluster(t *testing.T) {
 	started := time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)
 	var b strings.Builder
@@ -18,6 +19,7 @@ func TestStatusShowsTheCluster(t *testing.T) {
 			{ID: "node-b", Address: "10.0.0.2", Started: started}},
 		Owners: map[string]string{"CH_0002": "node-b", "CH_0001": "node-a"},
 		Held:   []string{"CH_0001"}, LeaseChanges: 4,
+		Trunk: admin.TrunkTraffic{PacketsOut: 1500, PacketsIn: 250},
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -28,6 +30,7 @@ func TestStatusShowsTheCluster(t *testing.T) {
 		"Node:            node-a (2 nodes, lease TTL 3s)",
 		"Owned Channels:  1 of 2",
 		"Lease Changes:   4",
+		"Trunk Packets:   1500 out, 250 in",
 		"node-b  10.0.0.2  2026-05-06 07:08:09 UTC",
 		"CH_0001  node-a",
 		"CH_0002  node-b",

@@ -30,6 +30,7 @@ func renderStatus(w io.Writer, s *admin.Status) error {
 		f.add("Node", "%s (%d nodes, lease TTL %s)", sanitize(c.NodeID), len(c.Nodes), short(seconds(c.LeaseTTLS)))
 		f.add("Owned Channels", "%d of %d", len(c.Held), len(c.Owners))
 		f.add("Lease Changes", "%d", c.LeaseChanges)
+		f.add("Trunk Packets", "%d out, %d in", c.Trunk.PacketsOut, c.Trunk.PacketsIn)
 	}
 	_, err := fmt.Fprintf(w, "\n  mini-livechat Server Status\n%s%s", rule(36), f.b.String())
 	if err != nil || s.Cluster == nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/minilivechat/minilivechat/actors/actortest"
 	"github.com/minilivechat/minilivechat/actors/peer/peertest"
+	"github.com/minilivechat/minilivechat/admin"
 	"github.com/minilivechat/minilivechat/gateway/token"
 	"github.com/minilivechat/minilivechat/gateway/wstest"
 )
@@ -93,6 +94,23 @@ func TestClusterMediaAcrossNodes(t *testing.T) {
 	alice.pc.Send(t, sent, 'A', 5*time.Millisecond)
 	for _, l := range []*member{bob, carol} {
 		l.pc.ExpectStream(t, sent, sent*99/100, 'A', l.ssrc, 111, 10*time.Second)
+	}
+	// /admin/status shows the cross-node traffic: a published each packet once, b and c
+	// each received them.
+	trunk := func(p *proc) admin.TrunkTraffic {
+		st := p.clusterStatus(t)
+		if st == nil {
+			t.Fatalf("%s: no cluster status", p.addr)
+		}
+		return st.Trunk
+	}
+	if tr := trunk(nodes[0]); tr.PacketsOut < sent || tr.PacketsIn != 0 {
+		t.Fatalf("talker's node trunk %+v, want %d out and none in", tr, sent)
+	}
+	for _, p := range nodes[1:] {
+		if tr := trunk(p); tr.PacketsIn < sent*99/100 || tr.PacketsOut != 0 {
+			t.Fatalf("listener's node trunk %+v, want ≥ %d in and none out", tr, sent*99/100)
+		}
 	}
 
 	// carol (c) preempts alice (a) at a higher priority: one floor, arbitrated once.

@@ -71,6 +71,7 @@ func (f frame) errorCode() int {
 // wsClient is one signaling session. One goroutine reads frames into a buffered channel, so a
 // timed-out wait never tears the connection down; its methods are called from one goroutine
 // (sendErr also from the heartbeater: the websocket Conn's Write is safe for that).
+// It repeats the server's test client on purpose: sharing that code would let one bug hide in both.
 type wsClient struct {
 	conn    *websocket.Conn
 	frames  chan frame

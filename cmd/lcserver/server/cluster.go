@@ -170,7 +170,11 @@ func (s *Server) clusterStatus() *admin.ClusterStatus {
 	}
 	st := s.cluster.node.Status()
 	out := &admin.ClusterStatus{NodeID: st.ID, LeaseTTLS: s.cluster.node.TTL().Seconds(),
-		Owners: st.Owners, Held: st.Held, LeaseChanges: st.LeaseChanges}
+		Owners: st.Owners, Held: st.Held, LeaseChanges: st.LeaseChanges,
+		Trunk: admin.TrunkTraffic{
+			PacketsOut: uint64(media.CounterValue(s.m.ClusterTrunkPackets.WithLabelValues("out"))),
+			PacketsIn:  uint64(media.CounterValue(s.m.ClusterTrunkPackets.WithLabelValues("in"))),
+		}}
 	if out.Owners == nil {
 		out.Owners = map[string]string{}
 	}
