@@ -19,7 +19,8 @@ import (
 
 func mediaSubject(channel string) string { return "lc.media." + channel }
 
-// trunk frame: node id length, node id, user id length, user id, RTP packet.
+// trunk frame: node id length, node id, user id length, user id, RTP packet. One length byte
+// suffices: node and user ids are at most 64 bytes (msg.MaxIDLen; --node-id and IDENTIFY check).
 func appendFrame(dst []byte, node, user string, rtp []byte) []byte {
 	dst = append(dst, byte(len(node)))
 	dst = append(dst, node...)
