@@ -47,6 +47,23 @@ func readWireFrame(r *bufio.Reader) (wireFrame, error) {
 	return wireFrame{opcode: h[0] & 0x0f, payload: p}, err
 }
 
+// rawUpgrade dials the gateway over plain TCP (10 s deadline, closed at the test's end) and
+// returns the connection with the HTTP upgrade request to send on it.
+func rawUpgrade(t *testing.T, e *env) (net.Conn, string) {
+	t.Helper()
+	addr := strings.TrimSuffix(strings.TrimPrefix(e.url, "ws://"), "/ws")
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	if err := nc.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	return nc, "GET /ws HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+}
+
 // maskedFrame is a client frame (RFC 6455 §5.3) with the all-zero masking key.
 func maskedFrame(opcode byte, payload []byte) []byte {
 	b := []byte{0x80 | opcode, 0x80 | byte(len(payload)), 0, 0, 0, 0} // payloads < 126 bytes
@@ -58,18 +75,7 @@ func maskedFrame(opcode byte, payload []byte) []byte {
 // fails a connection that receives a second one ("Close received after close") and the page
 // sees 1006 instead of the server's code.
 func TestServerSendsOneCloseFrame(t *testing.T) {
-	e := newEnv(t, nil)
-	addr := strings.TrimSuffix(strings.TrimPrefix(e.url, "ws://"), "/ws")
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	if err := nc.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	req := "GET /ws HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	nc, req := rawUpgrade(t, newEnv(t, nil))
 	if _, err := io.WriteString(nc, req); err != nil {
 		t.Fatal(err)
 	}
@@ -112,18 +118,7 @@ func TestServerSendsOneCloseFrame(t *testing.T) {
 // TestFramesSentWithTheUpgradeRequestAreRead: a client may send frames without waiting for
 // the 101 answer; the bytes the HTTP server read ahead are the first the connection reads.
 func TestFramesSentWithTheUpgradeRequestAreRead(t *testing.T) {
-	e := newEnv(t, nil)
-	addr := strings.TrimSuffix(strings.TrimPrefix(e.url, "ws://"), "/ws")
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	if err := nc.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	req := "GET /ws HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	nc, req := rawUpgrade(t, newEnv(t, nil))
 	heartbeat, _ := json.Marshal(map[string]any{"op": int(OpHeartbeat), "d": map[string]any{}})
 	if _, err := nc.Write(append([]byte(req), maskedFrame(0x1, heartbeat)...)); err != nil {
 		t.Fatal(err)

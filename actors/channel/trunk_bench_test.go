@@ -406,7 +406,7 @@ func (tr *udpTrunk) send(channel, user string, rtp []byte) {
 	hdr = binary.BigEndian.AppendUint64(hdr, ctr)
 	var nonce [12]byte
 	binary.BigEndian.PutUint64(nonce[4:], ctr)
-	tr.frame = appendTrunkFrame(tr.frame[:0], tr.id, user, rtp)
+	tr.frame = cluster.AppendFrame(tr.frame[:0], tr.id, user, rtp)
 	tr.out = tr.aead.Seal(hdr, nonce[:], tr.frame, hdr)
 	for _, addr := range to {
 		_, _ = tr.conn.WriteToUDPAddrPort(tr.out, addr)
@@ -456,7 +456,7 @@ func (tr *udpTrunk) read() {
 			continue
 		}
 		p.accept(ctr)
-		node, user, rtp, ok := parseTrunkFrame(frame)
+		node, user, rtp, ok := cluster.ParseFrame(frame)
 		deliver := s.local[string(channel)]
 		if !ok || string(node) == tr.id || deliver == nil {
 			continue
@@ -496,31 +496,6 @@ func (p *trunkPeer) accept(c uint64) {
 		return
 	}
 	p.window |= 1 << (p.top - c)
-}
-
-// appendTrunkFrame and parseTrunkFrame are actors/cluster's appendFrame and parseFrame (node
-// id, user id, each after its length byte, then the RTP packet), copied: the trunk is test code.
-func appendTrunkFrame(dst []byte, node, user string, rtp []byte) []byte {
-	dst = append(dst, byte(len(node)))
-	dst = append(dst, node...)
-	dst = append(dst, byte(len(user)))
-	dst = append(dst, user...)
-	return append(dst, rtp...)
-}
-
-func parseTrunkFrame(b []byte) (node, user, rtp []byte, ok bool) {
-	if len(b) < 1 || len(b) < 1+int(b[0]) {
-		return nil, nil, nil, false
-	}
-	node, b = b[1:1+int(b[0])], b[1+int(b[0]):]
-	if len(b) < 1 || len(b) < 1+int(b[0]) {
-		return nil, nil, nil, false
-	}
-	user, b = b[1:1+int(b[0])], b[1+int(b[0]):]
-	if len(b) == 0 || len(b) > media.MaxPacket {
-		return nil, nil, nil, false
-	}
-	return node, user, b, true
 }
 
 // The benchmark's UDP trunk is faithful on receipt: a datagram replayed or with a broken tag

@@ -19,9 +19,10 @@ import (
 
 func mediaSubject(channel string) string { return "lc.media." + channel }
 
-// trunk frame: node id length, node id, user id length, user id, RTP packet. One length byte
+// AppendFrame appends a trunk frame (the media subject's and the benchmarks' UDP trunk's):
+// node id length, node id, user id length, user id, RTP packet. One length byte
 // suffices: node and user ids are at most 64 bytes (msg.MaxIDLen; --node-id and IDENTIFY check).
-func appendFrame(dst []byte, node, user string, rtp []byte) []byte {
+func AppendFrame(dst []byte, node, user string, rtp []byte) []byte {
 	dst = append(dst, byte(len(node)))
 	dst = append(dst, node...)
 	dst = append(dst, byte(len(user)))
@@ -29,8 +30,8 @@ func appendFrame(dst []byte, node, user string, rtp []byte) []byte {
 	return append(dst, rtp...)
 }
 
-// parseFrame splits a trunk frame; the parts alias b (no copy per packet).
-func parseFrame(b []byte) (node, user, rtp []byte, ok bool) {
+// ParseFrame splits a trunk frame; the parts alias b (no copy per packet).
+func ParseFrame(b []byte) (node, user, rtp []byte, ok bool) {
 	if len(b) < 1 || len(b) < 1+int(b[0]) {
 		return nil, nil, nil, false
 	}
@@ -108,7 +109,7 @@ func (t *trunk) sync() {
 		if t.closed.Load() {
 			return
 		}
-		node, user, rtp, ok := parseFrame(m.Data)
+		node, user, rtp, ok := ParseFrame(m.Data)
 		if !ok {
 			t.malformed.Inc()
 			return

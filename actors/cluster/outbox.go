@@ -96,7 +96,7 @@ func (o *outbox) media(subj, node, user string, rtp []byte) {
 		o.full.Inc()
 		return
 	}
-	f.subj, f.data = subj, appendFrame(f.data[:0], node, user, rtp)
+	f.subj, f.data = subj, AppendFrame(f.data[:0], node, user, rtp)
 	select {
 	case o.q <- outItem{f: f}:
 	default: // control messages fill the rest of the queue

@@ -18,7 +18,7 @@ func TestOutboxPublishesInOrderAndStopsWithTheNode(t *testing.T) {
 	got := make(chan byte, 512)
 	other := connect(t, s.ClientURL())
 	if _, err := other.Subscribe(mediaSubject("CH"), func(m *nats.Msg) {
-		if _, _, rtp, ok := parseFrame(m.Data); ok {
+		if _, _, rtp, ok := ParseFrame(m.Data); ok {
 			got <- rtp[0]
 		}
 	}); err != nil {
