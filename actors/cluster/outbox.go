@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"log/slog"
 	"sync"
 
 	"github.com/nats-io/nats.go"
@@ -32,23 +33,18 @@ const outboxFrames = 256
 // the rest is for the channels' control messages (announcements, floor operations, chat).
 const outboxLen = 1024
 
-// frame is a media frame waiting for the outbox; its buffer is reused.
-type frame struct {
-	subj string
-	data []byte
-}
-
-// outItem is one queued publish: a pooled media frame, or a control message.
+// outItem is one queued publish: a media frame in one of the outbox's buffers (pooled), or a
+// control message.
 type outItem struct {
-	f    *frame
-	subj string
-	data []byte
+	subj   string
+	data   []byte
+	pooled bool
 }
 
 type outbox struct {
 	conn *nats.Conn
 	q    chan outItem
-	free chan *frame // the media frames not queued
+	free chan []byte // the media frame buffers not queued
 	quit chan struct{}
 	done chan struct{}
 	once sync.Once // Node.Stop may be called more than once
@@ -59,24 +55,20 @@ type outbox struct {
 	wake  chan struct{}
 	// Counters obtained once: counting a packet is an atomic add.
 	out, full prometheus.Counter
-	dropped   func(subj string) // a control message found the queue full
-	failed    func(subj string, err error)
+	log       *slog.Logger
 }
 
 func newOutbox(n *Node) *outbox {
 	m := n.cfg.Metrics
-	o := &outbox{conn: n.cfg.Conn, q: make(chan outItem, outboxLen), free: make(chan *frame, outboxFrames),
+	o := &outbox{conn: n.cfg.Conn, q: make(chan outItem, outboxLen), free: make(chan []byte, outboxFrames),
 		quit: make(chan struct{}), done: make(chan struct{}),
 		dirty: map[*trunk]struct{}{}, wake: make(chan struct{}, 1),
 		out:  m.ClusterTrunkPackets.WithLabelValues("out"),
 		full: m.PacketsDropped.WithLabelValues(media.DropTrunkQueueFull.String()),
-		dropped: func(subj string) {
-			n.cfg.Logger.Warn("cluster publish dropped: the outbox is full", "subject", subj)
-		},
-		failed: func(subj string, err error) { n.cfg.Logger.Warn("cluster publish", "subject", subj, "err", err) },
+		log:  n.cfg.Logger,
 	}
 	for range outboxFrames {
-		o.free <- &frame{data: make([]byte, 0, maxFrame)}
+		o.free <- make([]byte, 0, maxFrame)
 	}
 	go o.run()
 	return o
@@ -89,18 +81,17 @@ const maxFrame = 2*256 + media.MaxPacket
 // media queues a local talker's packet for subj, or drops and counts it when outboxFrames
 // frames wait already. It never blocks and allocates nothing.
 func (o *outbox) media(subj, node, user string, rtp []byte) {
-	var f *frame
+	var buf []byte
 	select {
-	case f = <-o.free:
+	case buf = <-o.free:
 	default:
 		o.full.Inc()
 		return
 	}
-	f.subj, f.data = subj, AppendFrame(f.data[:0], node, user, rtp)
 	select {
-	case o.q <- outItem{f: f}:
+	case o.q <- outItem{subj: subj, data: AppendFrame(buf, node, user, rtp), pooled: true}:
 	default: // control messages fill the rest of the queue
-		o.free <- f
+		o.free <- buf
 		o.full.Inc()
 	}
 }
@@ -111,7 +102,7 @@ func (o *outbox) control(subj string, data []byte) {
 	select {
 	case o.q <- outItem{subj: subj, data: data}:
 	default:
-		o.dropped(subj)
+		o.log.Warn("cluster publish dropped: the outbox is full", "subject", subj)
 	}
 }
 
@@ -142,16 +133,15 @@ func (o *outbox) run() {
 				t.sync()
 			}
 		case it := <-o.q:
-			if it.f != nil {
-				// lost like a UDP datagram when NATS is away
-				if o.conn.Publish(it.f.subj, it.f.data) == nil {
+			err := o.conn.Publish(it.subj, it.data)
+			switch {
+			case it.pooled: // media is lost like a UDP datagram when NATS is away
+				if err == nil {
 					o.out.Inc()
 				}
-				o.free <- it.f
-				continue
-			}
-			if err := o.conn.Publish(it.subj, it.data); err != nil {
-				o.failed(it.subj, err)
+				o.free <- it.data[:0]
+			case err != nil:
+				o.log.Warn("cluster publish", "subject", it.subj, "err", err)
 			}
 		}
 	}

@@ -45,7 +45,7 @@ func (m *Media) handleSTUN(d *media.InboundDatagram) {
 
 // responder is the STUN responder of the worker whose reader got d.
 func (m *Media) responder(d *media.InboundDatagram) *media.BindingResponder {
-	if d.Via == nil || len(m.stun) == 1 {
+	if d.Via == nil {
 		return &m.stun[0]
 	}
 	return &m.stun[d.Via.ID()]
